@@ -1,0 +1,79 @@
+import { randomUUID } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
+import type { Builder, BuilderDriver, BuilderSpec, Clock } from "../../core/ports.js";
+
+export interface MemoryDriverOptions {
+  clock: Clock;
+  /** How long a builder "boots". */
+  bootMs?: number;
+}
+
+/**
+ * Builders that exist only in this process: for tests and for running the API before a real
+ * driver is set up. They accept no connections; `endpoint` only names them.
+ */
+export class MemoryDriver implements BuilderDriver {
+  readonly name = "memory";
+  private readonly builders = new Map<string, Builder & { spec: BuilderSpec; failure?: string }>();
+  private readonly failures: string[] = [];
+
+  constructor(private readonly options: MemoryDriverOptions) {}
+
+  async create(spec: BuilderSpec): Promise<{ builderId: string }> {
+    const builderId = `mem-${randomUUID()}`;
+    const failure = this.failures.shift();
+    this.builders.set(builderId, {
+      builderId,
+      buildId: spec.buildId,
+      accountId: spec.accountId,
+      state: "booting",
+      createdAt: this.options.clock.now(),
+      spec,
+      ...(failure !== undefined ? { failure } : {}),
+    });
+    return { builderId };
+  }
+
+  async awaitReady(builderId: string, timeoutMs: number): Promise<{ endpoint: string }> {
+    const bootMs = this.options.bootMs ?? 0;
+    if (bootMs > timeoutMs) throw new Error(`builder ${builderId} did not boot within ${timeoutMs} ms`);
+    if (bootMs > 0) await sleep(bootMs);
+    const builder = this.builders.get(builderId);
+    if (!builder) throw new Error(`builder ${builderId} is gone`);
+    if (builder.failure !== undefined) {
+      builder.state = "failed";
+      throw new Error(builder.failure);
+    }
+    builder.state = "ready";
+    return { endpoint: `memory://${builderId}` };
+  }
+
+  async terminate(builderId: string): Promise<void> {
+    this.builders.delete(builderId);
+  }
+
+  async list(): Promise<Builder[]> {
+    return [...this.builders.values()].map(({ builderId, buildId, accountId, state, createdAt }) => ({
+      builderId,
+      buildId,
+      accountId,
+      state,
+      createdAt,
+    }));
+  }
+
+  /** The spec a builder was created with, for tests to inspect. */
+  specOf(builderId: string): BuilderSpec | undefined {
+    return this.builders.get(builderId)?.spec;
+  }
+
+  /** Makes the next builder created fail to boot with `message`. */
+  failNextBoot(message: string): void {
+    this.failures.push(message);
+  }
+
+  /** Makes a builder vanish, as a crashed process or a lost node would. */
+  crash(builderId: string): void {
+    this.builders.delete(builderId);
+  }
+}

@@ -1,0 +1,126 @@
+import type { Pool } from "pg";
+import type { Build, BuildPatch } from "../../core/build.js";
+import type { BuildState } from "../../core/lifecycle.js";
+import type { BuildStore } from "../../core/ports.js";
+
+/** Build field → column. Timestamps are epoch milliseconds in the core, timestamptz here. */
+const COLUMNS = {
+  id: "id",
+  accountId: "account_id",
+  tokenId: "token_id",
+  shape: "shape",
+  profile: "profile",
+  state: "state",
+  cacheRequest: "cache_request",
+  cacheVolume: "cache_volume",
+  cacheMode: "cache_mode",
+  cacheReason: "cache_reason",
+  labels: "labels",
+  builderId: "builder_id",
+  endpoint: "endpoint",
+  claimFence: "claim_fence",
+  volumeFence: "volume_fence",
+  createdAt: "created_at",
+  startedAt: "started_at",
+  readyAt: "ready_at",
+  endedAt: "ended_at",
+  lastActivityAt: "last_activity_at",
+  deadlineAt: "deadline_at",
+  waitDeadlineAt: "wait_deadline_at",
+  endReason: "end_reason",
+  result: "result",
+} as const satisfies Record<keyof Build, string>;
+
+const TIMESTAMPS = new Set<keyof Build>([
+  "createdAt",
+  "startedAt",
+  "readyAt",
+  "endedAt",
+  "lastActivityAt",
+  "deadlineAt",
+  "waitDeadlineAt",
+]);
+const FIELDS = Object.keys(COLUMNS) as Array<keyof Build>;
+const SELECT = FIELDS.map((f) => COLUMNS[f]).join(", ");
+const UNFINISHED = "('queued', 'pending', 'ready', 'building')";
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export class PostgresBuildStore implements BuildStore {
+  constructor(private readonly pool: Pool) {}
+
+  async insert(build: Build): Promise<void> {
+    const placeholders = FIELDS.map((_, i) => `$${i + 1}`).join(", ");
+    await this.pool.query(
+      `INSERT INTO builds (${SELECT}) VALUES (${placeholders})`,
+      FIELDS.map((f) => toColumn(f, build[f])),
+    );
+  }
+
+  async get(id: string): Promise<Build | null> {
+    if (!UUID.test(id)) return null;
+    const { rows } = await this.pool.query(`SELECT ${SELECT} FROM builds WHERE id = $1`, [id]);
+    return rows[0] ? toBuild(rows[0]) : null;
+  }
+
+  transition(id: string, from: BuildState, to: BuildState, patch: BuildPatch): Promise<Build | null> {
+    return this.update(id, from, { ...patch, state: to });
+  }
+
+  patch(id: string, state: BuildState, patch: BuildPatch): Promise<Build | null> {
+    return this.update(id, state, patch);
+  }
+
+  async list(accountId: string, states: BuildState[] | null, limit: number): Promise<Build[]> {
+    const { rows } = await this.pool.query(
+      `SELECT ${SELECT} FROM builds WHERE account_id = $1 AND ($2::text[] IS NULL OR state = ANY($2))
+       ORDER BY created_at DESC LIMIT $3`,
+      [accountId, states, limit],
+    );
+    return rows.map(toBuild);
+  }
+
+  async listUnfinished(limit: number): Promise<Build[]> {
+    const { rows } = await this.pool.query(
+      `SELECT ${SELECT} FROM builds WHERE state IN ${UNFINISHED} ORDER BY created_at LIMIT $1`,
+      [limit],
+    );
+    return rows.map(toBuild);
+  }
+
+  async usedSeconds(accountId: string, since: number, now: number): Promise<number> {
+    const { rows } = await this.pool.query(
+      `SELECT coalesce(sum(extract(epoch FROM least(coalesce(ended_at, $3), $3) - greatest(ready_at, $2))), 0) AS seconds
+       FROM builds
+       WHERE account_id = $1 AND ready_at IS NOT NULL AND coalesce(ended_at, $3) > $2`,
+      [accountId, new Date(since), new Date(now)],
+    );
+    return Math.max(0, Number(rows[0]?.seconds ?? 0));
+  }
+
+  private async update(id: string, state: BuildState, patch: Partial<Build>): Promise<Build | null> {
+    const entries = Object.entries(patch).filter(([, v]) => v !== undefined) as Array<[keyof Build, unknown]>;
+    const sets = entries.map(([field], i) => `${COLUMNS[field]} = $${i + 3}`);
+    if (sets.length === 0) sets.push("state = state");
+    const { rows } = await this.pool.query(
+      `UPDATE builds SET ${sets.join(", ")} WHERE id = $1 AND state = $2 RETURNING ${SELECT}`,
+      [id, state, ...entries.map(([field, value]) => toColumn(field, value))],
+    );
+    return rows[0] ? toBuild(rows[0]) : null;
+  }
+}
+
+function toColumn(field: keyof Build, value: unknown): unknown {
+  if (value === null || value === undefined) return null;
+  if (TIMESTAMPS.has(field)) return new Date(value as number);
+  if (field === "labels") return JSON.stringify(value);
+  return value;
+}
+
+function toBuild(row: Record<string, unknown>): Build {
+  const build: Record<string, unknown> = {};
+  for (const field of FIELDS) {
+    const value = row[COLUMNS[field]];
+    build[field] = TIMESTAMPS.has(field) && value instanceof Date ? value.getTime() : (value ?? null);
+  }
+  return build as unknown as Build;
+}

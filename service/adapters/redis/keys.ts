@@ -1,0 +1,38 @@
+import type { ClaimScope } from "../../core/ports.js";
+
+/**
+ * Every Redis key the service uses, in one place. The scope sits in a hash tag (`{…}`) so that
+ * all keys one script touches live in one Redis Cluster slot.
+ */
+export class RedisKeys {
+  constructor(readonly prefix: string) {}
+
+  /** The set of scopes that have holders or waiters; outside any hash tag, walked by the reconciler. */
+  get claimScopes(): string {
+    return `${this.prefix}claims:scopes`;
+  }
+
+  claim(scope: ClaimScope) {
+    const base = `${this.prefix}claims:{${scopeName(scope)}}`;
+    return {
+      holders: `${base}:holders`,
+      queue: `${base}:queue`,
+      waits: `${base}:waits`,
+      fences: `${base}:fences`,
+      counter: `${base}:fence`,
+    };
+  }
+}
+
+export function scopeName(scope: ClaimScope): string {
+  return scope.kind === "concurrency"
+    ? `concurrency:${scope.accountId}`
+    : `volume:${scope.accountId}:${scope.volume}`;
+}
+
+export function parseScopeName(name: string): ClaimScope | null {
+  const [kind, accountId, volume] = name.split(":");
+  if (kind === "concurrency" && accountId) return { kind, accountId };
+  if (kind === "volume" && accountId && volume) return { kind, accountId, volume };
+  return null;
+}

@@ -1,0 +1,121 @@
+import { existsSync, readFileSync } from "node:fs";
+import { parseArgs } from "node:util";
+
+export const ADMIN_USAGE = `  remote-builder admin accounts create <handle> [--plan P] [limits]
+  remote-builder admin accounts get <handle>
+  remote-builder admin accounts update <handle> [--plan P] [limits]
+  remote-builder admin accounts feature <handle> remote_builder on|off
+  remote-builder admin tokens create <handle> [--name N]
+  remote-builder admin tokens list <handle>
+  remote-builder admin tokens revoke <handle> <token-id>
+    limits: --concurrency N --minutes N --cache-gib N --shapes a,b --profile label=shape (repeatable)
+    every admin command takes --server URL (RB_SERVER_URL, default http://127.0.0.1:8080) and
+    --admin-token T (RB_ADMIN_TOKEN, else .data/admin-token from \`remote-builder dev\`)`;
+
+const OPTIONS = {
+  server: { type: "string" },
+  "admin-token": { type: "string" },
+  plan: { type: "string" },
+  concurrency: { type: "string" },
+  minutes: { type: "string" },
+  "cache-gib": { type: "string" },
+  shapes: { type: "string" },
+  profile: { type: "string", multiple: true },
+  name: { type: "string" },
+} as const;
+
+/** The admin API, from the command line. Prints the JSON the service answers. */
+export async function adminCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args, options: OPTIONS, allowPositionals: true });
+  const [noun, verb, handle, ...rest] = positionals;
+  const server = (values.server ?? process.env.RB_SERVER_URL ?? "http://127.0.0.1:8080").replace(/\/$/, "");
+  const call = (method: string, path: string, body?: unknown) =>
+    request(server, adminToken(values["admin-token"]), method, path, body);
+  const account = `/api/v1/admin/accounts/${encodeURIComponent(handle ?? "")}`;
+  if (!handle) throw new Error(`name the account.\n\n${ADMIN_USAGE}`);
+
+  switch (`${noun} ${verb}`) {
+    case "accounts create":
+      return call("POST", "/api/v1/admin/accounts", { handle, ...limits(values) });
+    case "accounts get":
+      return call("GET", account);
+    case "accounts update":
+      return call("PATCH", account, limits(values));
+    case "accounts feature": {
+      const [feature, state] = rest;
+      if (!feature || (state !== "on" && state !== "off"))
+        throw new Error("usage: accounts feature <handle> <feature> on|off");
+      return call("PUT", `${account}/features/${encodeURIComponent(feature)}`, { enabled: state === "on" });
+    }
+    case "tokens create":
+      return call("POST", `${account}/tokens`, values.name ? { name: values.name } : {});
+    case "tokens list":
+      return call("GET", `${account}/tokens`);
+    case "tokens revoke":
+      if (!rest[0]) throw new Error("usage: tokens revoke <handle> <token-id>");
+      return call("DELETE", `${account}/tokens/${encodeURIComponent(rest[0])}`);
+    default:
+      throw new Error(`there is no admin command "${noun ?? ""} ${verb ?? ""}".\n\n${ADMIN_USAGE}`);
+  }
+}
+
+function adminToken(given: string | undefined): string {
+  const token = given ?? process.env.RB_ADMIN_TOKEN;
+  if (token) return token;
+  if (existsSync(".data/admin-token")) return readFileSync(".data/admin-token", "utf8").trim();
+  throw new Error(
+    "no admin token: pass --admin-token, set RB_ADMIN_TOKEN, or run from the folder where `remote-builder dev` runs",
+  );
+}
+
+function limits(values: { [K in keyof typeof OPTIONS]?: unknown }): Record<string, unknown> {
+  const number = (v: unknown) => (v === undefined ? undefined : Number(v));
+  const profiles = values.profile as string[] | undefined;
+  return {
+    plan: values.plan,
+    concurrencyLimit: number(values.concurrency),
+    monthlyBuildMinutes: number(values.minutes),
+    cacheVolumeGiB: number(values["cache-gib"]),
+    allowedShapes: (values.shapes as string | undefined)?.split(","),
+    profiles: profiles ? Object.fromEntries(profiles.map((p) => p.split("=", 2))) : undefined,
+  };
+}
+
+async function request(
+  server: string,
+  token: string,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<number> {
+  let response: Response;
+  try {
+    response = await fetch(server + path, {
+      method,
+      headers: { authorization: `Bearer ${token}`, ...(body ? { "content-type": "application/json" } : {}) },
+      ...(body ? { body: JSON.stringify(body) } : {}),
+    });
+  } catch (err) {
+    throw new Error(
+      `cannot reach ${server} (${(err as Error).cause ?? (err as Error).message}); is the service running?`,
+    );
+  }
+  const text = await response.text();
+  if (!response.ok) {
+    const problem = safeJson(text) as { title?: string; detail?: string } | null;
+    process.stderr.write(
+      `${response.status} ${problem?.title ?? response.statusText}: ${problem?.detail ?? text}\n`,
+    );
+    return 1;
+  }
+  process.stdout.write(`${JSON.stringify(safeJson(text), null, 2)}\n`);
+  return 0;
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}

@@ -1,0 +1,51 @@
+import { parseArgs } from "node:util";
+import { adminCommand, ADMIN_USAGE } from "./admin.js";
+import { devCommand } from "./dev.js";
+import { serveCommand } from "./serve.js";
+
+const USAGE = `remote-builder — warm, isolated, per-account BuildKit builders
+
+Usage:
+  remote-builder dev [--data-dir .data] [--port 8080]   run everything on this machine (Redis and PostgreSQL included)
+  remote-builder serve                                  run the service, configured by RB_* environment variables
+${ADMIN_USAGE}
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case "dev": {
+      const { values } = parseArgs({
+        args: rest,
+        options: {
+          "data-dir": { type: "string", default: ".data" },
+          port: { type: "string", default: "8080" },
+        },
+      });
+      return devCommand({ dataDir: values["data-dir"], port: Number(values.port) });
+    }
+    case "serve":
+      return serveCommand();
+    case "admin":
+      return adminCommand(rest);
+    case undefined:
+    case "help":
+    case "--help":
+    case "-h":
+      process.stdout.write(USAGE);
+      return command === undefined ? 2 : 0;
+    default:
+      process.stderr.write(`remote-builder: there is no command "${command}".\n\n${USAGE}`);
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: Error) => {
+    process.stderr.write(`remote-builder: ${err.message}\n`);
+    process.exitCode = 1;
+  },
+);

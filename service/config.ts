@@ -1,0 +1,202 @@
+import { z } from "zod";
+
+/**
+ * The one place the service reads its environment. Parsed once at start; a bad start lists every
+ * missing or invalid variable with what it expects.
+ */
+const shape = z.object({ cpu: z.number().positive(), memoryGiB: z.number().positive() });
+const plan = z.object({
+  concurrencyLimit: z.number().int().positive(),
+  monthlyBuildMinutes: z.number().int().nonnegative(),
+  cacheVolumeGiB: z.number().int().positive(),
+  allowedShapes: z.array(z.string()).nonempty(),
+});
+
+const DEFAULT_SHAPES = {
+  small: { cpu: 2, memoryGiB: 4 },
+  medium: { cpu: 4, memoryGiB: 8 },
+  large: { cpu: 8, memoryGiB: 16 },
+  xlarge: { cpu: 16, memoryGiB: 32 },
+};
+const DEFAULT_PLANS = {
+  free: { concurrencyLimit: 1, monthlyBuildMinutes: 300, cacheVolumeGiB: 20, allowedShapes: ["small"] },
+  team: {
+    concurrencyLimit: 3,
+    monthlyBuildMinutes: 3000,
+    cacheVolumeGiB: 50,
+    allowedShapes: ["small", "medium", "large"],
+  },
+  enterprise: {
+    concurrencyLimit: 10,
+    monthlyBuildMinutes: 30000,
+    cacheVolumeGiB: 200,
+    allowedShapes: ["small", "medium", "large", "xlarge"],
+  },
+};
+
+/** A JSON-valued variable, validated by `schema` once parsed. */
+const json = <T extends z.ZodType>(schema: T) =>
+  z
+    .string()
+    .transform((text, ctx) => {
+      try {
+        return JSON.parse(text) as unknown;
+      } catch {
+        ctx.addIssue({ code: "custom", message: "is not valid JSON" });
+        return z.NEVER;
+      }
+    })
+    .pipe(schema);
+
+const seconds = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+
+const FIELDS = z.object({
+  RB_HOST: z.string().default("127.0.0.1").describe("the address the API listens on"),
+  RB_PORT: z.coerce.number().int().min(0).max(65535).default(8080).describe("the API's TCP port"),
+  RB_DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, "must start with postgres://")
+    .describe("the PostgreSQL URL, e.g. postgres://user@127.0.0.1:5432/remote_builder"),
+  RB_REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\//, "must start with redis:// or rediss://")
+    .describe("the Redis URL (run Redis with appendonly yes), e.g. redis://127.0.0.1:6379"),
+  RB_REDIS_PREFIX: z.string().default("rb:").describe("a prefix for every Redis key"),
+  RB_ADMIN_TOKEN: z
+    .string()
+    .min(32, "must be at least 32 characters")
+    .describe("the admin API's bearer token; generate one with `openssl rand -hex 32`"),
+  RB_DRIVER: z.enum(["memory"]).default("memory").describe("where builders run"),
+  RB_MEMORY_BOOT_MS: z.coerce
+    .number()
+    .int()
+    .nonnegative()
+    .default(0)
+    .describe("the memory driver's boot time"),
+  RB_SHAPES: json(z.record(z.string(), shape))
+    .default(DEFAULT_SHAPES)
+    .describe('the shape catalog as JSON, e.g. {"small":{"cpu":2,"memoryGiB":4}}'),
+  RB_DEFAULT_SHAPE: z.string().default("small").describe("the shape of a build that names none"),
+  RB_PLANS: json(z.record(z.string(), plan))
+    .default(DEFAULT_PLANS)
+    .describe("plan defaults as JSON: concurrencyLimit, monthlyBuildMinutes, cacheVolumeGiB, allowedShapes"),
+  RB_DEFAULT_PLAN: z.string().default("free").describe("the plan of an account created without one"),
+  RB_CACHE_VOLUME: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, "must be a DNS label")
+    .default("buildkit")
+    .describe("the name of each account's build-cache volume"),
+  RB_CLAIM_LEASE_SECONDS: seconds(60).describe("how long a claim lives without a heartbeat"),
+  RB_BUILD_DEADLINE_SECONDS: seconds(7200).describe("the longest a build may run"),
+  RB_IDLE_TIMEOUT_SECONDS: seconds(600).describe("how long a ready build may sit with no activity"),
+  RB_BOOT_TIMEOUT_SECONDS: seconds(300).describe("how long a builder may take to boot"),
+  RB_MAX_WAIT_SECONDS: seconds(1800).describe("the most a build may ask to wait in a queue"),
+  RB_RECONCILE_INTERVAL_MS: z.coerce
+    .number()
+    .int()
+    .min(50)
+    .default(1000)
+    .describe("the reconcile loop's period"),
+  RB_LOG_LEVEL: z
+    .enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"])
+    .default("info")
+    .describe("the log level"),
+});
+
+const ENV = FIELDS.superRefine((env, ctx) => {
+  if (!(env.RB_DEFAULT_SHAPE in env.RB_SHAPES)) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["RB_DEFAULT_SHAPE"],
+      message: `"${env.RB_DEFAULT_SHAPE}" is not in RB_SHAPES (${Object.keys(env.RB_SHAPES).join(", ")})`,
+    });
+  }
+  if (!(env.RB_DEFAULT_PLAN in env.RB_PLANS)) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["RB_DEFAULT_PLAN"],
+      message: `"${env.RB_DEFAULT_PLAN}" is not in RB_PLANS`,
+    });
+  }
+  for (const [name, p] of Object.entries(env.RB_PLANS)) {
+    const unknown = p.allowedShapes.filter((s) => !(s in env.RB_SHAPES));
+    if (unknown.length > 0) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["RB_PLANS"],
+        message: `plan "${name}" allows shapes missing from RB_SHAPES: ${unknown.join(", ")}`,
+      });
+    }
+  }
+});
+
+export type Env = z.output<typeof ENV>;
+
+export interface Config {
+  host: string;
+  port: number;
+  databaseUrl: string;
+  redisUrl: string;
+  redisPrefix: string;
+  adminToken: string;
+  driver: Env["RB_DRIVER"];
+  memoryBootMs: number;
+  shapes: Env["RB_SHAPES"];
+  defaultShape: string;
+  plans: Env["RB_PLANS"];
+  defaultPlan: string;
+  cacheVolume: string;
+  claimLeaseMs: number;
+  buildDeadlineMs: number;
+  idleTimeoutMs: number;
+  bootTimeoutMs: number;
+  maxWaitSeconds: number;
+  reconcileIntervalMs: number;
+  logLevel: Env["RB_LOG_LEVEL"];
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(
+      `The service cannot start; fix these environment variables:\n${problems.map((p) => `  - ${p}`).join("\n")}`,
+    );
+    this.name = "ConfigError";
+  }
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = ENV.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => {
+        const name = String(issue.path[0] ?? "environment");
+        const expected = FIELDS.shape[name as keyof Env]?.description;
+        const missing = env[name] === undefined;
+        return `${name}: ${missing ? "missing" : issue.message}${expected ? ` (${expected})` : ""}`;
+      }),
+    );
+  }
+  const e = parsed.data;
+  return {
+    host: e.RB_HOST,
+    port: e.RB_PORT,
+    databaseUrl: e.RB_DATABASE_URL,
+    redisUrl: e.RB_REDIS_URL,
+    redisPrefix: e.RB_REDIS_PREFIX,
+    adminToken: e.RB_ADMIN_TOKEN,
+    driver: e.RB_DRIVER,
+    memoryBootMs: e.RB_MEMORY_BOOT_MS,
+    shapes: e.RB_SHAPES,
+    defaultShape: e.RB_DEFAULT_SHAPE,
+    plans: e.RB_PLANS,
+    defaultPlan: e.RB_DEFAULT_PLAN,
+    cacheVolume: e.RB_CACHE_VOLUME,
+    claimLeaseMs: e.RB_CLAIM_LEASE_SECONDS * 1000,
+    buildDeadlineMs: e.RB_BUILD_DEADLINE_SECONDS * 1000,
+    idleTimeoutMs: e.RB_IDLE_TIMEOUT_SECONDS * 1000,
+    bootTimeoutMs: e.RB_BOOT_TIMEOUT_SECONDS * 1000,
+    maxWaitSeconds: e.RB_MAX_WAIT_SECONDS,
+    reconcileIntervalMs: e.RB_RECONCILE_INTERVAL_MS,
+    logLevel: e.RB_LOG_LEVEL,
+  };
+}

@@ -1,0 +1,32 @@
+import { EventEmitter } from "node:events";
+
+/**
+ * Wakes long polls in this process when a build changes. Other replicas' changes are seen by the
+ * poll's periodic re-read, so this is a latency optimisation, never the source of truth.
+ */
+export class BuildEvents {
+  private readonly emitter = new EventEmitter();
+
+  constructor() {
+    this.emitter.setMaxListeners(0);
+  }
+
+  changed(buildId: string): void {
+    this.emitter.emit(buildId);
+  }
+
+  /** Resolves on the next change of `buildId`, or after `ms`, or when `signal` aborts. */
+  next(buildId: string, ms: number, signal?: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.emitter.off(buildId, done);
+        signal?.removeEventListener("abort", done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.emitter.once(buildId, done);
+      signal?.addEventListener("abort", done, { once: true });
+    });
+  }
+}

@@ -1,0 +1,505 @@
+import { randomUUID } from "node:crypto";
+import type { Principal } from "./accounts.js";
+import { admit, monthStart } from "./admission.js";
+import type { Build, BuildPatch, CacheRequest, JobResult } from "./build.js";
+import { BuildEvents } from "./build-events.js";
+import type { ShapeCatalog } from "./catalog.js";
+import {
+  type BuildEvent,
+  type BuildState,
+  type Timeouts,
+  dueTimeout,
+  IllegalTransitionError,
+  isActive,
+  isTerminal,
+  transition,
+} from "./lifecycle.js";
+import type {
+  AccountStore,
+  BuildStore,
+  BuilderDriver,
+  ClaimScope,
+  ClaimStore,
+  Clock,
+  Telemetry,
+} from "./ports.js";
+import { Problem } from "./problems.js";
+
+export interface BuildServiceConfig {
+  catalog: ShapeCatalog;
+  defaultShape: string;
+  /** The name of each account's build-cache volume. */
+  cacheVolume: string;
+  claimLeaseMs: number;
+  buildDeadlineMs: number;
+  timeouts: Timeouts;
+  /** A builder older than this with no unfinished build is an orphan. */
+  orphanGraceMs: number;
+  concurrencyRetryAfterSeconds: number;
+}
+
+export interface BuildServiceDeps {
+  accounts: AccountStore;
+  builds: BuildStore;
+  claims: ClaimStore;
+  driver: BuilderDriver;
+  clock: Clock;
+  telemetry: Telemetry;
+  config: BuildServiceConfig;
+  /** Reports failures of background work (boots, cleanup) that no request is waiting on. */
+  onBackgroundError?: (message: string, err: unknown) => void;
+}
+
+export interface CreateBuildRequest {
+  shape?: string | undefined;
+  profile?: string | undefined;
+  cache: CacheRequest;
+  waitSeconds: number;
+  labels: Record<string, string>;
+}
+
+/** Where a queued build stands: what it waits for and how many are ahead of it. */
+export interface QueueStatus {
+  waitingFor: "concurrency" | "cache";
+  position: number;
+}
+
+export interface BuildView {
+  build: Build;
+  queue: QueueStatus | null;
+}
+
+type ClaimOutcome =
+  | { ok: true; patch: BuildPatch }
+  | { ok: false; patch: BuildPatch; refusal?: Problem; waitingFor?: QueueStatus["waitingFor"] };
+
+const concurrencyScope = (accountId: string): ClaimScope => ({ kind: "concurrency", accountId });
+
+/** Admission, the build lifecycle and its claims, orchestrated over the ports. */
+export class BuildService {
+  readonly events = new BuildEvents();
+  private readonly inFlight = new Set<Promise<unknown>>();
+
+  constructor(private readonly deps: BuildServiceDeps) {}
+
+  async create(principal: Principal, request: CreateBuildRequest): Promise<BuildView> {
+    const { builds, clock, config, telemetry } = this.deps;
+    const { account } = principal;
+    const now = clock.now();
+    let shape;
+    try {
+      const used = await builds.usedSeconds(account.id, monthStart(now), now);
+      shape = admit({
+        account,
+        request,
+        catalog: config.catalog,
+        defaultShape: config.defaultShape,
+        usedSecondsThisMonth: used,
+        now,
+      });
+    } catch (err) {
+      if (err instanceof Problem) telemetry.admission(err.kind);
+      throw err;
+    }
+    const draft: Build = {
+      id: randomUUID(),
+      accountId: account.id,
+      tokenId: principal.tokenId,
+      shape: shape.shape,
+      profile: shape.profile,
+      state: "queued",
+      cacheRequest: request.cache,
+      cacheVolume: config.cacheVolume,
+      cacheMode: null,
+      cacheReason: null,
+      labels: request.labels,
+      builderId: null,
+      endpoint: null,
+      claimFence: null,
+      volumeFence: null,
+      createdAt: now,
+      startedAt: null,
+      readyAt: null,
+      endedAt: null,
+      lastActivityAt: null,
+      deadlineAt: now + config.buildDeadlineMs,
+      waitDeadlineAt: request.waitSeconds > 0 ? now + request.waitSeconds * 1000 : null,
+      endReason: null,
+      result: null,
+    };
+    const claimed = await this.claim(draft, principal.account.concurrencyLimit, now);
+    if (!claimed.ok && claimed.refusal) {
+      telemetry.admission(claimed.refusal.kind);
+      throw claimed.refusal;
+    }
+    let build: Build = { ...draft, ...claimed.patch };
+    if (claimed.ok) {
+      const { builderId } = await this.createBuilder(build);
+      build = { ...build, state: "pending", builderId, startedAt: now };
+      await builds.insert(build);
+      this.track(this.boot(build));
+      telemetry.admission("admitted");
+    } else {
+      await builds.insert(build);
+      telemetry.admission("queued");
+    }
+    return this.view(build);
+  }
+
+  async get(principal: Principal, id: string): Promise<BuildView> {
+    return this.view(await this.owned(principal, id));
+  }
+
+  /** Long poll: returns once the build is ready, building or ended, or when `waitMs` runs out. */
+  async waitFor(principal: Principal, id: string, waitMs: number, signal?: AbortSignal): Promise<BuildView> {
+    const until = this.deps.clock.now() + waitMs;
+    let build = await this.owned(principal, id);
+    while (!settled(build.state) && !signal?.aborted) {
+      const left = until - this.deps.clock.now();
+      if (left <= 0) break;
+      await this.events.next(id, Math.min(left, 500), signal);
+      build = await this.owned(principal, id);
+    }
+    return this.view(build);
+  }
+
+  async list(principal: Principal, states: BuildState[] | null, limit: number): Promise<Build[]> {
+    return this.deps.builds.list(principal.account.id, states, limit);
+  }
+
+  /** The client is alive: extend the build's claims. A build that lost them is reaped. */
+  async heartbeat(principal: Principal, id: string): Promise<BuildView> {
+    const { claims, clock, config } = this.deps;
+    const build = await this.owned(principal, id);
+    if (isTerminal(build.state)) {
+      throw new Problem("illegal-transition", `The build is ${build.state}; start a new one.`, {
+        state: build.state,
+      });
+    }
+    if (!isActive(build.state)) return this.view(build);
+    const opts = { leaseMs: config.claimLeaseMs, now: clock.now() };
+    const leases: Array<[ClaimScope, number | null]> = [
+      [concurrencyScope(build.accountId), build.claimFence],
+    ];
+    if (build.cacheMode === "persistent") leases.push([this.volumeScope(build), build.volumeFence]);
+    for (const [scope, fence] of leases) {
+      const outcome = fence === null ? "not-held" : await claims.heartbeat(scope, build.id, fence, opts);
+      if (outcome !== "ok") {
+        await this.finish(build, "reap", `lease-lost: ${scope.kind} ${outcome}`);
+        throw new Problem(
+          "claim-lost",
+          `The build's ${scope.kind} claim was lost (${outcome}), so it was reaped. ` +
+            `Heartbeat at least every ${Math.floor(config.claimLeaseMs / 3000)} s and start a new build.`,
+          { scope: scope.kind, reason: outcome },
+        );
+      }
+    }
+    return this.view(build);
+  }
+
+  async complete(principal: Principal, id: string, result: JobResult): Promise<BuildView> {
+    const build = await this.owned(principal, id);
+    if (build.state === "completed") return this.view(build);
+    try {
+      return this.view(await this.finish(build, "complete", "completed", result));
+    } catch (err) {
+      if (err instanceof IllegalTransitionError) {
+        const current = await this.owned(principal, id);
+        throw new Problem(
+          "illegal-transition",
+          `The build already ended as ${current.state} (${current.endReason ?? "no reason"}).`,
+          { state: current.state, endReason: current.endReason },
+        );
+      }
+      throw err;
+    }
+  }
+
+  /** A broker connection opened or closed: `building` while one is open, else `ready`. */
+  async recordActivity(buildId: string, event: "connect" | "disconnect"): Promise<Build | null> {
+    const build = await this.deps.builds.get(buildId);
+    if (build === null || isTerminal(build.state)) return null;
+    const from: BuildState = event === "connect" ? "ready" : "building";
+    const patch = { lastActivityAt: this.deps.clock.now() };
+    const moved =
+      build.state === from
+        ? await this.deps.builds.transition(buildId, from, transition(from, event), patch)
+        : await this.deps.builds.patch(buildId, build.state, patch);
+    if (moved) this.events.changed(buildId);
+    return moved;
+  }
+
+  /**
+   * One level-triggered pass: timeouts, lost leases, queued builds that may start now, expired
+   * claims, orphaned builders. Safe to run on several replicas at once: every transition is a
+   * compare-and-set on the build's state.
+   */
+  async reconcile(): Promise<{ unfinished: number; active: number }> {
+    const { builds, claims, clock, config, driver } = this.deps;
+    const now = clock.now();
+    for (const scope of await claims.scopes()) await claims.reclaim(scope, now);
+    const unfinished = await builds.listUnfinished(10_000);
+    const holdersByAccount = new Map<string, Map<string, number>>();
+    let active = 0;
+    for (const build of unfinished) {
+      const verdict = dueTimeout(build, now, config.timeouts);
+      if (verdict) {
+        await this.finishQuietly(build, verdict.event, verdict.reason);
+        continue;
+      }
+      if (isActive(build.state)) {
+        let holders = holdersByAccount.get(build.accountId);
+        if (!holders) {
+          holders = await claims.holders(concurrencyScope(build.accountId), now);
+          holdersByAccount.set(build.accountId, holders);
+        }
+        if (!holders.has(build.id)) {
+          await this.finishQuietly(build, "reap", "lease-expired: the client stopped sending heartbeats");
+          continue;
+        }
+        active++;
+      } else if (build.state === "queued") {
+        await this.advance(build.id);
+      }
+    }
+    const live = new Set(unfinished.map((b) => b.id));
+    for (const builder of await driver.list()) {
+      if (!live.has(builder.buildId) && now - builder.createdAt >= config.orphanGraceMs) {
+        await driver.terminate(builder.builderId);
+      }
+    }
+    const lost = unfinished.filter((b) => isActive(b.state) && b.builderId !== null);
+    if (lost.length > 0) await this.failLostBuilders(lost, now);
+    return { unfinished: unfinished.length, active };
+  }
+
+  /** Waits for background work (boots, cleanups) started by this process. */
+  async drain(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+  }
+
+  /** Tries to move a queued build to `pending`; a no-op for any other state. */
+  async advance(buildId: string): Promise<void> {
+    const { builds, clock } = this.deps;
+    const build = await builds.get(buildId);
+    if (build === null || build.state !== "queued") return;
+    const limit = await this.concurrencyLimitOf(build);
+    const now = clock.now();
+    const claimed = await this.claim(build, limit, now);
+    if (!claimed.ok) {
+      if (Object.keys(claimed.patch).length > 0) await builds.patch(build.id, "queued", claimed.patch);
+      return;
+    }
+    const { builderId } = await this.createBuilder({ ...build, ...claimed.patch });
+    const started = await builds.transition(build.id, "queued", "pending", {
+      ...claimed.patch,
+      builderId,
+      startedAt: now,
+    });
+    if (started === null) {
+      // Someone else moved it: either another replica started it (and shares our fences), or it
+      // ended meanwhile, in which case the claims we just took are ours to give back.
+      await this.deps.driver.terminate(builderId);
+      const current = await builds.get(build.id);
+      if (current && isTerminal(current.state)) await this.releaseClaims({ ...current, ...claimed.patch });
+      return;
+    }
+    this.deps.telemetry.claimWait((now - build.createdAt) / 1000);
+    this.events.changed(build.id);
+    this.track(this.boot(started));
+  }
+
+  async view(build: Build): Promise<BuildView> {
+    if (build.state !== "queued") return { build, queue: null };
+    const waitingFor = build.claimFence === null ? "concurrency" : "cache";
+    const scope = waitingFor === "concurrency" ? concurrencyScope(build.accountId) : this.volumeScope(build);
+    const position = await this.deps.claims.position(scope, build.id);
+    return { build, queue: position === null ? null : { waitingFor, position } };
+  }
+
+  private async owned(principal: Principal, id: string): Promise<Build> {
+    const build = await this.deps.builds.get(id);
+    // Another account's build is "not found", never "forbidden": ids are not an oracle.
+    if (build === null || build.accountId !== principal.account.id) {
+      throw new Problem("not-found", `There is no build ${id} in this account.`);
+    }
+    return build;
+  }
+
+  private volumeScope(build: Build): ClaimScope {
+    return { kind: "volume", accountId: build.accountId, volume: build.cacheVolume };
+  }
+
+  /**
+   * Takes the concurrency slot, then the cache volume, in that order (so no two builds can each
+   * hold what the other waits for).
+   */
+  private async claim(build: Build, limit: number, now: number): Promise<ClaimOutcome> {
+    const { claims, config } = this.deps;
+    const opts = { leaseMs: config.claimLeaseMs, now, waitDeadline: build.waitDeadlineAt };
+    const slot = await claims.acquire(concurrencyScope(build.accountId), build.id, {
+      ...opts,
+      capacity: limit,
+    });
+    if (slot.outcome === "busy") {
+      return {
+        ok: false,
+        patch: {},
+        refusal: new Problem(
+          "concurrency-limit",
+          `The account already runs ${slot.holders} of ${limit} concurrent builds. ` +
+            `Retry later, or pass waitSeconds to queue for a slot.`,
+          { limit, current: slot.holders },
+          config.concurrencyRetryAfterSeconds,
+        ),
+      };
+    }
+    if (slot.outcome === "queued") return { ok: false, patch: {}, waitingFor: "concurrency" };
+    const patch: BuildPatch = { claimFence: slot.fence };
+    if (build.cacheRequest === "cold") {
+      return {
+        ok: true,
+        patch: { ...patch, cacheMode: "cold", cacheReason: "the client asked for a cold builder" },
+      };
+    }
+    const volume = await claims.acquire(this.volumeScope(build), build.id, { ...opts, capacity: 1 });
+    switch (volume.outcome) {
+      case "granted":
+        return {
+          ok: true,
+          patch: { ...patch, volumeFence: volume.fence, cacheMode: "persistent", cacheReason: null },
+        };
+      case "queued":
+        return { ok: false, patch, waitingFor: "cache" };
+      case "busy":
+        return {
+          ok: true,
+          patch: {
+            ...patch,
+            cacheMode: "cold",
+            cacheReason:
+              "the account's cache volume is in use by another build and waitSeconds was 0, so this build runs cold",
+          },
+        };
+    }
+  }
+
+  private async createBuilder(build: Build): Promise<{ builderId: string }> {
+    const { driver, config } = this.deps;
+    const shape = config.catalog[build.shape];
+    if (!shape) throw new Error(`shape ${build.shape} vanished from the catalog`);
+    return driver.create({
+      buildId: build.id,
+      accountId: build.accountId,
+      shapeName: build.shape,
+      shape,
+      volume:
+        build.cacheMode === "persistent"
+          ? { name: build.cacheVolume, sizeGiB: await this.cacheSizeOf(build) }
+          : null,
+    });
+  }
+
+  private async boot(build: Build): Promise<void> {
+    const { builds, driver, clock, config } = this.deps;
+    if (build.builderId === null) return;
+    try {
+      const { endpoint } = await driver.awaitReady(build.builderId, config.timeouts.bootMs);
+      const now = clock.now();
+      const ready = await builds.transition(build.id, "pending", "ready", {
+        endpoint,
+        readyAt: now,
+        lastActivityAt: now,
+      });
+      if (ready) this.events.changed(build.id);
+    } catch (err) {
+      const current = await builds.get(build.id);
+      if (current && current.state === "pending") {
+        await this.finishQuietly(current, "fail", `boot-failed: ${(err as Error).message}`);
+      }
+    }
+  }
+
+  /**
+   * Ends a build: one compare-and-set in the store, then its claims go back and its builder is
+   * terminated. Retries when a concurrent writer moved the build first.
+   */
+  private async finish(build: Build, event: BuildEvent, reason: string, result?: JobResult): Promise<Build> {
+    const { builds, clock, telemetry } = this.deps;
+    let current: Build | null = build;
+    for (let attempt = 0; current !== null && attempt < 5; attempt++) {
+      const to = transition(current.state, event);
+      const ended = await builds.transition(current.id, current.state, to, {
+        endedAt: clock.now(),
+        endReason: reason,
+        result: result ?? null,
+      });
+      if (ended) {
+        telemetry.buildEnded(to, reason.split(":")[0] ?? reason);
+        this.events.changed(ended.id);
+        this.track(this.cleanUp(ended));
+        return ended;
+      }
+      current = await builds.get(build.id);
+    }
+    throw new Error(`build ${build.id} kept changing while it was being ended`);
+  }
+
+  private async finishQuietly(build: Build, event: BuildEvent, reason: string): Promise<void> {
+    try {
+      await this.finish(build, event, reason);
+    } catch (err) {
+      if (!(err instanceof IllegalTransitionError)) throw err;
+    }
+  }
+
+  private async cleanUp(build: Build): Promise<void> {
+    if (build.builderId !== null) await this.deps.driver.terminate(build.builderId);
+    await this.releaseClaims(build);
+  }
+
+  private async releaseClaims(build: Build): Promise<void> {
+    const { claims } = this.deps;
+    const limit = await this.concurrencyLimitOf(build);
+    const now = this.deps.clock.now();
+    const volume = await claims.release(this.volumeScope(build), build.id, {
+      fence: build.volumeFence,
+      capacity: 1,
+      now,
+    });
+    const slot = await claims.release(concurrencyScope(build.accountId), build.id, {
+      fence: build.claimFence,
+      capacity: limit,
+      now,
+    });
+    for (const next of new Set([...volume.waiting, ...slot.waiting])) await this.advance(next);
+  }
+
+  private async failLostBuilders(builds: Build[], now: number): Promise<void> {
+    const alive = new Set((await this.deps.driver.list()).map((b) => b.builderId));
+    for (const build of builds) {
+      if (!alive.has(build.builderId!) && now - (build.startedAt ?? now) >= this.deps.config.orphanGraceMs) {
+        await this.finishQuietly(build, "fail", "builder-lost: the builder stopped running");
+      }
+    }
+  }
+
+  private async concurrencyLimitOf(build: Build): Promise<number> {
+    return (await this.deps.accounts.find(build.accountId))?.concurrencyLimit ?? 1;
+  }
+
+  private async cacheSizeOf(build: Build): Promise<number> {
+    return (await this.deps.accounts.find(build.accountId))?.cacheVolumeGiB ?? 0;
+  }
+
+  private track(work: Promise<unknown>): void {
+    const tracked = work.catch((err) => this.deps.onBackgroundError?.("background work failed", err));
+    this.inFlight.add(tracked);
+    void tracked.finally(() => this.inFlight.delete(tracked));
+  }
+}
+
+/** States a long poll returns on: the client can act (ready/building) or must stop (ended). */
+function settled(state: BuildState): boolean {
+  return state === "ready" || state === "building" || isTerminal(state);
+}

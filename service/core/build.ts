@@ -1,0 +1,41 @@
+import type { BuildState } from "./lifecycle.js";
+
+export type CacheRequest = "wait" | "cold";
+
+/**
+ * How the build got its cache: `persistent` holds the account's volume (single writer); `cold` got
+ * an empty, throw-away one because the volume was busy and the client asked not to wait.
+ */
+export type CacheMode = "persistent" | "cold";
+
+export type JobResult = "success" | "failure" | "cancelled";
+
+export interface Build {
+  id: string;
+  accountId: string;
+  tokenId: string | null;
+  shape: string;
+  profile: string | null;
+  state: BuildState;
+  cacheRequest: CacheRequest;
+  cacheVolume: string;
+  cacheMode: CacheMode | null;
+  cacheReason: string | null;
+  labels: Record<string, string>;
+  builderId: string | null;
+  endpoint: string | null;
+  claimFence: number | null;
+  volumeFence: number | null;
+  createdAt: number;
+  startedAt: number | null;
+  readyAt: number | null;
+  endedAt: number | null;
+  lastActivityAt: number | null;
+  deadlineAt: number;
+  waitDeadlineAt: number | null;
+  endReason: string | null;
+  result: JobResult | null;
+}
+
+/** The fields a transition may change besides `state`. */
+export type BuildPatch = Partial<Omit<Build, "id" | "accountId" | "state" | "createdAt">>;

@@ -1,0 +1,129 @@
+/**
+ * What the core needs from the outside world. Adapters (PostgreSQL, Redis, drivers) implement
+ * these; the core never imports them.
+ */
+import type { Account, AgentToken, PlanLimits } from "./accounts.js";
+import type { Build, BuildPatch } from "./build.js";
+import type { BuildState } from "./lifecycle.js";
+import type { Shape } from "./catalog.js";
+
+export interface Clock {
+  now(): number;
+}
+
+export interface NewAccount extends PlanLimits {
+  handle: string;
+  plan: string;
+  features: string[];
+  profiles: Record<string, string>;
+}
+
+export type AccountUpdate = Partial<Omit<NewAccount, "handle">>;
+
+export interface AccountStore {
+  create(account: NewAccount): Promise<Account>;
+  /** By id or handle. */
+  find(ref: string): Promise<Account | null>;
+  update(id: string, update: AccountUpdate): Promise<Account>;
+  setFeature(id: string, feature: string, enabled: boolean): Promise<Account>;
+  createToken(accountId: string, name: string, tokenHash: Buffer, prefix: string): Promise<AgentToken>;
+  listTokens(accountId: string): Promise<AgentToken[]>;
+  revokeToken(accountId: string, tokenId: string): Promise<AgentToken | null>;
+  /** The live (unrevoked) token with this hash and its account; marks the token used. */
+  authenticate(tokenHash: Buffer): Promise<{ account: Account; token: AgentToken } | null>;
+}
+
+export interface BuildStore {
+  insert(build: Build): Promise<void>;
+  get(id: string): Promise<Build | null>;
+  /**
+   * Moves a build from `from` to `to` and applies `patch`, only if it is still in `from`.
+   * Returns the updated build, or null when another writer moved it first.
+   */
+  transition(id: string, from: BuildState, to: BuildState, patch: BuildPatch): Promise<Build | null>;
+  /** Updates fields without a state change (activity, fences), only while in `state`. */
+  patch(id: string, state: BuildState, patch: BuildPatch): Promise<Build | null>;
+  list(accountId: string, states: BuildState[] | null, limit: number): Promise<Build[]>;
+  /** Every build not in a terminal state, oldest first. */
+  listUnfinished(limit: number): Promise<Build[]>;
+  /** Build seconds of `accountId` from `since` to `now`: ended builds plus the running ones so far. */
+  usedSeconds(accountId: string, since: number, now: number): Promise<number>;
+}
+
+/** A Redis-backed counting semaphore with a FIFO wait queue: concurrency slots, volume leases. */
+export type ClaimScope =
+  { kind: "concurrency"; accountId: string } | { kind: "volume"; accountId: string; volume: string };
+
+export type AcquireResult =
+  | { outcome: "granted"; fence: number }
+  | { outcome: "queued"; position: number; holders: number }
+  | { outcome: "busy"; holders: number };
+
+export type ReleaseResult = { outcome: "released" | "not-held" | "stale-fence"; waiting: string[] };
+
+export interface ClaimStore {
+  /**
+   * Takes a slot for `member`, or queues it (FIFO) until `waitDeadline` when one is given, or says
+   * busy. Idempotent for a holder: it extends the lease and returns the same fence.
+   */
+  acquire(
+    scope: ClaimScope,
+    member: string,
+    opts: { capacity: number; leaseMs: number; now: number; waitDeadline: number | null },
+  ): Promise<AcquireResult>;
+  heartbeat(
+    scope: ClaimScope,
+    member: string,
+    fence: number,
+    opts: { leaseMs: number; now: number },
+  ): Promise<"ok" | "not-held" | "stale-fence">;
+  /** Gives the slot up (or leaves the queue); returns the waiters that may now take a slot. */
+  release(
+    scope: ClaimScope,
+    member: string,
+    opts: { fence: number | null; capacity: number; now: number },
+  ): Promise<ReleaseResult>;
+  /** Drops expired holders and waiters; returns who they were. */
+  reclaim(scope: ClaimScope, now: number): Promise<{ holders: string[]; waiters: string[] }>;
+  /** Live holders, with their lease expiry. */
+  holders(scope: ClaimScope, now: number): Promise<Map<string, number>>;
+  /** A waiter's place in the queue, from 1; null when it is not waiting. */
+  position(scope: ClaimScope, member: string): Promise<number | null>;
+  /** Scopes that have holders or waiters, for the reconcile loop. */
+  scopes(): Promise<ClaimScope[]>;
+}
+
+export interface BuilderSpec {
+  buildId: string;
+  accountId: string;
+  shapeName: string;
+  shape: Shape;
+  /** The account's cache volume, or null for a cold, throw-away builder. */
+  volume: { name: string; sizeGiB: number } | null;
+}
+
+export interface Builder {
+  builderId: string;
+  buildId: string;
+  accountId: string;
+  state: "booting" | "ready" | "failed";
+  createdAt: number;
+}
+
+/** Where builders run: in memory (tests, first run), buildkitd processes (`local`), Kubernetes. */
+export interface BuilderDriver {
+  readonly name: string;
+  create(spec: BuilderSpec): Promise<{ builderId: string }>;
+  /** Resolves with the builder's address once it accepts connections; rejects if it cannot boot. */
+  awaitReady(builderId: string, timeoutMs: number): Promise<{ endpoint: string }>;
+  /** Idempotent: terminating a builder that is gone is not an error. */
+  terminate(builderId: string): Promise<void>;
+  list(): Promise<Builder[]>;
+}
+
+/** Counters and gauges the core reports; the Prometheus adapter implements it. */
+export interface Telemetry {
+  admission(outcome: string): void;
+  claimWait(seconds: number): void;
+  buildEnded(state: BuildState, reason: string): void;
+}

@@ -1,0 +1,48 @@
+/**
+ * Every way a request can be refused, with its stable problem `type` (RFC 9457). The slug is the
+ * contract: clients switch on it, so it never changes once shipped.
+ */
+export const PROBLEM_BASE = "https://remote-builder.tuist.dev/problems/";
+
+export const PROBLEMS = {
+  "invalid-request": { status: 400, title: "The request is not valid" },
+  unauthorized: { status: 401, title: "A valid bearer token is required" },
+  "admin-required": { status: 403, title: "This needs the admin token" },
+  "feature-disabled": { status: 403, title: "Remote builders are not enabled for this account" },
+  "shape-not-allowed": { status: 403, title: "The account's plan does not include this shape" },
+  "not-found": { status: 404, title: "Not found" },
+  "illegal-transition": { status: 409, title: "The build cannot do that in its current state" },
+  "claim-lost": { status: 409, title: "The build no longer holds its claim" },
+  conflict: { status: 409, title: "It already exists" },
+  "payload-too-large": { status: 413, title: "The request body is too large" },
+  "unsupported-media-type": { status: 415, title: "Send the body as application/json" },
+  "unknown-shape": { status: 422, title: "No such shape or profile" },
+  "quota-exhausted": { status: 429, title: "The account's monthly build minutes are used up" },
+  "concurrency-limit": { status: 429, title: "The account is running as many builds as its plan allows" },
+  unavailable: { status: 503, title: "A dependency of the service is unavailable" },
+} as const satisfies Record<string, { status: number; title: string }>;
+
+export type ProblemKind = keyof typeof PROBLEMS;
+
+/** A refusal the domain raises; the HTTP layer turns it into `application/problem+json`. */
+export class Problem extends Error {
+  constructor(
+    readonly kind: ProblemKind,
+    readonly detail: string,
+    /** Extension members (limit, current value, ...), sent alongside the standard ones. */
+    readonly extensions: Record<string, unknown> = {},
+    /** Seconds until a retry may succeed; becomes the `Retry-After` header. */
+    readonly retryAfterSeconds?: number,
+  ) {
+    super(detail);
+    this.name = "Problem";
+  }
+
+  get status(): number {
+    return PROBLEMS[this.kind].status;
+  }
+
+  get type(): string {
+    return PROBLEM_BASE + this.kind;
+  }
+}

@@ -1,0 +1,55 @@
+import express from "express";
+import type { Logger } from "pino";
+import type { AccountService } from "../core/account-service.js";
+import type { BuildService } from "../core/build-service.js";
+import type { AccountStore } from "../core/ports.js";
+import { authenticators } from "./auth.js";
+import type { Metrics } from "./metrics.js";
+import { openApiDocument } from "./openapi.js";
+import { errorHandler, notFound } from "./problem.js";
+import { requestLog } from "./request-log.js";
+import { mount, type RouteSpec } from "./route.js";
+import { adminRoutes } from "./routes/admin.js";
+import { buildRoutes } from "./routes/builds.js";
+import { operationRoutes, type ReadinessCheck } from "./routes/operations.js";
+
+export interface AppDeps {
+  accountStore: AccountStore;
+  accounts: AccountService;
+  builds: BuildService;
+  metrics: Metrics;
+  logger: Logger;
+  adminToken: string;
+  maxWaitSeconds: number;
+  claimLeaseMs: number;
+  readiness: Record<string, ReadinessCheck>;
+  version: string;
+}
+
+/** Every route the service serves, in one table: express mounts it and the OpenAPI document describes it. */
+export function routeTable(deps: Omit<AppDeps, "logger" | "accountStore" | "adminToken">): RouteSpec[] {
+  const routes: RouteSpec[] = [];
+  routes.push(
+    ...operationRoutes(deps.readiness, deps.metrics, () => openApiDocument(routes, deps.version)),
+    ...buildRoutes(deps.builds, {
+      maxWaitSeconds: deps.maxWaitSeconds,
+      heartbeatIntervalSeconds: Math.max(1, Math.floor(deps.claimLeaseMs / 3000)),
+    }),
+    ...adminRoutes(deps.accounts),
+  );
+  return routes;
+}
+
+export function createApp(deps: AppDeps): express.Express {
+  const app = express();
+  app.disable("x-powered-by");
+  app.set("etag", false);
+  app.use(requestLog(deps.logger, deps.metrics));
+  app.use(express.json({ limit: "64kb", type: ["application/json", "application/*+json"] }));
+  const router = express.Router();
+  mount(router, routeTable(deps), authenticators(deps.accountStore, deps.adminToken));
+  app.use(router);
+  app.use(notFound);
+  app.use(errorHandler(deps.logger));
+  return app;
+}

@@ -1,0 +1,50 @@
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import type { BuildState } from "../core/lifecycle.js";
+import type { Telemetry } from "../core/ports.js";
+
+/** The service's Prometheus metrics, in a registry of its own (several services can share a process in tests). */
+export class Metrics implements Telemetry {
+  readonly registry = new Registry();
+  readonly admissions = new Counter({
+    name: "remote_builder_admissions_total",
+    help: "Build admissions by outcome: admitted, queued, or the refusal's problem type",
+    labelNames: ["outcome"],
+    registers: [this.registry],
+  });
+  readonly activeBuilds = new Gauge({
+    name: "remote_builder_active_builds",
+    help: "Builds holding a concurrency slot (pending, ready or building), as of the last reconcile",
+    registers: [this.registry],
+  });
+  readonly claimWaitSeconds = new Histogram({
+    name: "remote_builder_claim_wait_seconds",
+    help: "How long queued builds waited for their concurrency slot and cache volume",
+    buckets: [0.1, 0.5, 1, 5, 15, 30, 60, 300, 900],
+    registers: [this.registry],
+  });
+  readonly buildsEnded = new Counter({
+    name: "remote_builder_builds_ended_total",
+    help: "Builds that ended, by final state and reason",
+    labelNames: ["state", "reason"],
+    registers: [this.registry],
+  });
+  readonly httpDuration = new Histogram({
+    name: "remote_builder_http_request_duration_seconds",
+    help: "HTTP request duration by route and status",
+    labelNames: ["method", "route", "status"],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5, 30, 60],
+    registers: [this.registry],
+  });
+
+  admission(outcome: string): void {
+    this.admissions.inc({ outcome });
+  }
+
+  claimWait(seconds: number): void {
+    this.claimWaitSeconds.observe(seconds);
+  }
+
+  buildEnded(state: BuildState, reason: string): void {
+    this.buildsEnded.inc({ state, reason });
+  }
+}

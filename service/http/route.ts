@@ -1,0 +1,107 @@
+import type { Request, Response, Router } from "express";
+import type { z } from "zod";
+import type { Principal } from "../core/accounts.js";
+import { Problem, type ProblemKind } from "../core/problems.js";
+
+export type Auth = "agent" | "admin" | "none";
+
+export interface Context<B, P, Q> {
+  body: B;
+  params: P;
+  query: Q;
+  principal: Principal | null;
+  req: Request;
+  res: Response;
+}
+
+export interface Reply {
+  status?: number;
+  body: unknown;
+  headers?: Record<string, string>;
+}
+
+/** One route: what express mounts and what the OpenAPI document describes, from the same object. */
+export interface RouteSpec {
+  method: "get" | "post" | "put" | "patch" | "delete";
+  path: string;
+  operationId: string;
+  summary: string;
+  tag: string;
+  auth: Auth;
+  body?: z.ZodType;
+  params?: z.ZodType;
+  query?: z.ZodType;
+  response: { status: number; schema: z.ZodType; description: string; contentType?: string };
+  problems: ProblemKind[];
+  handle(ctx: Context<unknown, unknown, unknown>): Promise<Reply>;
+}
+
+/** Declares a route with its handler typed from its schemas. */
+export function route<
+  B extends z.ZodType = z.ZodUnknown,
+  P extends z.ZodType = z.ZodUnknown,
+  Q extends z.ZodType = z.ZodUnknown,
+>(
+  spec: Omit<RouteSpec, "handle" | "body" | "params" | "query"> & {
+    body?: B;
+    params?: P;
+    query?: Q;
+    handle(ctx: Context<z.output<B>, z.output<P>, z.output<Q>>): Promise<Reply>;
+  },
+): RouteSpec {
+  return spec as unknown as RouteSpec;
+}
+
+export interface Authenticators {
+  agent(req: Request): Promise<Principal>;
+  admin(req: Request): void;
+}
+
+export function mount(router: Router, routes: RouteSpec[], auth: Authenticators): void {
+  for (const spec of routes) {
+    router[spec.method](spec.path, async (req: Request, res: Response) => {
+      const principal = spec.auth === "agent" ? await auth.agent(req) : null;
+      if (spec.auth === "admin") auth.admin(req);
+      const ctx: Context<unknown, unknown, unknown> = {
+        body: spec.body ? validate(spec.body, bodyOf(req), "body") : undefined,
+        params: spec.params ? validate(spec.params, req.params, "path") : req.params,
+        query: spec.query ? validate(spec.query, req.query, "query") : req.query,
+        principal,
+        req,
+        res,
+      };
+      const reply = await spec.handle(ctx);
+      for (const [name, value] of Object.entries(reply.headers ?? {})) res.setHeader(name, value);
+      res.status(reply.status ?? spec.response.status);
+      if (spec.response.contentType) res.type(spec.response.contentType).send(reply.body);
+      else res.json(reply.body);
+    });
+  }
+}
+
+function bodyOf(req: Request): unknown {
+  const hasBody =
+    Number(req.headers["content-length"] ?? 0) > 0 || req.headers["transfer-encoding"] !== undefined;
+  if (!hasBody) return {};
+  if (!req.is("application/json")) {
+    throw new Problem(
+      "unsupported-media-type",
+      `The body is ${req.headers["content-type"] ?? "of no declared type"}; send JSON with Content-Type: application/json.`,
+    );
+  }
+  return req.body;
+}
+
+function validate<T extends z.ZodType>(schema: T, value: unknown, where: string): z.output<T> {
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  const errors = parsed.error.issues.map((issue) => ({
+    path: [where, ...issue.path.map(String)].join("."),
+    message: issue.message,
+  }));
+  throw new Problem(
+    "invalid-request",
+    `The request's ${where} is not valid: ${errors.map((e) => `${e.path}: ${e.message}`).join("; ")}.`,
+    { errors },
+  );
+}

@@ -1,0 +1,206 @@
+import { z } from "zod";
+import type { Account, AgentToken } from "../core/accounts.js";
+import type { BuildView } from "../core/build-service.js";
+import { BUILD_STATES } from "../core/lifecycle.js";
+
+/** Request and response bodies: validation at the edge, and the source of the OpenAPI document. */
+const name = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, "letters, digits, '.', '_' or '-', at most 63");
+const handle = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, "lowercase letters, digits and '-', at most 63");
+const labels = z
+  .record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9./_-]{0,62}$/, "a label key"), z.string().max(256))
+  .refine((l) => Object.keys(l).length <= 32, "at most 32 labels");
+const timestamp = z.iso.datetime().nullable();
+
+export const CreateBuildBody = z
+  .object({
+    shape: name
+      .optional()
+      .describe("a shape from the catalog; the default shape when neither this nor profile is given"),
+    profile: name.optional().describe("one of the account's profiles, which maps to a shape"),
+    cache: z
+      .enum(["wait", "cold"])
+      .default("wait")
+      .describe("when the cache volume is in use: wait for it, or take a cold builder at once"),
+    waitSeconds: z
+      .number()
+      .int()
+      .min(0)
+      .default(0)
+      .describe(
+        "how long the build may wait, queued, for a concurrency slot or the cache volume; 0 refuses at once",
+      ),
+    labels: labels.default({}).describe("free-form labels kept with the build"),
+  })
+  .strict()
+  .refine((b) => !(b.shape !== undefined && b.profile !== undefined), "give shape or profile, not both");
+
+export const CompleteBuildBody = z.object({ result: z.enum(["success", "failure", "cancelled"]) }).strict();
+
+export const BuildParams = z.object({ id: z.string().uuid("must be a build id (a UUID)") });
+
+export const GetBuildQuery = z.object({
+  wait: z
+    .string()
+    .regex(/^\d+s?$/, "seconds, e.g. 30 or 30s")
+    .transform((w) => Number.parseInt(w, 10))
+    .pipe(z.number().max(60, "at most 60 seconds"))
+    .optional()
+    .describe("long poll: wait up to this many seconds (at most 60) for the build to be ready or end"),
+});
+
+export const ListBuildsQuery = z.object({
+  state: z
+    .string()
+    .transform((s) => s.split(","))
+    .pipe(z.array(z.enum(BUILD_STATES)))
+    .optional()
+    .describe("comma-separated states"),
+  limit: z.coerce.number().int().min(1).max(500).default(50),
+});
+
+export const Build = z.object({
+  id: z.string(),
+  accountId: z.string(),
+  state: z.enum(BUILD_STATES),
+  shape: z.string(),
+  profile: z.string().nullable(),
+  cache: z.object({
+    requested: z.enum(["wait", "cold"]),
+    volume: z.string(),
+    mode: z.enum(["persistent", "cold"]).nullable(),
+    reason: z.string().nullable(),
+  }),
+  queue: z.object({ waitingFor: z.enum(["concurrency", "cache"]), position: z.number().int() }).nullable(),
+  labels: z.record(z.string(), z.string()),
+  endpoint: z.string().nullable(),
+  heartbeatIntervalSeconds: z.number().int(),
+  createdAt: z.iso.datetime(),
+  readyAt: timestamp,
+  endedAt: timestamp,
+  deadlineAt: z.iso.datetime(),
+  endReason: z.string().nullable(),
+  result: z.enum(["success", "failure", "cancelled"]).nullable(),
+});
+
+export const BuildList = z.object({ builds: z.array(Build) });
+
+export const AccountBody = z
+  .object({
+    plan: name.optional(),
+    concurrencyLimit: z.number().int().min(1).max(1000).optional(),
+    monthlyBuildMinutes: z.number().int().min(0).optional(),
+    cacheVolumeGiB: z.number().int().min(1).max(10_000).optional(),
+    allowedShapes: z.array(name).min(1).optional(),
+    profiles: z.record(name, name).optional().describe("label → shape"),
+  })
+  .strict();
+
+export const CreateAccountBody = AccountBody.extend({ handle }).strict();
+
+export const FeatureParams = z.object({ account: z.string().min(1), feature: z.string().min(1) });
+export const FeatureBody = z.object({ enabled: z.boolean() }).strict();
+export const AccountParams = z.object({ account: z.string().min(1) });
+export const TokenParams = z.object({ account: z.string().min(1), token: z.string().min(1) });
+export const MintTokenBody = z.object({ name: name.default("default") }).strict();
+
+export const AccountView = z.object({
+  id: z.string(),
+  handle: z.string(),
+  plan: z.string(),
+  features: z.array(z.string()),
+  concurrencyLimit: z.number().int(),
+  monthlyBuildMinutes: z.number().int(),
+  cacheVolumeGiB: z.number().int(),
+  allowedShapes: z.array(z.string()),
+  profiles: z.record(z.string(), z.string()),
+  createdAt: z.iso.datetime(),
+  updatedAt: z.iso.datetime(),
+});
+
+export const TokenView = z.object({
+  id: z.string(),
+  name: z.string(),
+  prefix: z.string(),
+  createdAt: z.iso.datetime(),
+  lastUsedAt: timestamp,
+  revokedAt: timestamp,
+});
+export const TokenList = z.object({ tokens: z.array(TokenView) });
+export const MintedToken = TokenView.extend({
+  token: z.string().describe("the agent token; shown this once and never again"),
+});
+
+export const Health = z.object({ status: z.literal("ok") });
+export const Readiness = z.object({
+  status: z.enum(["ok", "unavailable"]),
+  checks: z.record(z.string(), z.enum(["ok", "unavailable"])),
+});
+
+export const Problem = z.object({
+  type: z.string(),
+  title: z.string(),
+  status: z.number().int(),
+  detail: z.string(),
+  instance: z.string().optional(),
+  errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+});
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+export function buildJson(
+  { build, queue }: BuildView,
+  heartbeatIntervalSeconds: number,
+): z.infer<typeof Build> {
+  return {
+    id: build.id,
+    accountId: build.accountId,
+    state: build.state,
+    shape: build.shape,
+    profile: build.profile,
+    cache: {
+      requested: build.cacheRequest,
+      volume: build.cacheVolume,
+      mode: build.cacheMode,
+      reason: build.cacheReason,
+    },
+    queue,
+    labels: build.labels,
+    endpoint: build.endpoint,
+    heartbeatIntervalSeconds,
+    createdAt: iso(build.createdAt)!,
+    readyAt: iso(build.readyAt),
+    endedAt: iso(build.endedAt),
+    deadlineAt: iso(build.deadlineAt)!,
+    endReason: build.endReason,
+    result: build.result,
+  };
+}
+
+export function accountJson(a: Account): z.infer<typeof AccountView> {
+  return {
+    id: a.id,
+    handle: a.handle,
+    plan: a.plan,
+    features: a.features,
+    concurrencyLimit: a.concurrencyLimit,
+    monthlyBuildMinutes: a.monthlyBuildMinutes,
+    cacheVolumeGiB: a.cacheVolumeGiB,
+    allowedShapes: a.allowedShapes,
+    profiles: a.profiles,
+    createdAt: iso(a.createdAt)!,
+    updatedAt: iso(a.updatedAt)!,
+  };
+}
+
+export function tokenJson(t: AgentToken): z.infer<typeof TokenView> {
+  return {
+    id: t.id,
+    name: t.name,
+    prefix: t.prefix,
+    createdAt: iso(t.createdAt)!,
+    lastUsedAt: iso(t.lastUsedAt),
+    revokedAt: iso(t.revokedAt),
+  };
+}
