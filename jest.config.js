@@ -3,10 +3,10 @@ export default {
   testEnvironment: "node",
   extensionsToTreatAsEsm: [".ts"],
   moduleNameMapper: { "^(\\.{1,2}/.*)\\.js$": "$1" },
-  transform: { "^.+\\.ts$": ["ts-jest", { useESM: true, isolatedModules: true, diagnostics: false }] },
+  transform: { "^.+\\.ts$": ["ts-jest", { useESM: true, diagnostics: false }] },
   testMatch: ["<rootDir>/test/**/*.test.ts"],
-  globalSetup: "<rootDir>/test/harness/global-setup.ts",
-  globalTeardown: "<rootDir>/test/harness/global-teardown.ts",
+  globalSetup: "<rootDir>/test/harness/global-setup.js",
+  globalTeardown: "<rootDir>/test/harness/global-teardown.js",
   testTimeout: 60000,
   maxWorkers: 2,
 };

@@ -35,8 +35,7 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       sendProblem(res, problem, req.originalUrl);
       return;
     }
-    (req as { log?: Logger }).log?.error({ err }, "request failed") ??
-      logger.error({ err }, "request failed");
+    ((req as { log?: Logger }).log ?? logger).error({ err }, "request failed");
     res
       .status(500)
       .type("application/problem+json")
