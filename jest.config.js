@@ -9,4 +9,5 @@ export default {
   globalTeardown: "<rootDir>/test/harness/global-teardown.js",
   testTimeout: 60000,
   maxWorkers: 2,
+  reporters: ["default", "<rootDir>/test/harness/summary-reporter.js"],
 };

@@ -171,7 +171,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       parsed.error.issues.map((issue) => {
         const name = String(issue.path[0] ?? "environment");
         const expected = FIELDS.shape[name as keyof Env]?.description;
-        const missing = env[name] === undefined;
+        const missing = env[name] === undefined && issue.code === "invalid_type";
         return `${name}: ${missing ? "missing" : issue.message}${expected ? ` (${expected})` : ""}`;
       }),
     );

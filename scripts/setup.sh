@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs what a fresh machine lacks to run and test remote-builder: Redis and PostgreSQL (the
+# service starts its own, in a data folder) and the npm packages. Safe to run again: it only
+# installs what is missing, and reinstalls npm packages only when package-lock.json changed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+major=$(node -p 'process.versions.node.split(".")[0]')
+if [ "$major" -lt 20 ]; then
+  echo "remote-builder needs Node.js 20 or newer; this is $(node --version)." >&2
+  exit 1
+fi
+
+have_postgres() {
+  command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1
+}
+
+missing=()
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+have_postgres || missing+=(postgresql)
+
+if [ ${#missing[@]} -gt 0 ]; then
+  if command -v apt-get >/dev/null 2>&1; then
+    if [ "$(id -u)" -eq 0 ]; then sudo=(); elif sudo -n true 2>/dev/null; then sudo=(sudo -n); else sudo=(none); fi
+    if [ "${sudo[0]:-}" = none ]; then
+      echo "Missing: ${missing[*]}. Install them with: sudo apt-get install -y ${missing[*]}" >&2
+      exit 1
+    fi
+    echo "Installing ${missing[*]} with apt-get…"
+    "${sudo[@]}" apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq "${missing[@]}" >/dev/null
+  else
+    echo "Missing: ${missing[*]}. Install Redis (redis-server) and PostgreSQL (initdb, postgres) with your package manager." >&2
+    exit 1
+  fi
+fi
+
+stamp=node_modules/.remote-builder-lock
+if [ ! -f "$stamp" ] || ! cmp -s package-lock.json "$stamp"; then
+  npm ci --no-audit --no-fund
+  cp package-lock.json "$stamp"
+fi

@@ -1,0 +1,72 @@
+import { describe, expect, it } from "@jest/globals";
+import { ConfigError, loadConfig } from "../service/config.js";
+
+const valid = {
+  RB_DATABASE_URL: "postgres://u@127.0.0.1:5432/db",
+  RB_REDIS_URL: "redis://127.0.0.1:6379",
+  RB_ADMIN_TOKEN: "x".repeat(32),
+};
+
+function problems(env: Record<string, string>): string[] {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+  throw new Error("expected the configuration to be refused");
+}
+
+describe("configuration", () => {
+  it("starts from three variables, with sane defaults for the rest", () => {
+    const config = loadConfig(valid);
+    expect(config).toMatchObject({
+      port: 8080,
+      driver: "memory",
+      defaultShape: "small",
+      claimLeaseMs: 60_000,
+    });
+    expect(Object.keys(config.shapes)).toEqual(["small", "medium", "large", "xlarge"]);
+  });
+
+  it("lists every missing variable at once, each with what it expects", () => {
+    const list = problems({});
+    expect(list).toHaveLength(3);
+    expect(list[0]).toMatch(/^RB_DATABASE_URL: missing \(the PostgreSQL URL/);
+    expect(list[1]).toMatch(/^RB_REDIS_URL: missing \(the Redis URL/);
+    expect(list[2]).toMatch(/^RB_ADMIN_TOKEN: missing/);
+  });
+
+  it("says what is wrong with each invalid value", () => {
+    const list = problems({
+      ...valid,
+      RB_ADMIN_TOKEN: "short",
+      RB_PORT: "http",
+      RB_SHAPES: "{not json",
+      RB_CLAIM_LEASE_SECONDS: "-1",
+      RB_DRIVER: "docker",
+    });
+    expect(list.map((p) => p.split(":")[0]).sort()).toEqual(
+      ["RB_ADMIN_TOKEN", "RB_CLAIM_LEASE_SECONDS", "RB_DRIVER", "RB_PORT", "RB_SHAPES"].sort(),
+    );
+    expect(list.find((p) => p.startsWith("RB_ADMIN_TOKEN"))).toContain("at least 32 characters");
+    expect(list.find((p) => p.startsWith("RB_SHAPES"))).toContain("is not valid JSON");
+  });
+
+  it("checks the catalog, the plans and the defaults against each other", () => {
+    const list = problems({
+      ...valid,
+      RB_SHAPES: JSON.stringify({ tiny: { cpu: 1, memoryGiB: 1 } }),
+      RB_PLANS: JSON.stringify({
+        basic: { concurrencyLimit: 1, monthlyBuildMinutes: 1, cacheVolumeGiB: 1, allowedShapes: ["huge"] },
+      }),
+    });
+    expect(list).toEqual(
+      expect.arrayContaining([
+        expect.stringContaining('RB_DEFAULT_SHAPE: "small" is not in RB_SHAPES (tiny)'),
+        expect.stringContaining('RB_DEFAULT_PLAN: "free" is not in RB_PLANS'),
+        expect.stringContaining('plan "basic" allows shapes missing from RB_SHAPES: huge'),
+      ]),
+    );
+  });
+});
