@@ -134,7 +134,7 @@ export class BuildService {
     }
     let build: Build = { ...draft, ...claimed.patch };
     if (claimed.ok) {
-      const { builderId } = await this.createBuilder(build);
+      const { builderId } = await this.createBuilder(build, account.cacheVolumeGiB);
       build = { ...build, state: "pending", builderId, startedAt: now };
       await builds.insert(build);
       this.track(this.boot(build));
@@ -283,14 +283,14 @@ export class BuildService {
     const { builds, clock } = this.deps;
     const build = await builds.get(buildId);
     if (build === null || build.state !== "queued") return;
-    const limit = await this.concurrencyLimitOf(build);
+    const account = await this.accountOf(build);
     const now = clock.now();
-    const claimed = await this.claim(build, limit, now);
+    const claimed = await this.claim(build, account.concurrencyLimit, now);
     if (!claimed.ok) {
       if (Object.keys(claimed.patch).length > 0) await builds.patch(build.id, "queued", claimed.patch);
       return;
     }
-    const { builderId } = await this.createBuilder({ ...build, ...claimed.patch });
+    const { builderId } = await this.createBuilder({ ...build, ...claimed.patch }, account.cacheVolumeGiB);
     const started = await builds.transition(build.id, "queued", "pending", {
       ...claimed.patch,
       builderId,
@@ -384,7 +384,7 @@ export class BuildService {
     }
   }
 
-  private async createBuilder(build: Build): Promise<{ builderId: string }> {
+  private async createBuilder(build: Build, cacheVolumeGiB: number): Promise<{ builderId: string }> {
     const { driver, config } = this.deps;
     const shape = config.catalog[build.shape];
     if (!shape) throw new Error(`shape ${build.shape} vanished from the catalog`);
@@ -393,10 +393,7 @@ export class BuildService {
       accountId: build.accountId,
       shapeName: build.shape,
       shape,
-      volume:
-        build.cacheMode === "persistent"
-          ? { name: build.cacheVolume, sizeGiB: await this.cacheSizeOf(build) }
-          : null,
+      volume: build.cacheMode === "persistent" ? { name: build.cacheVolume, sizeGiB: cacheVolumeGiB } : null,
     });
   }
 
@@ -460,7 +457,7 @@ export class BuildService {
 
   private async releaseClaims(build: Build): Promise<void> {
     const { claims } = this.deps;
-    const limit = await this.concurrencyLimitOf(build);
+    const limit = (await this.accountOf(build)).concurrencyLimit;
     const now = this.deps.clock.now();
     const volume = await claims.release(this.volumeScope(build), build.id, {
       fence: build.volumeFence,
@@ -484,12 +481,9 @@ export class BuildService {
     }
   }
 
-  private async concurrencyLimitOf(build: Build): Promise<number> {
-    return (await this.deps.accounts.find(build.accountId))?.concurrencyLimit ?? 1;
-  }
-
-  private async cacheSizeOf(build: Build): Promise<number> {
-    return (await this.deps.accounts.find(build.accountId))?.cacheVolumeGiB ?? 0;
+  /** The build's account; one that was deleted meanwhile still lets its builds drain. */
+  private async accountOf(build: Build): Promise<{ concurrencyLimit: number; cacheVolumeGiB: number }> {
+    return (await this.deps.accounts.find(build.accountId)) ?? { concurrencyLimit: 1, cacheVolumeGiB: 1 };
   }
 
   private track(work: Promise<unknown>): void {
