@@ -133,16 +133,22 @@ export class BuildService {
       throw claimed.refusal;
     }
     let build: Build = { ...draft, ...claimed.patch };
-    if (claimed.ok) {
-      const { builderId } = await this.createBuilder(build, account.cacheVolumeGiB);
-      build = { ...build, state: "pending", builderId, startedAt: now };
-      await builds.insert(build);
-      this.track(this.boot(build));
-      telemetry.admission("admitted");
-    } else {
-      await builds.insert(build);
-      telemetry.admission("queued");
+    try {
+      if (claimed.ok) {
+        const { builderId } = await this.createBuilder(build, account.cacheVolumeGiB);
+        build = { ...build, state: "pending", builderId, startedAt: now };
+        await builds.insert(build);
+      } else {
+        await builds.insert(build);
+      }
+    } catch (err) {
+      // Nothing was recorded, so nothing may stay held: give the claims (and builder) back now
+      // rather than at the lease's end.
+      this.track(this.cleanUp(build));
+      throw err;
     }
+    telemetry.admission(claimed.ok ? "admitted" : "queued");
+    if (claimed.ok) this.track(this.boot(build));
     return this.view(build);
   }
 
