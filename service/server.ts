@@ -7,7 +7,9 @@ import { MemoryDriver } from "./adapters/drivers/memory.js";
 import { PostgresAccountStore } from "./adapters/postgres/accounts.js";
 import { PostgresBuildStore } from "./adapters/postgres/builds.js";
 import { migrate } from "./adapters/postgres/migrate.js";
+import { PostgresLedgerStore } from "./adapters/postgres/ledger.js";
 import { createPool } from "./adapters/postgres/pool.js";
+import { PostgresVolumeStore } from "./adapters/postgres/volumes.js";
 import { RedisClaimStore } from "./adapters/redis/claims.js";
 import { createRedis } from "./adapters/redis/client.js";
 import { RedisKeys } from "./adapters/redis/keys.js";
@@ -55,10 +57,13 @@ export async function startService(
   const driver = overrides.driver ?? new MemoryDriver({ clock, bootMs: config.memoryBootMs });
   const metrics = new Metrics();
   const accountStore = new PostgresAccountStore(pool);
+  const ledger = new PostgresLedgerStore(pool);
   const accounts = new AccountService(accountStore, config.plans, config.defaultPlan, config.shapes);
   const builds = new BuildService({
     accounts: accountStore,
     builds: new PostgresBuildStore(pool),
+    ledger,
+    volumes: new PostgresVolumeStore(pool),
     claims: new RedisClaimStore(redis, new RedisKeys(config.redisPrefix)),
     driver,
     clock,

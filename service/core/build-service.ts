@@ -4,6 +4,7 @@ import { admit, monthStart } from "./admission.js";
 import type { Build, BuildPatch, CacheRequest, JobResult } from "./build.js";
 import { BuildEvents } from "./build-events.js";
 import type { ShapeCatalog } from "./catalog.js";
+import { billedEnd, buildEntry, hourStart, storageEntries } from "./ledger.js";
 import {
   type BuildEvent,
   type BuildState,
@@ -21,7 +22,9 @@ import type {
   ClaimScope,
   ClaimStore,
   Clock,
+  LedgerStore,
   Telemetry,
+  VolumeStore,
 } from "./ports.js";
 import { Problem } from "./problems.js";
 
@@ -41,6 +44,8 @@ export interface BuildServiceConfig {
 export interface BuildServiceDeps {
   accounts: AccountStore;
   builds: BuildStore;
+  ledger: LedgerStore;
+  volumes: VolumeStore;
   claims: ClaimStore;
   driver: BuilderDriver;
   clock: Clock;
@@ -79,6 +84,8 @@ const concurrencyScope = (accountId: string): ClaimScope => ({ kind: "concurrenc
 export class BuildService {
   readonly events = new BuildEvents();
   private readonly inFlight = new Set<Promise<unknown>>();
+  /** The hour storage was last accrued for, by this process (null: not yet since start). */
+  private accruedHour: number | null = null;
 
   constructor(private readonly deps: BuildServiceDeps) {}
 
@@ -122,6 +129,7 @@ export class BuildService {
       readyAt: null,
       endedAt: null,
       lastActivityAt: null,
+      lastSeenAt: now,
       deadlineAt: now + config.buildDeadlineMs,
       waitDeadlineAt: request.waitSeconds > 0 ? now + request.waitSeconds * 1000 : null,
       endReason: null,
@@ -200,7 +208,8 @@ export class BuildService {
         );
       }
     }
-    return this.view(build);
+    const seen = await this.deps.builds.patch(build.id, build.state, { lastSeenAt: opts.now });
+    return this.view(seen ?? build);
   }
 
   async complete(principal: Principal, id: string, result: JobResult): Promise<BuildView> {
@@ -276,7 +285,24 @@ export class BuildService {
     }
     const lost = unfinished.filter((b) => isActive(b.state) && b.builderId !== null);
     if (lost.length > 0) await this.failLostBuilders(lost, now);
+    if (hourStart(now) !== this.accruedHour) {
+      await this.accrueStorage(now);
+      this.accruedHour = hourStart(now);
+    }
     return { unfinished: unfinished.length, active };
+  }
+
+  /**
+   * Appends every whole storage hour each live volume owes, backfilling hours missed while the
+   * service was down; idempotency keys make a repeat (or another replica's run) a no-op.
+   */
+  async accrueStorage(now: number): Promise<number> {
+    const { ledger, volumes } = this.deps;
+    let appended = 0;
+    for (const volume of await volumes.listLive()) {
+      appended += await ledger.append(storageEntries(volume, await ledger.lastStorageHour(volume.id), now));
+    }
+    return appended;
   }
 
   /** Waits for background work (boots, cleanups) started by this process. */
@@ -391,9 +417,12 @@ export class BuildService {
   }
 
   private async createBuilder(build: Build, cacheVolumeGiB: number): Promise<{ builderId: string }> {
-    const { driver, config } = this.deps;
+    const { driver, config, volumes, clock } = this.deps;
     const shape = config.catalog[build.shape];
     if (!shape) throw new Error(`shape ${build.shape} vanished from the catalog`);
+    if (build.cacheMode === "persistent") {
+      await volumes.ensure(build.accountId, build.cacheVolume, cacheVolumeGiB, clock.now());
+    }
     return driver.create({
       buildId: build.id,
       accountId: build.accountId,
@@ -432,11 +461,15 @@ export class BuildService {
     let current: Build | null = build;
     for (let attempt = 0; current !== null && attempt < 5; attempt++) {
       const to = transition(current.state, event);
-      const ended = await builds.transition(current.id, current.state, to, {
-        endedAt: clock.now(),
-        endReason: reason,
-        result: result ?? null,
-      });
+      const endedAt = billedEnd(current, event, clock.now());
+      const patch = { endedAt, endReason: reason, result: result ?? null };
+      const ended = await builds.finish(
+        current.id,
+        current.state,
+        to,
+        patch,
+        buildEntry(current, endedAt, reason),
+      );
       if (ended) {
         telemetry.buildEnded(to, reason.split(":")[0] ?? reason);
         this.events.changed(ended.id);

@@ -31,6 +31,8 @@ export interface Build {
   readyAt: number | null;
   endedAt: number | null;
   lastActivityAt: number | null;
+  /** The client's last heartbeat (or its admission): a vanished client is billed until then. */
+  lastSeenAt: number | null;
   deadlineAt: number;
   waitDeadlineAt: number | null;
   endReason: string | null;

@@ -6,6 +6,7 @@ import type { Account, AgentToken, PlanLimits } from "./accounts.js";
 import type { Build, BuildPatch } from "./build.js";
 import type { BuildState } from "./lifecycle.js";
 import type { Shape } from "./catalog.js";
+import type { LedgerEntry, Volume } from "./ledger.js";
 
 export interface Clock {
   now(): number;
@@ -41,6 +42,17 @@ export interface BuildStore {
    * Returns the updated build, or null when another writer moved it first.
    */
   transition(id: string, from: BuildState, to: BuildState, patch: BuildPatch): Promise<Build | null>;
+  /**
+   * Like transition, into a terminal state, and appends the build's ledger entry in the same
+   * transaction: a build is billed exactly when it ends, exactly once.
+   */
+  finish(
+    id: string,
+    from: BuildState,
+    to: BuildState,
+    patch: BuildPatch,
+    entry: LedgerEntry | null,
+  ): Promise<Build | null>;
   /** Updates fields without a state change (activity, fences), only while in `state`. */
   patch(id: string, state: BuildState, patch: BuildPatch): Promise<Build | null>;
   list(accountId: string, states: BuildState[] | null, limit: number): Promise<Build[]>;
@@ -48,6 +60,34 @@ export interface BuildStore {
   listUnfinished(limit: number): Promise<Build[]>;
   /** Build seconds of `accountId` from `since` to `now`: ended builds plus the running ones so far. */
   usedSeconds(accountId: string, since: number, now: number): Promise<number>;
+}
+
+export interface LedgerPage {
+  entries: Array<LedgerEntry & { recordedAt: number }>;
+  /** Pass back as `after` for the next page; the same cursor when there is nothing new yet. */
+  cursor: string;
+}
+
+export interface Usage {
+  buildSecondsByShape: Record<string, number>;
+  storageGiBHours: number;
+}
+
+/** The append-only billing ledger. */
+export interface LedgerStore {
+  /** Appends entries; an entry whose key is already there is skipped, so retries are safe. */
+  append(entries: LedgerEntry[]): Promise<number>;
+  /** The start of the last hour billed for a volume, or null. */
+  lastStorageHour(volumeId: string): Promise<number | null>;
+  usage(accountId: string, from: number, to: number): Promise<Usage>;
+  page(after: string | null, limit: number): Promise<LedgerPage>;
+}
+
+/** Cache volumes, as far as billing and leases need them (the Kubernetes driver adds placement). */
+export interface VolumeStore {
+  /** The account's live volume by name, created (with `sizeGiB`) on first use; marks it used. */
+  ensure(accountId: string, name: string, sizeGiB: number, now: number): Promise<Volume>;
+  listLive(): Promise<Volume[]>;
 }
 
 /** A Redis-backed counting semaphore with a FIFO wait queue: concurrency slots, volume leases. */

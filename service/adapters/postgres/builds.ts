@@ -1,5 +1,7 @@
-import type { Pool } from "pg";
+import type { Pool, PoolClient } from "pg";
+import { insertLedgerEntries } from "./ledger.js";
 import type { Build, BuildPatch } from "../../core/build.js";
+import type { LedgerEntry } from "../../core/ledger.js";
 import type { BuildState } from "../../core/lifecycle.js";
 import type { BuildStore } from "../../core/ports.js";
 
@@ -25,6 +27,7 @@ const COLUMNS = {
   readyAt: "ready_at",
   endedAt: "ended_at",
   lastActivityAt: "last_activity_at",
+  lastSeenAt: "last_seen_at",
   deadlineAt: "deadline_at",
   waitDeadlineAt: "wait_deadline_at",
   endReason: "end_reason",
@@ -37,6 +40,7 @@ const TIMESTAMPS = new Set<keyof Build>([
   "readyAt",
   "endedAt",
   "lastActivityAt",
+  "lastSeenAt",
   "deadlineAt",
   "waitDeadlineAt",
 ]);
@@ -66,6 +70,28 @@ export class PostgresBuildStore implements BuildStore {
     return this.update(id, from, { ...patch, state: to });
   }
 
+  async finish(
+    id: string,
+    from: BuildState,
+    to: BuildState,
+    patch: BuildPatch,
+    entry: LedgerEntry | null,
+  ): Promise<Build | null> {
+    const client = await this.pool.connect();
+    try {
+      await client.query("BEGIN");
+      const ended = await this.update(id, from, { ...patch, state: to }, client);
+      if (ended && entry) await insertLedgerEntries(client, [entry]);
+      await client.query("COMMIT");
+      return ended;
+    } catch (err) {
+      await client.query("ROLLBACK").catch(() => {});
+      throw err;
+    } finally {
+      client.release();
+    }
+  }
+
   patch(id: string, state: BuildState, patch: BuildPatch): Promise<Build | null> {
     return this.update(id, state, patch);
   }
@@ -88,20 +114,30 @@ export class PostgresBuildStore implements BuildStore {
   }
 
   async usedSeconds(accountId: string, since: number, now: number): Promise<number> {
+    // Ended builds from the ledger, plus the running ones so far; both clipped to [since, now).
     const { rows } = await this.pool.query(
-      `SELECT coalesce(sum(extract(epoch FROM least(coalesce(ended_at, $3), $3) - greatest(ready_at, $2))), 0) AS seconds
-       FROM builds
-       WHERE account_id = $1 AND ready_at IS NOT NULL AND coalesce(ended_at, $3) > $2`,
+      `SELECT
+         (SELECT coalesce(sum(extract(epoch FROM least(ended_at, $3) - greatest(started_at, $2))), 0)
+            FROM ledger_entries
+           WHERE account_id = $1 AND kind = 'build' AND ended_at > $2 AND started_at < $3)
+       + (SELECT coalesce(sum(extract(epoch FROM $3 - greatest(ready_at, $2))), 0)
+            FROM builds
+           WHERE account_id = $1 AND state IN ('ready', 'building') AND ready_at < $3) AS seconds`,
       [accountId, new Date(since), new Date(now)],
     );
     return Math.max(0, Number(rows[0]?.seconds ?? 0));
   }
 
-  private async update(id: string, state: BuildState, patch: Partial<Build>): Promise<Build | null> {
+  private async update(
+    id: string,
+    state: BuildState,
+    patch: Partial<Build>,
+    db: Pool | PoolClient = this.pool,
+  ): Promise<Build | null> {
     const entries = Object.entries(patch).filter(([, v]) => v !== undefined) as Array<[keyof Build, unknown]>;
     const sets = entries.map(([field], i) => `${COLUMNS[field]} = $${i + 3}`);
     if (sets.length === 0) sets.push("state = state");
-    const { rows } = await this.pool.query(
+    const { rows } = await db.query(
       `UPDATE builds SET ${sets.join(", ")} WHERE id = $1 AND state = $2 RETURNING ${SELECT}`,
       [id, state, ...entries.map(([field, value]) => toColumn(field, value))],
     );

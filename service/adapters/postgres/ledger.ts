@@ -1,0 +1,126 @@
+import type { Pool, PoolClient } from "pg";
+import type { LedgerEntry } from "../../core/ledger.js";
+import type { LedgerPage, LedgerStore, Usage } from "../../core/ports.js";
+import { Problem } from "../../core/problems.js";
+
+const COLUMNS =
+  "idempotency_key, kind, account_id, build_id, shape, volume_id, started_at, ended_at, quantity, unit, end_reason";
+
+/** Appends entries in one statement; keys already present are skipped. Returns how many were new. */
+export async function insertLedgerEntries(db: Pool | PoolClient, entries: LedgerEntry[]): Promise<number> {
+  if (entries.length === 0) return 0;
+  const values: unknown[] = [];
+  const rows = entries.map((e) => {
+    values.push(
+      e.key,
+      e.kind,
+      e.accountId,
+      e.kind === "build" ? e.buildId : null,
+      e.kind === "build" ? e.shape : null,
+      e.kind === "storage" ? e.volumeId : null,
+      new Date(e.startedAt),
+      new Date(e.endedAt),
+      e.quantity.toFixed(3),
+      e.unit,
+      e.kind === "build" ? e.endReason : null,
+    );
+    const base = values.length - 11;
+    return `(${Array.from({ length: 11 }, (_, i) => `$${base + i + 1}`).join(", ")})`;
+  });
+  const result = await db.query(
+    `INSERT INTO ledger_entries (${COLUMNS}) VALUES ${rows.join(", ")} ON CONFLICT (idempotency_key) DO NOTHING`,
+    values,
+  );
+  return result.rowCount ?? 0;
+}
+
+export class PostgresLedgerStore implements LedgerStore {
+  constructor(private readonly pool: Pool) {}
+
+  append(entries: LedgerEntry[]): Promise<number> {
+    return insertLedgerEntries(this.pool, entries);
+  }
+
+  async lastStorageHour(volumeId: string): Promise<number | null> {
+    const { rows } = await this.pool.query(
+      "SELECT max(started_at) AS hour FROM ledger_entries WHERE kind = 'storage' AND volume_id = $1",
+      [volumeId],
+    );
+    return rows[0]?.hour ? (rows[0].hour as Date).getTime() : null;
+  }
+
+  async usage(accountId: string, from: number, to: number): Promise<Usage> {
+    // Build intervals are clipped to [from, to); storage hours count by the hour they started in.
+    const { rows } = await this.pool.query(
+      `SELECT kind, shape,
+              sum(CASE WHEN kind = 'build'
+                       THEN extract(epoch FROM least(ended_at, $3) - greatest(started_at, $2))
+                       ELSE quantity END) AS amount
+         FROM ledger_entries
+        WHERE account_id = $1 AND ended_at > $2 AND started_at < $3
+          AND (kind = 'build' OR started_at >= $2)
+        GROUP BY kind, shape`,
+      [accountId, new Date(from), new Date(to)],
+    );
+    const usage: Usage = { buildSecondsByShape: {}, storageGiBHours: 0 };
+    for (const row of rows) {
+      if (row.kind === "build") usage.buildSecondsByShape[row.shape as string] = Number(row.amount);
+      else usage.storageGiBHours += Number(row.amount);
+    }
+    return usage;
+  }
+
+  async page(after: string | null, limit: number): Promise<LedgerPage> {
+    const [xid, seq] = after === null ? ["0", "0"] : decodeCursor(after);
+    // Only rows from transactions older than every running one: nothing can later commit behind
+    // the cursor, so paging never skips a row.
+    const { rows } = await this.pool.query(
+      `SELECT seq, xid::text AS xid, ${COLUMNS}, recorded_at
+         FROM ledger_entries
+        WHERE (xid, seq) > ($1::xid8, $2::bigint) AND xid < pg_snapshot_xmin(pg_current_snapshot())
+        ORDER BY xid, seq
+        LIMIT $3`,
+      [xid, seq, limit],
+    );
+    const last = rows.at(-1);
+    return {
+      entries: rows.map(toEntry),
+      cursor: last ? encodeCursor(last.xid as string, String(last.seq)) : (after ?? encodeCursor("0", "0")),
+    };
+  }
+}
+
+function encodeCursor(xid: string, seq: string): string {
+  return Buffer.from(`${xid}.${seq}`).toString("base64url");
+}
+
+function decodeCursor(cursor: string): [string, string] {
+  const match = /^(\d{1,20})\.(\d{1,20})$/.exec(Buffer.from(cursor, "base64url").toString());
+  if (!match)
+    throw new Problem(
+      "invalid-request",
+      "The cursor is not one this service handed out; start without `after`.",
+    );
+  return [match[1]!, match[2]!];
+}
+
+function toEntry(row: Record<string, unknown>): LedgerEntry & { recordedAt: number } {
+  const common = {
+    key: row.idempotency_key as string,
+    accountId: row.account_id as string,
+    startedAt: (row.started_at as Date).getTime(),
+    endedAt: (row.ended_at as Date).getTime(),
+    quantity: Number(row.quantity),
+    recordedAt: (row.recorded_at as Date).getTime(),
+  };
+  return row.kind === "build"
+    ? {
+        ...common,
+        kind: "build",
+        buildId: row.build_id as string,
+        shape: row.shape as string,
+        unit: "seconds",
+        endReason: row.end_reason as string,
+      }
+    : { ...common, kind: "storage", volumeId: row.volume_id as string, unit: "gib-hours" };
+}

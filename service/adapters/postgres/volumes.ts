@@ -1,0 +1,35 @@
+import type { Pool } from "pg";
+import type { Volume } from "../../core/ledger.js";
+import type { VolumeStore } from "../../core/ports.js";
+
+const COLUMNS = "id, account_id, name, size_gib, created_at, deleted_at";
+
+export class PostgresVolumeStore implements VolumeStore {
+  constructor(private readonly pool: Pool) {}
+
+  async ensure(accountId: string, name: string, sizeGiB: number, now: number): Promise<Volume> {
+    const { rows } = await this.pool.query(
+      `INSERT INTO cache_volumes (account_id, name, size_gib, created_at, last_used_at) VALUES ($1, $2, $3, $4, $4)
+       ON CONFLICT (account_id, name) WHERE deleted_at IS NULL DO UPDATE SET last_used_at = EXCLUDED.last_used_at
+       RETURNING ${COLUMNS}`,
+      [accountId, name, sizeGiB, new Date(now)],
+    );
+    return toVolume(rows[0]);
+  }
+
+  async listLive(): Promise<Volume[]> {
+    const { rows } = await this.pool.query(`SELECT ${COLUMNS} FROM cache_volumes WHERE deleted_at IS NULL`);
+    return rows.map(toVolume);
+  }
+}
+
+function toVolume(row: Record<string, unknown>): Volume {
+  return {
+    id: row.id as string,
+    accountId: row.account_id as string,
+    name: row.name as string,
+    sizeGiB: row.size_gib as number,
+    createdAt: (row.created_at as Date).getTime(),
+    deletedAt: row.deleted_at ? (row.deleted_at as Date).getTime() : null,
+  };
+}
