@@ -80,6 +80,17 @@ const FIELDS = z.object({
   RB_PLANS: json(z.record(z.string(), plan))
     .default(DEFAULT_PLANS)
     .describe("plan defaults as JSON: concurrencyLimit, monthlyBuildMinutes, cacheVolumeGiB, allowedShapes"),
+  RB_PRICES: json(
+    z.object({
+      currency: z.string().length(3),
+      buildMinute: z.record(z.string(), z.number().nonnegative()),
+      storageGiBHour: z.number().nonnegative(),
+    }),
+  )
+    .optional()
+    .describe(
+      'prices for usage reports as JSON, e.g. {"currency":"USD","buildMinute":{"small":0.004},"storageGiBHour":0.0002}',
+    ),
   RB_DEFAULT_PLAN: z.string().default("free").describe("the plan of an account created without one"),
   RB_CACHE_VOLUME: z
     .string()
@@ -145,6 +156,7 @@ export interface Config {
   defaultShape: string;
   plans: Env["RB_PLANS"];
   defaultPlan: string;
+  prices: NonNullable<Env["RB_PRICES"]> | null;
   cacheVolume: string;
   claimLeaseMs: number;
   buildDeadlineMs: number;
@@ -190,6 +202,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     defaultShape: e.RB_DEFAULT_SHAPE,
     plans: e.RB_PLANS,
     defaultPlan: e.RB_DEFAULT_PLAN,
+    prices: e.RB_PRICES ?? null,
     cacheVolume: e.RB_CACHE_VOLUME,
     claimLeaseMs: e.RB_CLAIM_LEASE_SECONDS * 1000,
     buildDeadlineMs: e.RB_BUILD_DEADLINE_SECONDS * 1000,

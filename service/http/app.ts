@@ -2,7 +2,8 @@ import express from "express";
 import type { Logger } from "pino";
 import type { AccountService } from "../core/account-service.js";
 import type { BuildService } from "../core/build-service.js";
-import type { AccountStore } from "../core/ports.js";
+import type { AccountStore, Clock, LedgerStore } from "../core/ports.js";
+import type { Prices } from "../core/usage.js";
 import { authenticators } from "./auth.js";
 import type { Metrics } from "./metrics.js";
 import { openApiDocument } from "./openapi.js";
@@ -12,11 +13,15 @@ import { mount, type RouteSpec } from "./route.js";
 import { adminRoutes } from "./routes/admin.js";
 import { buildRoutes } from "./routes/builds.js";
 import { operationRoutes, type ReadinessCheck } from "./routes/operations.js";
+import { usageRoutes } from "./routes/usage.js";
 
 export interface AppDeps {
   accountStore: AccountStore;
   accounts: AccountService;
   builds: BuildService;
+  ledger: LedgerStore;
+  prices: Prices | null;
+  clock: Clock;
   metrics: Metrics;
   logger: Logger;
   adminToken: string;
@@ -35,6 +40,7 @@ export function routeTable(deps: Omit<AppDeps, "logger" | "accountStore" | "admi
       maxWaitSeconds: deps.maxWaitSeconds,
       heartbeatIntervalSeconds: Math.max(1, Math.floor(deps.claimLeaseMs / 3000)),
     }),
+    ...usageRoutes({ accounts: deps.accounts, ledger: deps.ledger, prices: deps.prices, clock: deps.clock }),
     ...adminRoutes(deps.accounts),
   );
   return routes;

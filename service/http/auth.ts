@@ -20,7 +20,7 @@ function bearer(req: Request): string {
 }
 
 export function authenticators(accounts: AccountStore, adminToken: string): Authenticators {
-  return {
+  const self: Authenticators = {
     async agent(req): Promise<Principal> {
       const token = bearer(req);
       const found = looksLikeAgentToken(token) ? await accounts.authenticate(hashToken(token)) : null;
@@ -40,5 +40,9 @@ export function authenticators(accounts: AccountStore, adminToken: string): Auth
         );
       }
     },
+    async agentOrAdmin(req): Promise<Principal | null> {
+      return sameSecret(bearer(req), adminToken) ? null : self.agent(req);
+    },
   };
+  return self;
 }

@@ -6,6 +6,13 @@ import { Problem } from "./schemas.js";
 const schema = (s: z.ZodType, io: "input" | "output") =>
   z.toJSONSchema(s, { io, unrepresentable: "any", target: "draft-2020-12" }) as Record<string, unknown>;
 
+const SECURITY: Record<RouteSpec["auth"], unknown[]> = {
+  none: [],
+  agent: [{ agentToken: [] }],
+  admin: [{ adminToken: [] }],
+  account: [{ agentToken: [] }, { adminToken: [] }],
+};
+
 /** The OpenAPI 3.1 document, generated from the same route table express mounts. */
 export function openApiDocument(routes: RouteSpec[], version: string): Record<string, unknown> {
   const paths: Record<string, Record<string, unknown>> = {};
@@ -34,14 +41,13 @@ export function openApiDocument(routes: RouteSpec[], version: string): Record<st
       operationId: r.operationId,
       summary: r.summary,
       tags: [r.tag],
-      ...(r.auth === "none"
-        ? { security: [] }
-        : { security: [{ [r.auth === "admin" ? "adminToken" : "agentToken"]: [] }] }),
+      security: SECURITY[r.auth],
       ...(parameters.length > 0 ? { parameters } : {}),
       ...(r.body
         ? {
             requestBody: {
-              required: false,
+              // A request with no body is validated as {}: the body is required when {} is refused.
+              required: !r.body.safeParse({}).success,
               content: { "application/json": { schema: schema(r.body, "input") } },
             },
           }
@@ -69,6 +75,8 @@ export function openApiDocument(routes: RouteSpec[], version: string): Record<st
       schemas: {
         Problem: {
           ...schema(Problem, "output"),
+          // RFC 9457 extension members (limit, current, shapes, ...) ride alongside the standard ones.
+          additionalProperties: true,
           properties: {
             ...(schema(Problem, "output").properties as object),
             type: { type: "string", enum: Object.keys(PROBLEMS).map((k) => PROBLEM_BASE + k) },

@@ -3,7 +3,8 @@ import type { z } from "zod";
 import type { Principal } from "../core/accounts.js";
 import { Problem, type ProblemKind } from "../core/problems.js";
 
-export type Auth = "agent" | "admin" | "none";
+/** `account`: the account's own agent token, or the admin token (principal null). */
+export type Auth = "agent" | "admin" | "account" | "none";
 
 export interface Context<B, P, Q> {
   body: B;
@@ -55,13 +56,17 @@ export function route<
 export interface Authenticators {
   agent(req: Request): Promise<Principal>;
   admin(req: Request): void;
+  /** The admin token yields null; anything else must be a valid agent token. */
+  agentOrAdmin(req: Request): Promise<Principal | null>;
 }
 
 export function mount(router: Router, routes: RouteSpec[], auth: Authenticators): void {
   for (const spec of routes) {
     router[spec.method](spec.path, async (req: Request, res: Response) => {
-      const principal = spec.auth === "agent" ? await auth.agent(req) : null;
-      if (spec.auth === "admin") auth.admin(req);
+      let principal: Principal | null = null;
+      if (spec.auth === "agent") principal = await auth.agent(req);
+      else if (spec.auth === "account") principal = await auth.agentOrAdmin(req);
+      else if (spec.auth === "admin") auth.admin(req);
       const ctx: Context<unknown, unknown, unknown> = {
         body: spec.body ? validate(spec.body, bodyOf(req), "body") : undefined,
         params: spec.params ? validate(spec.params, req.params, "path") : req.params,

@@ -204,3 +204,62 @@ export function tokenJson(t: AgentToken): z.infer<typeof TokenView> {
     revokedAt: iso(t.revokedAt),
   };
 }
+
+const instant = z.iso
+  .datetime({ offset: true })
+  .transform((s) => Date.parse(s))
+  .optional();
+
+export const UsageQuery = z.object({
+  from: instant.describe("start, inclusive (ISO 8601); default: the start of this month (UTC)"),
+  to: instant.describe("end, exclusive (ISO 8601); default: now"),
+});
+
+export const UsageView = z.object({
+  account: z.string(),
+  from: z.iso.datetime(),
+  to: z.iso.datetime(),
+  buildMinutesByShape: z.record(z.string(), z.number()),
+  buildMinutes: z.number(),
+  storageGiBHours: z.number(),
+  costs: z
+    .object({
+      currency: z.string(),
+      lines: z.array(
+        z.object({
+          item: z.string(),
+          quantity: z.number(),
+          unit: z.enum(["minutes", "gib-hours"]),
+          unitPrice: z.number(),
+          amount: z.number(),
+        }),
+      ),
+      total: z.number(),
+    })
+    .nullable(),
+});
+
+export const LedgerQuery = z.object({
+  after: z.string().max(200).optional().describe("the cursor from the previous page"),
+  limit: z.coerce.number().int().min(1).max(1000).default(500),
+});
+
+export const LedgerPage = z.object({
+  entries: z.array(
+    z.object({
+      key: z.string(),
+      kind: z.enum(["build", "storage"]),
+      accountId: z.string(),
+      buildId: z.string().optional(),
+      shape: z.string().optional(),
+      volumeId: z.string().optional(),
+      startedAt: z.iso.datetime(),
+      endedAt: z.iso.datetime(),
+      quantity: z.number(),
+      unit: z.enum(["seconds", "gib-hours"]),
+      endReason: z.string().optional(),
+      recordedAt: z.iso.datetime(),
+    }),
+  ),
+  cursor: z.string(),
+});
