@@ -1,5 +1,5 @@
-import { existsSync, readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
+import { adminToken, request, serverUrl } from "./http.js";
 
 export const ADMIN_USAGE = `  remote-builder admin accounts create <handle> [--plan P] [limits]
   remote-builder admin accounts get <handle>
@@ -28,7 +28,7 @@ const OPTIONS = {
 export async function adminCommand(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({ args, options: OPTIONS, allowPositionals: true });
   const [noun, verb, handle, ...rest] = positionals;
-  const server = (values.server ?? process.env.RB_SERVER_URL ?? "http://127.0.0.1:8080").replace(/\/$/, "");
+  const server = serverUrl(values.server);
   const call = (method: string, path: string, body?: unknown) =>
     request(server, adminToken(values["admin-token"]), method, path, body);
   const account = `/api/v1/admin/accounts/${encodeURIComponent(handle ?? "")}`;
@@ -59,15 +59,6 @@ export async function adminCommand(args: string[]): Promise<number> {
   }
 }
 
-function adminToken(given: string | undefined): string {
-  const token = given ?? process.env.RB_ADMIN_TOKEN;
-  if (token) return token;
-  if (existsSync(".data/admin-token")) return readFileSync(".data/admin-token", "utf8").trim();
-  throw new Error(
-    "no admin token: pass --admin-token, set RB_ADMIN_TOKEN, or run from the folder where `remote-builder dev` runs",
-  );
-}
-
 function limits(values: { [K in keyof typeof OPTIONS]?: unknown }): Record<string, unknown> {
   const number = (v: unknown) => (v === undefined ? undefined : Number(v));
   const profiles = values.profile as string[] | undefined;
@@ -79,43 +70,4 @@ function limits(values: { [K in keyof typeof OPTIONS]?: unknown }): Record<strin
     allowedShapes: (values.shapes as string | undefined)?.split(","),
     profiles: profiles ? Object.fromEntries(profiles.map((p) => p.split("=", 2))) : undefined,
   };
-}
-
-async function request(
-  server: string,
-  token: string,
-  method: string,
-  path: string,
-  body?: unknown,
-): Promise<number> {
-  let response: Response;
-  try {
-    response = await fetch(server + path, {
-      method,
-      headers: { authorization: `Bearer ${token}`, ...(body ? { "content-type": "application/json" } : {}) },
-      ...(body ? { body: JSON.stringify(body) } : {}),
-    });
-  } catch (err) {
-    throw new Error(
-      `cannot reach ${server} (${(err as Error).cause ?? (err as Error).message}); is the service running?`,
-    );
-  }
-  const text = await response.text();
-  if (!response.ok) {
-    const problem = safeJson(text) as { title?: string; detail?: string } | null;
-    process.stderr.write(
-      `${response.status} ${problem?.title ?? response.statusText}: ${problem?.detail ?? text}\n`,
-    );
-    return 1;
-  }
-  process.stdout.write(`${JSON.stringify(safeJson(text), null, 2)}\n`);
-  return 0;
-}
-
-function safeJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return text;
-  }
 }

@@ -2,12 +2,14 @@ import { parseArgs } from "node:util";
 import { adminCommand, ADMIN_USAGE } from "./admin.js";
 import { devCommand } from "./dev.js";
 import { serveCommand } from "./serve.js";
+import { usageCommand, USAGE_USAGE } from "./usage.js";
 
 const USAGE = `remote-builder — warm, isolated, per-account BuildKit builders
 
 Usage:
   remote-builder dev [--data-dir .data] [--port 8080]   run everything on this machine (Redis and PostgreSQL included)
   remote-builder serve                                  run the service, configured by RB_* environment variables
+${USAGE_USAGE}
 ${ADMIN_USAGE}
 `;
 
@@ -28,6 +30,8 @@ async function main(argv: string[]): Promise<number> {
       return serveCommand();
     case "admin":
       return adminCommand(rest);
+    case "usage":
+      return usageCommand(rest);
     case undefined:
     case "help":
     case "--help":
