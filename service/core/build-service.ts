@@ -84,6 +84,8 @@ const concurrencyScope = (accountId: string): ClaimScope => ({ kind: "concurrenc
 export class BuildService {
   readonly events = new BuildEvents();
   private readonly inFlight = new Set<Promise<unknown>>();
+  /** Queue members with no unfinished build, by when this process first saw them so. */
+  private readonly unrecordedSince = new Map<string, number>();
   /** The hour storage was last accrued for, by this process (null: not yet since start). */
   private accruedHour: number | null = null;
 
@@ -285,6 +287,7 @@ export class BuildService {
     }
     const lost = unfinished.filter((b) => isActive(b.state) && b.builderId !== null);
     if (lost.length > 0) await this.failLostBuilders(lost, now);
+    await this.dropUnrecordedWaiters(live, now);
     if (hourStart(now) !== this.accruedHour) {
       await this.accrueStorage(now);
       this.accruedHour = hourStart(now);
@@ -509,6 +512,33 @@ export class BuildService {
       now,
     });
     for (const next of new Set([...volume.waiting, ...slot.waiting])) await this.advance(next);
+  }
+
+  /**
+   * A process that dies between queueing a build in Redis and recording it in PostgreSQL leaves a
+   * waiter with no build behind it, standing ahead of every later build until its wait deadline
+   * (up to RB_MAX_WAIT_SECONDS). One still unrecorded a whole lease after it was first seen is
+   * dropped; the grace covers a `create` between its acquire and its insert.
+   */
+  private async dropUnrecordedWaiters(recorded: Set<string>, now: number): Promise<void> {
+    const { accounts, claims, config } = this.deps;
+    const seen = new Set<string>();
+    for (const scope of await claims.scopes()) {
+      for (const member of await claims.waiters(scope)) {
+        if (recorded.has(member)) continue;
+        seen.add(member);
+        const since = this.unrecordedSince.get(member) ?? now;
+        this.unrecordedSince.set(member, since);
+        if (now - since < config.claimLeaseMs) continue;
+        const capacity =
+          scope.kind === "concurrency" ? ((await accounts.find(scope.accountId))?.concurrencyLimit ?? 1) : 1;
+        const { waiting } = await claims.release(scope, member, { fence: null, capacity, now });
+        for (const next of waiting) await this.advance(next);
+      }
+    }
+    for (const member of this.unrecordedSince.keys()) {
+      if (!seen.has(member)) this.unrecordedSince.delete(member);
+    }
   }
 
   private async failLostBuilders(builds: Build[], now: number): Promise<void> {

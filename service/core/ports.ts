@@ -129,6 +129,8 @@ export interface ClaimStore {
   holders(scope: ClaimScope, now: number): Promise<Map<string, number>>;
   /** A waiter's place in the queue, from 1; null when it is not waiting. */
   position(scope: ClaimScope, member: string): Promise<number | null>;
+  /** Everyone in the queue, live or lapsed, in arrival order. */
+  waiters(scope: ClaimScope): Promise<string[]>;
   /** Scopes that have holders or waiters, for the reconcile loop. */
   scopes(): Promise<ClaimScope[]>;
 }

@@ -107,6 +107,10 @@ export class RedisClaimStore implements ClaimStore {
     return rank === null ? null : rank + 1;
   }
 
+  async waiters(scope: ClaimScope): Promise<string[]> {
+    return this.redis.zrange(this.keys.claim(scope).queue, 0, -1);
+  }
+
   async scopes(): Promise<ClaimScope[]> {
     const names = await this.redis.smembers(this.keys.claimScopes);
     return names.map(parseScopeName).filter((s): s is ClaimScope => s !== null);
