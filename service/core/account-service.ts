@@ -74,7 +74,7 @@ export class AccountService {
   }
 
   private planOf(name: string) {
-    const plan = this.plans[name];
+    const plan = Object.hasOwn(this.plans, name) ? this.plans[name] : undefined;
     if (!plan) {
       throw new Problem(
         "invalid-request",
@@ -85,7 +85,7 @@ export class AccountService {
   }
 
   private checkShapes(allowed: string[], profiles: Record<string, string>): void {
-    const unknown = [...allowed, ...Object.values(profiles)].filter((s) => !(s in this.catalog));
+    const unknown = [...allowed, ...Object.values(profiles)].filter((s) => !Object.hasOwn(this.catalog, s));
     if (unknown.length > 0) {
       throw new Problem(
         "unknown-shape",

@@ -222,6 +222,8 @@ export class BuildService {
     } catch (err) {
       if (err instanceof IllegalTransitionError) {
         const current = await this.owned(principal, id);
+        // A retry that raced the first complete: that one ended it, so this one succeeds too.
+        if (current.state === "completed") return this.view(current);
         throw new Problem(
           "illegal-transition",
           `The build already ended as ${current.state} (${current.endReason ?? "no reason"}).`,
@@ -317,7 +319,8 @@ export class BuildService {
   async advance(buildId: string): Promise<void> {
     const { builds, clock } = this.deps;
     const build = await builds.get(buildId);
-    if (build === null || build.state !== "queued") return;
+    // Past its deadline it is the reconciler's to expire, not to start.
+    if (build === null || build.state !== "queued" || clock.now() >= build.deadlineAt) return;
     const account = await this.accountOf(build);
     const now = clock.now();
     const claimed = await this.claim(build, account.concurrencyLimit, now);

@@ -27,9 +27,10 @@ export function resolveShape(
   defaultShape: string,
 ): ResolvedShape | null {
   if (request.profile !== undefined) {
-    const shape = profiles[request.profile];
-    return shape !== undefined && shape in catalog ? { shape, profile: request.profile } : null;
+    // Own properties only: "constructor" or "toString" is no profile or shape.
+    const shape = Object.hasOwn(profiles, request.profile) ? profiles[request.profile] : undefined;
+    return shape !== undefined && Object.hasOwn(catalog, shape) ? { shape, profile: request.profile } : null;
   }
   const shape = request.shape ?? defaultShape;
-  return shape in catalog ? { shape, profile: null } : null;
+  return Object.hasOwn(catalog, shape) ? { shape, profile: null } : null;
 }

@@ -42,9 +42,11 @@ export interface Volume {
 
 /**
  * When billing stops for a build that ends now. A build reaped because its client vanished or sat
- * idle is billed until it was last active or heard from, not until the reaper noticed.
+ * idle is billed until it was last active or heard from, and an expired one until its deadline:
+ * never until the reaper happened to notice.
  */
 export function billedEnd(build: Build, event: BuildEvent, now: number): number {
+  if (event === "expire") return Math.min(now, build.deadlineAt);
   if (event !== "reap") return now;
   const last = Math.max(build.lastActivityAt ?? 0, build.lastSeenAt ?? 0, build.readyAt ?? 0);
   return Math.min(now, last);

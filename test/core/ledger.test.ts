@@ -11,6 +11,7 @@ const build = {
   readyAt: T,
   lastActivityAt: T + 60_000,
   lastSeenAt: T + 90_000,
+  deadlineAt: T + 3_600_000,
 } as Build;
 
 describe("ledger rules", () => {
@@ -30,9 +31,10 @@ describe("ledger rules", () => {
     expect(buildEntry({ ...build, readyAt: null }, T + 1000, "failed")).toBeNull();
   });
 
-  it("ends a completed or expired build when it ends, and a reaped one when it was last heard from", () => {
+  it("ends a completed build when it ends, an expired one at its deadline, a reaped one when it was last heard from", () => {
     expect(billedEnd(build, "complete", T + 600_000)).toBe(T + 600_000);
-    expect(billedEnd(build, "expire", T + 600_000)).toBe(T + 600_000);
+    expect(billedEnd(build, "expire", T + 3_600_000)).toBe(T + 3_600_000);
+    expect(billedEnd(build, "expire", T + 5_000_000)).toBe(T + 3_600_000);
     expect(billedEnd(build, "reap", T + 600_000)).toBe(T + 90_000);
     expect(billedEnd({ ...build, lastActivityAt: T + 120_000 }, "reap", T + 600_000)).toBe(T + 120_000);
   });
