@@ -60,14 +60,24 @@ export async function adminCommand(args: string[]): Promise<number> {
 }
 
 function limits(values: { [K in keyof typeof OPTIONS]?: unknown }): Record<string, unknown> {
-  const number = (v: unknown) => (v === undefined ? undefined : Number(v));
+  // A mistyped flag is refused here, by name, rather than sent on as null or dropped.
+  const number = (flag: string, v: unknown) => {
+    if (v === undefined) return undefined;
+    if (!/^\d+$/.test(String(v))) throw new Error(`--${flag} takes a whole number, not "${String(v)}"`);
+    return Number(v);
+  };
+  const profile = (p: string) => {
+    const at = p.indexOf("=");
+    if (at <= 0 || at === p.length - 1) throw new Error(`--profile takes label=shape, not "${p}"`);
+    return [p.slice(0, at), p.slice(at + 1)];
+  };
   const profiles = values.profile as string[] | undefined;
   return {
     plan: values.plan,
-    concurrencyLimit: number(values.concurrency),
-    monthlyBuildMinutes: number(values.minutes),
-    cacheVolumeGiB: number(values["cache-gib"]),
+    concurrencyLimit: number("concurrency", values.concurrency),
+    monthlyBuildMinutes: number("minutes", values.minutes),
+    cacheVolumeGiB: number("cache-gib", values["cache-gib"]),
     allowedShapes: (values.shapes as string | undefined)?.split(","),
-    profiles: profiles ? Object.fromEntries(profiles.map((p) => p.split("=", 2))) : undefined,
+    profiles: profiles ? Object.fromEntries(profiles.map(profile)) : undefined,
   };
 }

@@ -54,6 +54,9 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
 
 function toProblem(err: unknown): Problem | null {
   if (err instanceof Problem) return err;
+  // A path segment that is not valid percent-encoded UTF-8 (the router's decodeURIComponent).
+  if (err instanceof URIError)
+    return new Problem("invalid-request", "The URL's path is not valid percent-encoded UTF-8.");
   if (err instanceof IllegalTransitionError)
     return new Problem("illegal-transition", err.message, { state: err.from });
   const e = err as { type?: string; status?: number; code?: string; name?: string };

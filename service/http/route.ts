@@ -100,10 +100,14 @@ function bodyOf(req: Request): unknown {
 function validate<T extends z.ZodType>(schema: T, value: unknown, where: string): z.output<T> {
   const parsed = schema.safeParse(value);
   if (parsed.success) return parsed.data;
-  const errors = parsed.error.issues.map((issue) => ({
-    path: [where, ...issue.path.map(String)].join("."),
-    message: issue.message,
-  }));
+  const errors = parsed.error.issues.flatMap((issue) => {
+    const at = [where, ...issue.path.map(String)];
+    // One entry per unknown field, at its own path, rather than one at the object's.
+    if (issue.code === "unrecognized_keys") {
+      return issue.keys.map((key) => ({ path: [...at, key].join("."), message: "is not a known field" }));
+    }
+    return [{ path: at.join("."), message: issue.message }];
+  });
   throw new Problem(
     "invalid-request",
     `The request's ${where} is not valid: ${errors.map((e) => `${e.path}: ${e.message}`).join("; ")}.`,

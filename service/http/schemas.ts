@@ -8,8 +8,14 @@ const name = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, "letters, digits, '.', '_' or '-', at most 63");
 const handle = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, "lowercase letters, digits and '-', at most 63");
+// PostgreSQL text and jsonb cannot hold NUL or a lone UTF-16 surrogate.
+const storableText = (max: number) =>
+  z
+    .string()
+    .max(max)
+    .refine((s) => !s.includes("\0") && !/\p{Cs}/u.test(s), "no NUL characters or unpaired surrogates");
 const labels = z
-  .record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9./_-]{0,62}$/, "a label key"), z.string().max(256))
+  .record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9./_-]{0,62}$/, "a label key"), storableText(256))
   .refine((l) => Object.keys(l).length <= 32, "at most 32 labels");
 const timestamp = z.iso.datetime().nullable();
 
@@ -90,7 +96,7 @@ export const AccountBody = z
   .object({
     plan: name.optional(),
     concurrencyLimit: z.number().int().min(1).max(1000).optional(),
-    monthlyBuildMinutes: z.number().int().min(0).optional(),
+    monthlyBuildMinutes: z.number().int().min(0).max(2_147_483_647).optional(), // a PostgreSQL integer
     cacheVolumeGiB: z.number().int().min(1).max(10_000).optional(),
     allowedShapes: z.array(name).min(1).optional(),
     profiles: z.record(name, name).optional().describe("label → shape"),
@@ -99,10 +105,12 @@ export const AccountBody = z
 
 export const CreateAccountBody = AccountBody.extend({ handle }).strict();
 
-export const FeatureParams = z.object({ account: z.string().min(1), feature: z.string().min(1) });
+/** An account's id or handle, as a path segment. */
+const accountRef = z.string().regex(/^[A-Za-z0-9-]{1,63}$/, "an account id or handle");
+export const FeatureParams = z.object({ account: accountRef, feature: z.string().min(1) });
 export const FeatureBody = z.object({ enabled: z.boolean() }).strict();
-export const AccountParams = z.object({ account: z.string().min(1) });
-export const TokenParams = z.object({ account: z.string().min(1), token: z.string().min(1) });
+export const AccountParams = z.object({ account: accountRef });
+export const TokenParams = z.object({ account: accountRef, token: z.string().min(1) });
 export const MintTokenBody = z.object({ name: name.default("default") }).strict();
 
 export const AccountView = z.object({
