@@ -169,14 +169,32 @@ export class BuildService {
   /** Long poll: returns once the build is ready, building or ended, or when `waitMs` runs out. */
   async waitFor(principal: Principal, id: string, waitMs: number, signal?: AbortSignal): Promise<BuildView> {
     const until = this.deps.clock.now() + waitMs;
-    let build = await this.owned(principal, id);
-    while (!settled(build.state) && !signal?.aborted) {
+    for (;;) {
+      // Listen before reading: a change that lands between the read and the wait must wake it,
+      // not leave it asleep until the next periodic re-read.
+      const stop = new AbortController();
       const left = until - this.deps.clock.now();
-      if (left <= 0) break;
-      await this.events.next(id, Math.min(left, 500), signal);
-      build = await this.owned(principal, id);
+      const changed =
+        left > 0
+          ? this.events.next(
+              id,
+              Math.min(left, 500),
+              signal ? AbortSignal.any([signal, stop.signal]) : stop.signal,
+            )
+          : null;
+      let build: Build;
+      try {
+        build = await this.owned(principal, id);
+      } catch (err) {
+        stop.abort();
+        throw err;
+      }
+      if (changed === null || settled(build.state) || signal?.aborted) {
+        stop.abort();
+        return this.view(build);
+      }
+      await changed;
     }
-    return this.view(build);
   }
 
   async list(principal: Principal, states: BuildState[] | null, limit: number): Promise<Build[]> {
