@@ -1,9 +1,9 @@
-import type { Pool, PoolClient } from "pg";
-import { insertLedgerEntries } from "./ledger.js";
+import type { Pool } from "pg";
 import type { Build, BuildPatch } from "../../core/build.js";
 import type { LedgerEntry } from "../../core/ledger.js";
 import type { BuildState } from "../../core/lifecycle.js";
 import type { BuildStore } from "../../core/ports.js";
+import { LEDGER_COLUMNS, LEDGER_TYPES, ledgerRow } from "./ledger.js";
 
 /** Build field → column. Timestamps are epoch milliseconds in the core, timestamptz here. */
 const COLUMNS = {
@@ -77,19 +77,21 @@ export class PostgresBuildStore implements BuildStore {
     patch: BuildPatch,
     entry: LedgerEntry | null,
   ): Promise<Build | null> {
-    const client = await this.pool.connect();
-    try {
-      await client.query("BEGIN");
-      const ended = await this.update(id, from, { ...patch, state: to }, client);
-      if (ended && entry) await insertLedgerEntries(client, [entry]);
-      await client.query("COMMIT");
-      return ended;
-    } catch (err) {
-      await client.query("ROLLBACK").catch(() => {});
-      throw err;
-    } finally {
-      client.release();
-    }
+    // One statement, so one round trip and one atomic commit: the ledger row is written exactly
+    // when the state moves, and never without it.
+    const { sql, values } = updateStatement(id, from, { ...patch, state: to });
+    if (!entry) return this.run(sql, values);
+    const row = ledgerRow(entry);
+    const params = row.map((_, i) => `$${values.length + i + 1}::${LEDGER_TYPES[i]}`);
+    return this.run(
+      `WITH ended AS (${sql}),
+       billed AS (
+         INSERT INTO ledger_entries (${LEDGER_COLUMNS}) SELECT ${params.join(", ")} FROM ended
+         ON CONFLICT (idempotency_key) DO NOTHING
+       )
+       SELECT * FROM ended`,
+      [...values, ...row],
+    );
   }
 
   patch(id: string, state: BuildState, patch: BuildPatch): Promise<Build | null> {
@@ -128,21 +130,30 @@ export class PostgresBuildStore implements BuildStore {
     return Math.max(0, Number(rows[0]?.seconds ?? 0));
   }
 
-  private async update(
-    id: string,
-    state: BuildState,
-    patch: Partial<Build>,
-    db: Pool | PoolClient = this.pool,
-  ): Promise<Build | null> {
-    const entries = Object.entries(patch).filter(([, v]) => v !== undefined) as Array<[keyof Build, unknown]>;
-    const sets = entries.map(([field], i) => `${COLUMNS[field]} = $${i + 3}`);
-    if (sets.length === 0) sets.push("state = state");
-    const { rows } = await db.query(
-      `UPDATE builds SET ${sets.join(", ")} WHERE id = $1 AND state = $2 RETURNING ${SELECT}`,
-      [id, state, ...entries.map(([field, value]) => toColumn(field, value))],
-    );
+  private update(id: string, state: BuildState, patch: Partial<Build>): Promise<Build | null> {
+    const { sql, values } = updateStatement(id, state, patch);
+    return this.run(sql, values);
+  }
+
+  private async run(sql: string, values: unknown[]): Promise<Build | null> {
+    const { rows } = await this.pool.query(sql, values);
     return rows[0] ? toBuild(rows[0]) : null;
   }
+}
+
+/** A compare-and-set on the build's state: it changes only while the build is still in `state`. */
+function updateStatement(
+  id: string,
+  state: BuildState,
+  patch: Partial<Build>,
+): { sql: string; values: unknown[] } {
+  const entries = Object.entries(patch).filter(([, v]) => v !== undefined) as Array<[keyof Build, unknown]>;
+  const sets = entries.map(([field], i) => `${COLUMNS[field]} = $${i + 3}`);
+  if (sets.length === 0) sets.push("state = state");
+  return {
+    sql: `UPDATE builds SET ${sets.join(", ")} WHERE id = $1 AND state = $2 RETURNING ${SELECT}`,
+    values: [id, state, ...entries.map(([field, value]) => toColumn(field, value))],
+  };
 }
 
 function toColumn(field: keyof Build, value: unknown): unknown {

@@ -3,32 +3,52 @@ import type { LedgerEntry } from "../../core/ledger.js";
 import type { LedgerPage, LedgerStore, Usage } from "../../core/ports.js";
 import { Problem } from "../../core/problems.js";
 
-const COLUMNS =
+export const LEDGER_COLUMNS =
   "idempotency_key, kind, account_id, build_id, shape, volume_id, started_at, ended_at, quantity, unit, end_reason";
+/** Each column's type, for statements that pass the values as casts rather than VALUES. */
+export const LEDGER_TYPES = [
+  "text",
+  "text",
+  "uuid",
+  "uuid",
+  "text",
+  "uuid",
+  "timestamptz",
+  "timestamptz",
+  "numeric",
+  "text",
+  "text",
+] as const;
+
+/** An entry's values, in LEDGER_COLUMNS order. */
+export function ledgerRow(e: LedgerEntry): unknown[] {
+  return [
+    e.key,
+    e.kind,
+    e.accountId,
+    e.kind === "build" ? e.buildId : null,
+    e.kind === "build" ? e.shape : null,
+    e.kind === "storage" ? e.volumeId : null,
+    new Date(e.startedAt),
+    new Date(e.endedAt),
+    e.quantity.toFixed(3),
+    e.unit,
+    e.kind === "build" ? e.endReason : null,
+  ];
+}
 
 /** Appends entries in one statement; keys already present are skipped. Returns how many were new. */
 export async function insertLedgerEntries(db: Pool | PoolClient, entries: LedgerEntry[]): Promise<number> {
   if (entries.length === 0) return 0;
   const values: unknown[] = [];
   const rows = entries.map((e) => {
-    values.push(
-      e.key,
-      e.kind,
-      e.accountId,
-      e.kind === "build" ? e.buildId : null,
-      e.kind === "build" ? e.shape : null,
-      e.kind === "storage" ? e.volumeId : null,
-      new Date(e.startedAt),
-      new Date(e.endedAt),
-      e.quantity.toFixed(3),
-      e.unit,
-      e.kind === "build" ? e.endReason : null,
-    );
-    const base = values.length - 11;
-    return `(${Array.from({ length: 11 }, (_, i) => `$${base + i + 1}`).join(", ")})`;
+    const row = ledgerRow(e);
+    const placeholders = row.map((_, i) => `$${values.length + i + 1}`);
+    values.push(...row);
+    return `(${placeholders.join(", ")})`;
   });
   const result = await db.query(
-    `INSERT INTO ledger_entries (${COLUMNS}) VALUES ${rows.join(", ")} ON CONFLICT (idempotency_key) DO NOTHING`,
+    `INSERT INTO ledger_entries (${LEDGER_COLUMNS}) VALUES ${rows.join(", ")} ON CONFLICT (idempotency_key) DO NOTHING`,
     values,
   );
   return result.rowCount ?? 0;
@@ -75,7 +95,7 @@ export class PostgresLedgerStore implements LedgerStore {
     // Only rows from transactions older than every running one: nothing can later commit behind
     // the cursor, so paging never skips a row.
     const { rows } = await this.pool.query(
-      `SELECT seq, xid::text AS xid, ${COLUMNS}, recorded_at
+      `SELECT seq, xid::text AS xid, ${LEDGER_COLUMNS}, recorded_at
          FROM ledger_entries
         WHERE (xid, seq) > ($1::xid8, $2::bigint) AND xid < pg_snapshot_xmin(pg_current_snapshot())
         ORDER BY xid, seq
