@@ -25,6 +25,7 @@ export function inertAppDeps(): AppDeps {
     accountStore: {} as AccountStore,
     accounts: {} as AccountService,
     builds: {} as BuildService,
+    broker: { endpoint: "", serverName: "", caCertificate: "" },
     ledger: {} as LedgerStore,
     prices: null,
     clock: { now: () => 0 },

@@ -108,6 +108,37 @@ const FIELDS = z.object({
     .min(50)
     .default(1000)
     .describe("the reconcile loop's period"),
+  RB_BROKER_HOST: z.string().default("127.0.0.1").describe("the address the TLS broker listens on"),
+  RB_BROKER_PORT: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(65535)
+    .default(8443)
+    .describe("the TLS broker's TCP port"),
+  RB_BROKER_ENDPOINT: z
+    .string()
+    .regex(/^tcp:\/\/[^/]+:\d+$/, "must look like tcp://host:port")
+    .optional()
+    .describe("the broker's address as clients dial it; default tcp://<RB_BROKER_HOST>:<RB_BROKER_PORT>"),
+  RB_BROKER_NAMES: z
+    .string()
+    .default("localhost,127.0.0.1")
+    .transform((s) =>
+      s
+        .split(",")
+        .map((n) => n.trim())
+        .filter(Boolean),
+    )
+    .describe(
+      "comma-separated DNS names and IPs in the broker's server certificate; the first is the server name",
+    ),
+  RB_CA_CERT_FILE: z.string().optional().describe("the CA certificate (PEM), e.g. from a Kubernetes Secret"),
+  RB_CA_KEY_FILE: z.string().optional().describe("the CA's private key (PKCS#8 PEM), beside RB_CA_CERT_FILE"),
+  RB_CA_DIR: z
+    .string()
+    .optional()
+    .describe("a folder holding ca.crt and ca.key, made on first use (development)"),
   RB_LOG_LEVEL: z
     .enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"])
     .default("info")
@@ -127,6 +158,13 @@ const ENV = FIELDS.superRefine((env, ctx) => {
       code: "custom",
       path: ["RB_DEFAULT_PLAN"],
       message: `"${env.RB_DEFAULT_PLAN}" is not in RB_PLANS`,
+    });
+  }
+  if ((env.RB_CA_CERT_FILE === undefined) !== (env.RB_CA_KEY_FILE === undefined)) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["RB_CA_KEY_FILE"],
+      message: "RB_CA_CERT_FILE and RB_CA_KEY_FILE go together",
     });
   }
   for (const [name, p] of Object.entries(env.RB_PLANS)) {
@@ -164,6 +202,9 @@ export interface Config {
   bootTimeoutMs: number;
   maxWaitSeconds: number;
   reconcileIntervalMs: number;
+  broker: { host: string; port: number; endpoint: string | null; names: string[] };
+  /** Where the CA comes from: files (production), a folder made on first use, or memory (tests). */
+  ca: { certFile: string; keyFile: string } | { dir: string } | null;
   logLevel: Env["RB_LOG_LEVEL"];
 }
 
@@ -210,6 +251,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     bootTimeoutMs: e.RB_BOOT_TIMEOUT_SECONDS * 1000,
     maxWaitSeconds: e.RB_MAX_WAIT_SECONDS,
     reconcileIntervalMs: e.RB_RECONCILE_INTERVAL_MS,
+    broker: {
+      host: e.RB_BROKER_HOST,
+      port: e.RB_BROKER_PORT,
+      endpoint: e.RB_BROKER_ENDPOINT ?? null,
+      names: e.RB_BROKER_NAMES,
+    },
+    ca:
+      e.RB_CA_CERT_FILE && e.RB_CA_KEY_FILE
+        ? { certFile: e.RB_CA_CERT_FILE, keyFile: e.RB_CA_KEY_FILE }
+        : e.RB_CA_DIR
+          ? { dir: e.RB_CA_DIR }
+          : null,
     logLevel: e.RB_LOG_LEVEL,
   };
 }

@@ -20,6 +20,11 @@ import type { BuilderDriver, Clock } from "./core/ports.js";
 import { createApp } from "./http/app.js";
 import { Metrics } from "./http/metrics.js";
 import { Reconciler } from "./reconciler.js";
+import { RedisRevocations } from "./adapters/redis/revocations.js";
+import { Broker } from "./broker/broker.js";
+import { CertificateAuthority } from "./certs/authority.js";
+import type { BrokerInfo } from "./http/schemas.js";
+import { readFileSync } from "node:fs";
 
 export const VERSION = "0.1.0";
 
@@ -31,6 +36,8 @@ export interface RunningService {
   redis: Redis;
   pool: pg.Pool;
   logger: Logger;
+  broker: Broker;
+  brokerInfo: BrokerInfo;
   stop(): Promise<void>;
 }
 
@@ -56,15 +63,21 @@ export async function startService(
 
   const driver = overrides.driver ?? new MemoryDriver({ clock, bootMs: config.memoryBootMs });
   const metrics = new Metrics();
+  const keys = new RedisKeys(config.redisPrefix);
+  const authority = await loadAuthority(config, logger);
+  const revocations = new RedisRevocations(redis, keys);
+  const buildStore = new PostgresBuildStore(pool);
   const accountStore = new PostgresAccountStore(pool);
   const ledger = new PostgresLedgerStore(pool);
   const accounts = new AccountService(accountStore, config.plans, config.defaultPlan, config.shapes);
   const builds = new BuildService({
     accounts: accountStore,
-    builds: new PostgresBuildStore(pool),
+    builds: buildStore,
     ledger,
+    certificates: authority,
+    revocations,
     volumes: new PostgresVolumeStore(pool),
-    claims: new RedisClaimStore(redis, new RedisKeys(config.redisPrefix)),
+    claims: new RedisClaimStore(redis, keys),
     driver,
     clock,
     telemetry: metrics,
@@ -80,7 +93,10 @@ export async function startService(
     },
     onBackgroundError: (message, err) => logger.error({ err }, message),
   });
+  const broker = await startBroker(config, authority, buildStore, builds, metrics, logger);
+  await revocations.subscribe((buildId) => broker.broker.revoke(buildId));
   const app = createApp({
+    broker: broker.info,
     accountStore,
     accounts,
     builds,
@@ -106,7 +122,7 @@ export async function startService(
   reconciler.start();
   const { port } = server.address() as AddressInfo;
   const url = `http://${config.host}:${port}`;
-  logger.info({ url, driver: driver.name }, "remote-builder is listening");
+  logger.info({ url, broker: broker.info.endpoint, driver: driver.name }, "remote-builder is listening");
 
   return {
     url,
@@ -116,13 +132,70 @@ export async function startService(
     redis,
     pool,
     logger,
+    broker: broker.broker,
+    brokerInfo: broker.info,
     async stop() {
       await reconciler.stop();
+      revocations.close();
+      await broker.broker.close();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await builds.drain();
       redis.disconnect();
       await pool.end();
+    },
+  };
+}
+
+/** The CA from files (production), from a folder made on first use, or a throw-away one in memory. */
+async function loadAuthority(config: Config, logger: Logger): Promise<CertificateAuthority> {
+  if (config.ca === null) {
+    logger.warn(
+      "no RB_CA_CERT_FILE/RB_CA_KEY_FILE or RB_CA_DIR: using a throw-away CA; certificates die with this process",
+    );
+    return (await CertificateAuthority.create()).authority;
+  }
+  if ("dir" in config.ca) return CertificateAuthority.inFolder(config.ca.dir);
+  return CertificateAuthority.fromPem(
+    readFileSync(config.ca.certFile, "utf8"),
+    readFileSync(config.ca.keyFile, "utf8"),
+  );
+}
+
+const BROKER_CERT_DAYS = 30;
+
+async function startBroker(
+  config: Config,
+  authority: CertificateAuthority,
+  builds: PostgresBuildStore,
+  service: BuildService,
+  metrics: Metrics,
+  logger: Logger,
+): Promise<{ broker: Broker; info: BrokerInfo }> {
+  const notAfter = Date.now() + BROKER_CERT_DAYS * 86_400_000;
+  const broker = new Broker({
+    caPem: authority.caPem,
+    server: await authority.issueServer(config.broker.names, notAfter),
+    upstream: await authority.issueBrokerClient(notAfter),
+    builds,
+    activity: (buildId, event) => service.recordActivity(buildId, event),
+    metrics,
+    logger,
+    options: {
+      handshakeTimeoutMs: 10_000,
+      maxHandshakes: 512,
+      dialTimeoutMs: 10_000,
+      keepAliveMs: 30_000,
+      sweepMs: 5_000,
+    },
+  });
+  const { port } = await broker.listen(config.broker.port, config.broker.host);
+  return {
+    broker,
+    info: {
+      endpoint: config.broker.endpoint ?? `tcp://${config.broker.host}:${port}`,
+      serverName: config.broker.names[0] ?? "localhost",
+      caCertificate: authority.caPem,
     },
   };
 }

@@ -34,10 +34,11 @@ export async function devCommand(options: { dataDir: string; port: number }): Pr
       RB_DATABASE_URL: await postgres.createDatabase("remote_builder"),
       RB_REDIS_URL: redis.url,
       RB_ADMIN_TOKEN: adminToken,
+      RB_CA_DIR: process.env.RB_CA_DIR ?? join(dataDir, "ca"),
       RB_LOG_LEVEL: process.env.RB_LOG_LEVEL ?? "warn",
     });
     const service = await startService(config);
-    process.stdout.write(banner(service.url, dataDir));
+    process.stdout.write(banner(service.url, service.brokerInfo.endpoint, dataDir));
     await untilSignal();
     process.stdout.write("\nstopping the service, PostgreSQL and Redis…\n");
     await service.stop();
@@ -54,10 +55,11 @@ function readOrCreateSecret(path: string): string {
   return secret;
 }
 
-function banner(url: string, dataDir: string): string {
+function banner(url: string, broker: string, dataDir: string): string {
   return `
 remote-builder is running at ${url}
-  data (PostgreSQL, Redis with AOF, the admin token): ${dataDir}
+  TLS broker (builds connect here with their client certificate): ${broker}
+  data (PostgreSQL, Redis with AOF, the CA, the admin token): ${dataDir}
   builders: the in-memory test driver. It admits, queues and tracks builds for real, but its
   builders run nothing; the local buildkitd driver is the next step on the roadmap.
 

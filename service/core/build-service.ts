@@ -5,6 +5,7 @@ import type { Build, BuildPatch, CacheRequest, JobResult } from "./build.js";
 import { BuildEvents } from "./build-events.js";
 import type { ShapeCatalog } from "./catalog.js";
 import { billedEnd, buildEntry, hourStart, storageEntries } from "./ledger.js";
+import { builderServerName } from "./builder-names.js";
 import {
   type BuildEvent,
   type BuildState,
@@ -25,6 +26,8 @@ import type {
   LedgerStore,
   Telemetry,
   VolumeStore,
+  CertificateIssuer,
+  RevocationBus,
 } from "./ports.js";
 import { Problem } from "./problems.js";
 
@@ -46,6 +49,8 @@ export interface BuildServiceDeps {
   builds: BuildStore;
   ledger: LedgerStore;
   volumes: VolumeStore;
+  certificates: CertificateIssuer;
+  revocations: RevocationBus;
   claims: ClaimStore;
   driver: BuilderDriver;
   clock: Clock;
@@ -61,6 +66,9 @@ export interface CreateBuildRequest {
   cache: CacheRequest;
   waitSeconds: number;
   labels: Record<string, string>;
+  /** The client's public key (PEM) or certificate request, to sign its client certificate. */
+  publicKey?: string | undefined;
+  csr?: string | undefined;
 }
 
 /** Where a queued build stands: what it waits for and how many are ahead of it. */
@@ -136,7 +144,17 @@ export class BuildService {
       waitDeadlineAt: request.waitSeconds > 0 ? now + request.waitSeconds * 1000 : null,
       endReason: null,
       result: null,
+      clientCertificate: null,
+      bytesIn: 0,
+      bytesOut: 0,
     };
+    if (request.publicKey !== undefined || request.csr !== undefined) {
+      draft.clientCertificate = await this.deps.certificates.issueClientCertificate(
+        request,
+        { accountId: account.id, buildId: draft.id },
+        draft.deadlineAt,
+      );
+    }
     const claimed = await this.claim(draft, principal.account.concurrencyLimit, now);
     if (!claimed.ok && claimed.refusal) {
       telemetry.admission(claimed.refusal.kind);
@@ -447,7 +465,9 @@ export class BuildService {
     if (build.cacheMode === "persistent") {
       await volumes.ensure(build.accountId, build.cacheVolume, cacheVolumeGiB, clock.now());
     }
+    const tls = await this.deps.certificates.issueBuilder(build.id, build.deadlineAt);
     return driver.create({
+      tls: { ...tls, caPem: this.deps.certificates.caPem, serverName: builderServerName(build.id) },
       buildId: build.id,
       accountId: build.accountId,
       shapeName: build.shape,
@@ -514,6 +534,7 @@ export class BuildService {
   }
 
   private async cleanUp(build: Build): Promise<void> {
+    await this.deps.revocations.publish(build.id);
     if (build.builderId !== null) await this.deps.driver.terminate(build.builderId);
     await this.releaseClaims(build);
   }

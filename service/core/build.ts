@@ -37,6 +37,11 @@ export interface Build {
   waitDeadlineAt: number | null;
   endReason: string | null;
   result: JobResult | null;
+  /** The client certificate signed for this build (PEM), when the client sent a public key. */
+  clientCertificate: string | null;
+  /** Bytes the broker carried from the client to the builder, and back. */
+  bytesIn: number;
+  bytesOut: number;
 }
 
 /** The fields a transition may change besides `state`. */

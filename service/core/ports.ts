@@ -56,6 +56,8 @@ export interface BuildStore {
   /** Updates fields without a state change (activity, fences), only while in `state`. */
   patch(id: string, state: BuildState, patch: BuildPatch): Promise<Build | null>;
   list(accountId: string, states: BuildState[] | null, limit: number): Promise<Build[]>;
+  /** Adds what the broker carried for the build; counted whatever its state. */
+  addBytes(id: string, bytesIn: number, bytesOut: number): Promise<void>;
   /** Every build not in a terminal state, oldest first. */
   listUnfinished(limit: number): Promise<Build[]>;
   /** Build seconds of `accountId` from `since` to `now`: ended builds plus the running ones so far. */
@@ -142,6 +144,32 @@ export interface BuilderSpec {
   shape: Shape;
   /** The account's cache volume, or null for a cold, throw-away builder. */
   volume: { name: string; sizeGiB: number } | null;
+  /** The builder's mTLS server credentials: only the broker, holding `caPem`, can connect. */
+  tls: BuilderTls;
+}
+
+export interface BuilderTls {
+  caPem: string;
+  certPem: string;
+  keyPem: string;
+  serverName: string;
+}
+
+/** Tells every replica's broker that a build ended, so its connections close at once. */
+export interface RevocationBus {
+  publish(buildId: string): Promise<void>;
+}
+
+/** Signs what builds and builders need; the private keys of clients never reach it. */
+export interface CertificateIssuer {
+  readonly caPem: string;
+  /** Throws an `invalid-request` Problem for a key or CSR it will not sign. */
+  issueClientCertificate(
+    request: { publicKey?: string | undefined; csr?: string | undefined },
+    identity: { accountId: string; buildId: string },
+    notAfter: number,
+  ): Promise<string>;
+  issueBuilder(buildId: string, notAfter: number): Promise<{ certPem: string; keyPem: string }>;
 }
 
 export interface Builder {

@@ -13,12 +13,14 @@ import { mount, type RouteSpec } from "./route.js";
 import { adminRoutes } from "./routes/admin.js";
 import { buildRoutes } from "./routes/builds.js";
 import { operationRoutes, type ReadinessCheck } from "./routes/operations.js";
+import type { BrokerInfo } from "./schemas.js";
 import { usageRoutes } from "./routes/usage.js";
 
 export interface AppDeps {
   accountStore: AccountStore;
   accounts: AccountService;
   builds: BuildService;
+  broker: BrokerInfo;
   ledger: LedgerStore;
   prices: Prices | null;
   clock: Clock;
@@ -39,6 +41,7 @@ export function routeTable(deps: Omit<AppDeps, "logger" | "accountStore" | "admi
     ...buildRoutes(deps.builds, {
       maxWaitSeconds: deps.maxWaitSeconds,
       heartbeatIntervalSeconds: Math.max(1, Math.floor(deps.claimLeaseMs / 3000)),
+      broker: deps.broker,
     }),
     ...usageRoutes({ accounts: deps.accounts, ledger: deps.ledger, prices: deps.prices, clock: deps.clock }),
     ...adminRoutes(deps.accounts),

@@ -1,9 +1,10 @@
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { BuildState } from "../core/lifecycle.js";
 import type { Telemetry } from "../core/ports.js";
+import type { BrokerMetrics } from "../broker/broker.js";
 
 /** The service's Prometheus metrics, in a registry of its own (several services can share a process in tests). */
-export class Metrics implements Telemetry {
+export class Metrics implements Telemetry, BrokerMetrics {
   readonly registry = new Registry();
   readonly admissions = new Counter({
     name: "remote_builder_admissions_total",
@@ -35,6 +36,38 @@ export class Metrics implements Telemetry {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5, 30, 60],
     registers: [this.registry],
   });
+
+  readonly brokerRefusals = new Counter({
+    name: "remote_builder_broker_refusals_total",
+    help: "Connections the broker turned away, by reason",
+    labelNames: ["reason"],
+    registers: [this.registry],
+  });
+  readonly brokerConnections = new Gauge({
+    name: "remote_builder_broker_open_connections",
+    help: "Connections the broker is piping to builders",
+    registers: [this.registry],
+  });
+  readonly brokerBytes = new Counter({
+    name: "remote_builder_broker_bytes_total",
+    help: "Bytes the broker carried, by direction (in: client to builder)",
+    labelNames: ["direction"],
+    registers: [this.registry],
+  });
+
+  refused(reason: string): void {
+    this.brokerRefusals.inc({ reason });
+  }
+
+  opened(): void {
+    this.brokerConnections.inc();
+  }
+
+  closed(bytesIn: number, bytesOut: number): void {
+    this.brokerConnections.dec();
+    this.brokerBytes.inc({ direction: "in" }, bytesIn);
+    this.brokerBytes.inc({ direction: "out" }, bytesOut);
+  }
 
   admission(outcome: string): void {
     this.admissions.inc({ outcome });

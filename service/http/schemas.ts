@@ -38,9 +38,22 @@ export const CreateBuildBody = z
         "how long the build may wait, queued, for a concurrency slot or the cache volume; 0 refuses at once",
       ),
     labels: labels.default({}).describe("free-form labels kept with the build"),
+    publicKey: z
+      .string()
+      .max(16_384)
+      .optional()
+      .describe(
+        "the PEM public key (ECDSA P-256) of a key pair the client made; the build's client certificate signs it",
+      ),
+    csr: z
+      .string()
+      .max(16_384)
+      .optional()
+      .describe("or a PEM certificate request (PKCS#10) instead of publicKey"),
   })
   .strict()
-  .refine((b) => !(b.shape !== undefined && b.profile !== undefined), "give shape or profile, not both");
+  .refine((b) => !(b.shape !== undefined && b.profile !== undefined), "give shape or profile, not both")
+  .refine((b) => !(b.publicKey !== undefined && b.csr !== undefined), "give publicKey or csr, not both");
 
 export const CompleteBuildBody = z.object({ result: z.enum(["success", "failure", "cancelled"]) }).strict();
 
@@ -88,7 +101,24 @@ export const Build = z.object({
   deadlineAt: z.iso.datetime(),
   endReason: z.string().nullable(),
   result: z.enum(["success", "failure", "cancelled"]).nullable(),
+  certificate: z
+    .string()
+    .nullable()
+    .describe("the build's client certificate (PEM), for the key the client sent; valid until deadlineAt"),
+  broker: z
+    .object({
+      endpoint: z
+        .string()
+        .describe("what `docker buildx create --driver remote` dials, e.g. tcp://builds.example.com:443"),
+      serverName: z.string().describe("the name in the broker's certificate (the servername driver option)"),
+      caCertificate: z.string().describe("the CA (PEM) that signs the broker's and the build's certificates"),
+    })
+    .describe("how to reach the builder: through the broker, with the certificate above"),
+  bytesIn: z.number().int(),
+  bytesOut: z.number().int(),
 });
+
+export type BrokerInfo = z.infer<typeof Build>["broker"];
 
 export const BuildList = z.object({ builds: z.array(Build) });
 
@@ -160,6 +190,7 @@ const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOStrin
 export function buildJson(
   { build, queue }: BuildView,
   heartbeatIntervalSeconds: number,
+  broker: BrokerInfo,
 ): z.infer<typeof Build> {
   return {
     id: build.id,
@@ -183,6 +214,10 @@ export function buildJson(
     deadlineAt: iso(build.deadlineAt)!,
     endReason: build.endReason,
     result: build.result,
+    certificate: build.clientCertificate,
+    broker,
+    bytesIn: build.bytesIn,
+    bytesOut: build.bytesOut,
   };
 }
 

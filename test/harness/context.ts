@@ -46,6 +46,7 @@ export async function testEnv(env: Record<string, string> = {}): Promise<Record<
     RB_PORT: "0",
     RB_LOG_LEVEL: "silent",
     RB_RECONCILE_INTERVAL_MS: "100",
+    RB_BROKER_PORT: "0",
     ...env,
   };
 }

@@ -5,6 +5,9 @@ import type { Clock } from "../../service/core/ports.js";
 import { http } from "../harness/context.js";
 import { type BuildBody, Scenario } from "./scenario.js";
 
+/** Builders made by hand here never accept a connection, so their credentials are never read. */
+const NO_TLS = { caPem: "", certPem: "", keyPem: "", serverName: "none" };
+
 const SECOND = 1000;
 const BOOT_TIMEOUT = 5;
 
@@ -143,6 +146,7 @@ describe("builders that fail, crash or are left behind", () => {
       shapeName: "small",
       shape: { cpu: 2, memoryGiB: 4 },
       volume: null,
+      tls: NO_TLS,
     });
 
     await s.after(BOOT_TIMEOUT * SECOND - 1);
@@ -162,6 +166,7 @@ describe("builders that fail, crash or are left behind", () => {
       shapeName: "small",
       shape: { cpu: 2, memoryGiB: 4 },
       volume: null,
+      tls: NO_TLS,
     });
 
     await s.after(BOOT_TIMEOUT * SECOND);

@@ -6,6 +6,11 @@ export interface MemoryDriverOptions {
   clock: Clock;
   /** How long a builder "boots". */
   bootMs?: number;
+  /**
+   * Runs something that accepts connections for a builder (tests stand in for buildkitd with an
+   * mTLS echo server); without it, builders accept none and `endpoint` only names them.
+   */
+  serve?: (spec: BuilderSpec) => Promise<{ endpoint: string; close(): Promise<void> }>;
 }
 
 /**
@@ -14,7 +19,10 @@ export interface MemoryDriverOptions {
  */
 export class MemoryDriver implements BuilderDriver {
   readonly name = "memory";
-  private readonly builders = new Map<string, Builder & { spec: BuilderSpec; failure?: string }>();
+  private readonly builders = new Map<
+    string,
+    Builder & { spec: BuilderSpec; failure?: string; close?: () => Promise<void> }
+  >();
   private readonly failures: string[] = [];
 
   constructor(private readonly options: MemoryDriverOptions) {}
@@ -44,12 +52,20 @@ export class MemoryDriver implements BuilderDriver {
       builder.state = "failed";
       throw new Error(builder.failure);
     }
+    if (this.options.serve) {
+      const served = await this.options.serve(builder.spec);
+      builder.close = served.close;
+      builder.state = "ready";
+      return { endpoint: served.endpoint };
+    }
     builder.state = "ready";
     return { endpoint: `memory://${builderId}` };
   }
 
   async terminate(builderId: string): Promise<void> {
+    const builder = this.builders.get(builderId);
     this.builders.delete(builderId);
+    await builder?.close?.();
   }
 
   async list(): Promise<Builder[]> {
@@ -74,6 +90,6 @@ export class MemoryDriver implements BuilderDriver {
 
   /** Makes a builder vanish, as a crashed process or a lost node would. */
   crash(builderId: string): void {
-    this.builders.delete(builderId);
+    void this.terminate(builderId);
   }
 }

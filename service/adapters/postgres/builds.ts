@@ -32,6 +32,9 @@ const COLUMNS = {
   waitDeadlineAt: "wait_deadline_at",
   endReason: "end_reason",
   result: "result",
+  clientCertificate: "client_certificate",
+  bytesIn: "bytes_in",
+  bytesOut: "bytes_out",
 } as const satisfies Record<keyof Build, string>;
 
 const TIMESTAMPS = new Set<keyof Build>([
@@ -105,6 +108,13 @@ export class PostgresBuildStore implements BuildStore {
       [accountId, states, limit],
     );
     return rows.map(toBuild);
+  }
+
+  async addBytes(id: string, bytesIn: number, bytesOut: number): Promise<void> {
+    await this.pool.query(
+      "UPDATE builds SET bytes_in = bytes_in + $2, bytes_out = bytes_out + $3 WHERE id = $1",
+      [id, bytesIn, bytesOut],
+    );
   }
 
   async listUnfinished(limit: number): Promise<Build[]> {

@@ -12,6 +12,11 @@ export class RedisKeys {
     return `${this.prefix}claims:scopes`;
   }
 
+  /** The pub/sub channel on which a build's end is announced to every broker. */
+  get buildsEnded(): string {
+    return `${this.prefix}builds:ended`;
+  }
+
   claim(scope: ClaimScope) {
     const base = `${this.prefix}claims:{${scopeName(scope)}}`;
     return {

@@ -2,6 +2,7 @@ import type { BuildService } from "../../core/build-service.js";
 import { Problem } from "../../core/problems.js";
 import { route, type RouteSpec } from "../route.js";
 import {
+  type BrokerInfo,
   Build,
   BuildList,
   BuildParams,
@@ -15,10 +16,12 @@ import {
 export interface BuildRouteOptions {
   maxWaitSeconds: number;
   heartbeatIntervalSeconds: number;
+  broker: BrokerInfo;
 }
 
 export function buildRoutes(builds: BuildService, options: BuildRouteOptions): RouteSpec[] {
-  const json = (view: Parameters<typeof buildJson>[0]) => buildJson(view, options.heartbeatIntervalSeconds);
+  const json = (view: Parameters<typeof buildJson>[0]) =>
+    buildJson(view, options.heartbeatIntervalSeconds, options.broker);
   return [
     route({
       method: "post",

@@ -1,0 +1,267 @@
+import type { Socket } from "node:net";
+import type { AddressInfo } from "node:net";
+import tls from "node:tls";
+import { X509Certificate } from "node:crypto";
+import type { Logger } from "pino";
+import { builderServerName } from "../core/builder-names.js";
+import type { Build } from "../core/build.js";
+import { parseBuildIdentityUri } from "../certs/identity.js";
+import { handshakeRefusal, type RefusalReason } from "./refusals.js";
+
+export interface BrokerMetrics {
+  refused(reason: RefusalReason): void;
+  opened(): void;
+  closed(bytesIn: number, bytesOut: number): void;
+}
+
+export interface BrokerOptions {
+  handshakeTimeoutMs: number;
+  maxHandshakes: number;
+  dialTimeoutMs: number;
+  keepAliveMs: number;
+  /** How often open connections are checked against their build, beside revocation messages. */
+  sweepMs: number;
+}
+
+export interface BrokerDeps {
+  caPem: string;
+  /** The broker's server certificate, for the names clients dial. */
+  server: { certPem: string; keyPem: string };
+  /** The broker's client certificate, for its connections to builders. */
+  upstream: { certPem: string; keyPem: string };
+  builds: {
+    get(id: string): Promise<Build | null>;
+    addBytes(id: string, bytesIn: number, bytesOut: number): Promise<void>;
+  };
+  /** Connection activity drives the build between `ready` and `building`. */
+  activity(buildId: string, event: "connect" | "disconnect"): Promise<unknown>;
+  metrics: BrokerMetrics;
+  logger: Logger;
+  options: BrokerOptions;
+}
+
+interface Tunnel {
+  buildId: string;
+  client: tls.TLSSocket;
+  upstream: tls.TLSSocket | null;
+  bytesIn: number;
+  bytesOut: number;
+}
+
+const ALPN = ["h2"];
+
+/**
+ * The only way into a builder. Each connection must present a client certificate the service
+ * signed for a build that is still active and belongs to the account the certificate names; the
+ * broker then opens its own mTLS connection to that build's builder and pipes bytes both ways.
+ */
+export class Broker {
+  private readonly server: tls.Server;
+  private readonly tunnels = new Map<string, Set<Tunnel>>();
+  private readonly handshaking = new Set<Socket>();
+  private sweeper: NodeJS.Timeout | null = null;
+
+  constructor(private readonly deps: BrokerDeps) {
+    const { caPem, server, options } = deps;
+    this.server = tls.createServer({
+      ca: [caPem],
+      cert: server.certPem,
+      key: server.keyPem,
+      requestCert: true,
+      rejectUnauthorized: true,
+      ALPNProtocols: ALPN,
+      minVersion: "TLSv1.2",
+      handshakeTimeout: options.handshakeTimeoutMs,
+    });
+    this.server.on("connection", (raw: Socket) => this.onConnection(raw));
+    this.server.on("tlsClientError", (err: Error & { code?: string }) =>
+      deps.metrics.refused(handshakeRefusal(err)),
+    );
+    this.server.on("secureConnection", (socket: tls.TLSSocket) => {
+      this.settleHandshake(socket);
+      void this.onSecure(socket);
+    });
+  }
+
+  async listen(port: number, host: string): Promise<AddressInfo> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once("error", reject);
+      this.server.listen(port, host, () => {
+        this.server.off("error", reject);
+        resolve();
+      });
+    });
+    this.sweeper = setInterval(() => void this.sweep(), this.deps.options.sweepMs);
+    this.sweeper.unref();
+    return this.server.address() as AddressInfo;
+  }
+
+  /** Closes every connection of a build that ended; on every replica, through the revocation bus. */
+  revoke(buildId: string): void {
+    for (const tunnel of this.tunnels.get(buildId) ?? []) this.teardown(tunnel);
+  }
+
+  openConnections(buildId?: string): number {
+    if (buildId !== undefined) return this.tunnels.get(buildId)?.size ?? 0;
+    let n = 0;
+    for (const set of this.tunnels.values()) n += set.size;
+    return n;
+  }
+
+  async close(): Promise<void> {
+    if (this.sweeper) clearInterval(this.sweeper);
+    for (const set of this.tunnels.values()) for (const tunnel of set) this.teardown(tunnel);
+    for (const raw of this.handshaking) raw.destroy();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private onConnection(raw: Socket): void {
+    if (this.handshaking.size >= this.deps.options.maxHandshakes) {
+      this.deps.metrics.refused("too-many-handshakes");
+      raw.destroy();
+      return;
+    }
+    this.handshaking.add(raw);
+    raw.once("close", () => this.handshaking.delete(raw));
+    raw.setNoDelay(true);
+    raw.setKeepAlive(true, this.deps.options.keepAliveMs);
+  }
+
+  /** The handshake is over: the raw socket no longer counts against the handshake cap. */
+  private settleHandshake(socket: tls.TLSSocket): void {
+    for (const raw of this.handshaking) {
+      if (raw.remotePort === socket.remotePort && raw.remoteAddress === socket.remoteAddress) {
+        this.handshaking.delete(raw);
+        return;
+      }
+    }
+  }
+
+  private async onSecure(client: tls.TLSSocket): Promise<void> {
+    client.on("error", () => {});
+    const refuse = (reason: RefusalReason) => {
+      this.deps.metrics.refused(reason);
+      client.destroy();
+    };
+    const peer = client.getPeerX509Certificate();
+    const identity = peer ? uriOf(peer) : null;
+    if (!peer || !identity) return refuse("no-identity");
+    let build: Build | null;
+    try {
+      build = await this.deps.builds.get(identity.buildId);
+    } catch (err) {
+      this.deps.logger.warn({ err }, "broker could not look up a build");
+      return refuse("inactive");
+    }
+    if (!build || build.accountId !== identity.accountId) return refuse("foreign");
+    // Only the certificate this build was last given opens it: not an older one for the same id.
+    if (
+      !build.clientCertificate ||
+      new X509Certificate(build.clientCertificate).fingerprint256 !== peer.fingerprint256
+    ) {
+      return refuse("superseded");
+    }
+    if (build.state !== "ready" && build.state !== "building") return refuse("inactive");
+    const target = parseEndpoint(build.endpoint);
+    if (!target) return refuse("no-route");
+    if (client.destroyed) return;
+
+    const tunnel: Tunnel = { buildId: build.id, client, upstream: null, bytesIn: 0, bytesOut: 0 };
+    this.register(tunnel);
+    client.once("close", () => this.teardown(tunnel));
+    const upstream = tls.connect({
+      host: target.host,
+      port: target.port,
+      ca: [this.deps.caPem],
+      cert: this.deps.upstream.certPem,
+      key: this.deps.upstream.keyPem,
+      servername: builderServerName(build.id),
+      ALPNProtocols: ALPN,
+      minVersion: "TLSv1.2",
+    });
+    tunnel.upstream = upstream;
+    upstream.setNoDelay(true);
+    upstream.setKeepAlive(true, this.deps.options.keepAliveMs);
+    upstream.setTimeout(this.deps.options.dialTimeoutMs, () => {
+      this.deps.metrics.refused("builder-unreachable");
+      this.teardown(tunnel);
+    });
+    let connected = false;
+    upstream.once("error", (err) => {
+      if (!connected) {
+        this.deps.logger.warn({ build: build.id, err: err.message }, "broker could not reach the builder");
+        this.deps.metrics.refused("builder-unreachable");
+      }
+      this.teardown(tunnel);
+    });
+    upstream.once("close", () => this.teardown(tunnel));
+    upstream.once("secureConnect", () => {
+      connected = true;
+      upstream.setTimeout(0);
+      client.on("data", (chunk: Buffer) => (tunnel.bytesIn += chunk.length));
+      upstream.on("data", (chunk: Buffer) => (tunnel.bytesOut += chunk.length));
+      client.pipe(upstream);
+      upstream.pipe(client);
+    });
+  }
+
+  private register(tunnel: Tunnel): void {
+    let set = this.tunnels.get(tunnel.buildId);
+    if (!set) {
+      set = new Set();
+      this.tunnels.set(tunnel.buildId, set);
+    }
+    set.add(tunnel);
+    this.deps.metrics.opened();
+    if (set.size === 1) void this.activity(tunnel.buildId, "connect");
+  }
+
+  private teardown(tunnel: Tunnel): void {
+    const set = this.tunnels.get(tunnel.buildId);
+    tunnel.client.destroy();
+    tunnel.upstream?.destroy();
+    if (!set?.delete(tunnel)) return;
+    this.deps.metrics.closed(tunnel.bytesIn, tunnel.bytesOut);
+    if (tunnel.bytesIn + tunnel.bytesOut > 0) {
+      this.deps.builds.addBytes(tunnel.buildId, tunnel.bytesIn, tunnel.bytesOut).catch((err) => {
+        this.deps.logger.warn({ err, build: tunnel.buildId }, "broker could not record a build's bytes");
+      });
+    }
+    if (set.size === 0) {
+      this.tunnels.delete(tunnel.buildId);
+      void this.activity(tunnel.buildId, "disconnect");
+    }
+  }
+
+  private async activity(buildId: string, event: "connect" | "disconnect"): Promise<void> {
+    try {
+      await this.deps.activity(buildId, event);
+    } catch (err) {
+      this.deps.logger.warn({ err, build: buildId, event }, "broker could not record activity");
+    }
+  }
+
+  /** A safety net under revocation messages: a build that ended loses its connections anyway. */
+  private async sweep(): Promise<void> {
+    for (const buildId of [...this.tunnels.keys()]) {
+      const build = await this.deps.builds.get(buildId).catch(() => undefined);
+      if (build === null || (build && build.state !== "ready" && build.state !== "building"))
+        this.revoke(buildId);
+    }
+  }
+}
+
+function uriOf(cert: X509Certificate) {
+  for (const name of (cert.subjectAltName ?? "").split(", ")) {
+    if (name.startsWith("URI:")) {
+      const identity = parseBuildIdentityUri(name.slice(4));
+      if (identity) return identity;
+    }
+  }
+  return null;
+}
+
+function parseEndpoint(endpoint: string | null): { host: string; port: number } | null {
+  const match = endpoint ? /^(?:tcp|tls):\/\/(\[[^\]]+\]|[^:/]+):(\d+)$/.exec(endpoint) : null;
+  return match ? { host: match[1]!.replace(/^\[|\]$/g, ""), port: Number(match[2]) } : null;
+}
