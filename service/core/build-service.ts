@@ -465,9 +465,13 @@ export class BuildService {
     if (build.cacheMode === "persistent") {
       await volumes.ensure(build.accountId, build.cacheVolume, cacheVolumeGiB, clock.now());
     }
-    const tls = await this.deps.certificates.issueBuilder(build.id, build.deadlineAt);
+    const { certificates } = this.deps;
     return driver.create({
-      tls: { ...tls, caPem: this.deps.certificates.caPem, serverName: builderServerName(build.id) },
+      tls: async () => ({
+        ...(await certificates.issueBuilder(build.id, build.deadlineAt)),
+        caPem: certificates.caPem,
+        serverName: builderServerName(build.id),
+      }),
       buildId: build.id,
       accountId: build.accountId,
       shapeName: build.shape,

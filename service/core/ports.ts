@@ -144,8 +144,12 @@ export interface BuilderSpec {
   shape: Shape;
   /** The account's cache volume, or null for a cold, throw-away builder. */
   volume: { name: string; sizeGiB: number } | null;
-  /** The builder's mTLS server credentials: only the broker, holding `caPem`, can connect. */
-  tls: BuilderTls;
+  /**
+   * Issues the builder's mTLS server credentials, which only the broker (holding `caPem`) can
+   * connect with. A fresh key pair each call; a driver whose builders accept no connections
+   * never pays for one.
+   */
+  tls: () => Promise<BuilderTls>;
 }
 
 export interface BuilderTls {

@@ -17,14 +17,15 @@ export interface EchoBuilder {
  * makes it send N bytes instead, to test long streams.
  */
 export async function startEchoBuilder(spec: BuilderSpec): Promise<EchoBuilder> {
+  const credentials = await spec.tls();
   const alpn: Array<string | false> = [];
   const peers: string[] = [];
   const sockets = new Set<tls.TLSSocket>();
   const server = tls.createServer(
     {
-      ca: [spec.tls.caPem],
-      cert: spec.tls.certPem,
-      key: spec.tls.keyPem,
+      ca: [credentials.caPem],
+      cert: credentials.certPem,
+      key: credentials.keyPem,
       requestCert: true,
       rejectUnauthorized: true,
       ALPNProtocols: ["h2"],

@@ -146,7 +146,7 @@ describe("builders that fail, crash or are left behind", () => {
       shapeName: "small",
       shape: { cpu: 2, memoryGiB: 4 },
       volume: null,
-      tls: NO_TLS,
+      tls: async () => NO_TLS,
     });
 
     await s.after(BOOT_TIMEOUT * SECOND - 1);
@@ -166,7 +166,7 @@ describe("builders that fail, crash or are left behind", () => {
       shapeName: "small",
       shape: { cpu: 2, memoryGiB: 4 },
       volume: null,
-      tls: NO_TLS,
+      tls: async () => NO_TLS,
     });
 
     await s.after(BOOT_TIMEOUT * SECOND);
