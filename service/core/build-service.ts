@@ -87,6 +87,10 @@ type ClaimOutcome =
   | { ok: false; patch: BuildPatch; refusal?: Problem; waitingFor?: QueueStatus["waitingFor"] };
 
 const concurrencyScope = (accountId: string): ClaimScope => ({ kind: "concurrency", accountId });
+const LIMITS_TTL_MS = 5_000;
+const RECENT_MS = 60_000;
+
+type AccountLimits = { concurrencyLimit: number; cacheVolumeGiB: number };
 
 /** Admission, the build lifecycle and its claims, orchestrated over the ports. */
 export class BuildService {
@@ -94,6 +98,9 @@ export class BuildService {
   private readonly inFlight = new Set<Promise<unknown>>();
   /** Queue members with no unfinished build, by when this process first saw them so. */
   private readonly unrecordedSince = new Map<string, number>();
+  private readonly limits = new Map<string, { at: number; limits: AccountLimits }>();
+  /** When this process last recorded each account volume's use. */
+  private readonly volumesSeen = new Map<string, number>();
   /** The hour storage was last accrued for, by this process (null: not yet since start). */
   private accruedHour: number | null = null;
 
@@ -463,7 +470,13 @@ export class BuildService {
     const shape = config.catalog[build.shape];
     if (!shape) throw new Error(`shape ${build.shape} vanished from the catalog`);
     if (build.cacheMode === "persistent") {
-      await volumes.ensure(build.accountId, build.cacheVolume, cacheVolumeGiB, clock.now());
+      // The volume's record and its last use (for eviction) need minute precision, not a write per build.
+      const key = `${build.accountId}/${build.cacheVolume}`;
+      const now = clock.now();
+      if (now - (this.volumesSeen.get(key) ?? -Infinity) >= RECENT_MS) {
+        await volumes.ensure(build.accountId, build.cacheVolume, cacheVolumeGiB, now);
+        this.volumesSeen.set(key, now);
+      }
     }
     const { certificates } = this.deps;
     return driver.create({
@@ -596,9 +609,18 @@ export class BuildService {
     }
   }
 
-  /** The build's account; one that was deleted meanwhile still lets its builds drain. */
-  private async accountOf(build: Build): Promise<{ concurrencyLimit: number; cacheVolumeGiB: number }> {
-    return (await this.deps.accounts.find(build.accountId)) ?? { concurrencyLimit: 1, cacheVolumeGiB: 1 };
+  /**
+   * The build's limits, read at most every few seconds per account (a limit raised a moment ago
+   * may start a waiter a moment later). A deleted account still lets its builds drain.
+   */
+  private async accountOf(build: Build): Promise<AccountLimits> {
+    const now = this.deps.clock.now();
+    const cached = this.limits.get(build.accountId);
+    if (cached && now - cached.at < LIMITS_TTL_MS) return cached.limits;
+    const account = await this.deps.accounts.find(build.accountId);
+    const limits = account ?? { concurrencyLimit: 1, cacheVolumeGiB: 1 };
+    this.limits.set(build.accountId, { at: now, limits });
+    return limits;
   }
 
   private track(work: Promise<unknown>): void {

@@ -93,9 +93,10 @@ export class PostgresLedgerStore implements LedgerStore {
   async page(after: string | null, limit: number): Promise<LedgerPage> {
     const [xid, seq] = after === null ? ["0", "0"] : decodeCursor(after);
     // Only rows from transactions older than every running one: nothing can later commit behind
-    // the cursor, so paging never skips a row.
+    // the cursor, so paging never skips a row. (The xid's text has a name of its own: an output
+    // column named `xid` would make ORDER BY xid sort it as text, "1000" before "999".)
     const { rows } = await this.pool.query(
-      `SELECT seq, xid::text AS xid, ${LEDGER_COLUMNS}, recorded_at
+      `SELECT seq, xid::text AS cursor_xid, ${LEDGER_COLUMNS}, recorded_at
          FROM ledger_entries
         WHERE (xid, seq) > ($1::xid8, $2::bigint) AND xid < pg_snapshot_xmin(pg_current_snapshot())
         ORDER BY xid, seq
@@ -105,7 +106,9 @@ export class PostgresLedgerStore implements LedgerStore {
     const last = rows.at(-1);
     return {
       entries: rows.map(toEntry),
-      cursor: last ? encodeCursor(last.xid as string, String(last.seq)) : (after ?? encodeCursor("0", "0")),
+      cursor: last
+        ? encodeCursor(last.cursor_xid as string, String(last.seq))
+        : (after ?? encodeCursor("0", "0")),
     };
   }
 }
