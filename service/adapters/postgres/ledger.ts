@@ -77,7 +77,7 @@ export class PostgresLedgerStore implements LedgerStore {
                        THEN extract(epoch FROM least(ended_at, $3) - greatest(started_at, $2))
                        ELSE quantity END) AS amount
          FROM ledger_entries
-        WHERE account_id = $1 AND ended_at > $2 AND started_at < $3
+        WHERE account_id = $1 AND kind IN ('build', 'storage') AND ended_at > $2 AND started_at < $3
           AND (kind = 'build' OR started_at >= $2)
         GROUP BY kind, shape`,
       [accountId, new Date(from), new Date(to)],

@@ -1,0 +1,276 @@
+/**
+ * Ledger benchmark: `npm run bench:ledger`.
+ *
+ * Starts a PostgreSQL of its own in a temp folder with default durability (fsync and
+ * synchronous_commit on; the ledger touches no Redis, so none is started), migrates it, and
+ * measures:
+ *
+ * 1. Inserts per second: BENCH_WRITERS (default 32) concurrent appenders, each appending one
+ *    `build` entry at a time through PostgresLedgerStore.append (insertLedgerEntries) on the
+ *    service's own pool (10 connections), as the service writes them: one row, one commit.
+ * 2. The usage query: the table is bulk-loaded (generate_series in SQL) to 1,000,000 rows spread
+ *    over 1,000 accounts and a year (nine build rows to one storage row), vacuumed and analyzed as
+ *    autovacuum would; then PostgresLedgerStore.usage is timed over BENCH_QUERIES (default 400)
+ *    calls, each for one random account over this month (the report's default range). The
+ *    admission quota check (PostgresBuildStore.usedSeconds), which reads the same rows, is timed
+ *    alongside for information.
+ *
+ * Targets: ≥ 2,000 inserts/s and usage p99 ≤ 50 ms. The last line is
+ * `RESULT inserts_per_s=<n> usage_p99_ms=<n>`.
+ */
+import { randomUUID } from "node:crypto";
+import { chmodSync, mkdtempSync, rmSync } from "node:fs";
+import { cpus, tmpdir, totalmem } from "node:os";
+import { join } from "node:path";
+import { performance } from "node:perf_hooks";
+import type { Pool } from "pg";
+import { PostgresBuildStore } from "../service/adapters/postgres/builds.js";
+import { PostgresLedgerStore } from "../service/adapters/postgres/ledger.js";
+import { migrate } from "../service/adapters/postgres/migrate.js";
+import { createPool } from "../service/adapters/postgres/pool.js";
+import { monthStart } from "../service/core/admission.js";
+import type { LedgerEntry } from "../service/core/ledger.js";
+import { startPostgres } from "../service/embedded/postgres.js";
+import { freePort } from "../service/embedded/process.js";
+
+const WRITERS = Number(process.env.BENCH_WRITERS ?? 32);
+const INSERT_SECONDS = Number(process.env.BENCH_INSERT_SECONDS ?? 10);
+const WARMUP_SECONDS = 1;
+const TABLE_ROWS = Number(process.env.BENCH_ROWS ?? 1_000_000);
+const ACCOUNTS = 1_000;
+const QUERIES = Number(process.env.BENCH_QUERIES ?? 400);
+const TARGET_INSERTS = 2_000;
+const TARGET_P99_MS = 50;
+
+const log = (line: string) => process.stdout.write(`${line}\n`);
+
+async function main(): Promise<void> {
+  const started = performance.now();
+  const root = mkdtempSync(join(tmpdir(), "remote-builder-bench-ledger-"));
+  chmodSync(root, 0o755); // PostgreSQL runs as `postgres` when we are root, and must reach its folder.
+  const postgres = await startPostgres({ dataDir: join(root, "postgres"), port: await freePort() });
+  const pool = createPool(await postgres.createDatabase("bench"), (err) => log(`pool error: ${err.message}`));
+  try {
+    await migrate(pool);
+    const version = (await pool.query<{ v: string }>("SELECT current_setting('server_version') AS v"))
+      .rows[0]!.v;
+    const durability = (
+      await pool.query<{ f: string; s: string }>(
+        "SELECT current_setting('fsync') AS f, current_setting('synchronous_commit') AS s",
+      )
+    ).rows[0]!;
+    log(
+      `ledger bench: PostgreSQL ${version} (fsync ${durability.f}, synchronous_commit ${durability.s}), ` +
+        `${cpus().length} CPUs, ${Math.round(totalmem() / 2 ** 30)} GiB`,
+    );
+    const accounts = await createAccounts(pool);
+
+    const inserts = await insertPhase(pool, accounts);
+    log(
+      `inserts: ${WRITERS} writers, ${inserts.count} single-row appends in ${inserts.seconds.toFixed(1)} s ` +
+        `= ${Math.round(inserts.perSecond)}/s; latency p50 ${fmt(inserts.p50)} ms, p99 ${fmt(inserts.p99)} ms`,
+    );
+
+    const load = await bulkLoad(pool);
+    log(
+      `table: ${load.rows.toLocaleString("en")} rows over ${ACCOUNTS} accounts (${load.sizeMiB} MiB with indexes), ` +
+        `loaded in ${load.loadSeconds.toFixed(1)} s, vacuum analyze ${load.vacuumSeconds.toFixed(1)} s`,
+    );
+
+    const usage = await queryPhase(pool, accounts);
+    log(
+      `usage (one account, this month): ${QUERIES} calls, p50 ${fmt(usage.usage.p50)} ms, p99 ${fmt(usage.usage.p99)} ms, ` +
+        `max ${fmt(usage.usage.max)} ms; ${usage.rowsPerAccount} rows per account in the range on average`,
+    );
+    log(
+      `admission quota check (usedSeconds, same rows): p50 ${fmt(usage.quota.p50)} ms, p99 ${fmt(usage.quota.p99)} ms`,
+    );
+    log(`usage plan:\n${usage.plan.map((l) => `  ${l}`).join("\n")}`);
+
+    const insertsOk = inserts.perSecond >= TARGET_INSERTS;
+    const usageOk = usage.usage.p99 <= TARGET_P99_MS;
+    log(
+      `targets: inserts ≥ ${TARGET_INSERTS}/s ${insertsOk ? "met" : "MISSED"}, ` +
+        `usage p99 ≤ ${TARGET_P99_MS} ms ${usageOk ? "met" : "MISSED"}; ` +
+        `${((performance.now() - started) / 1000).toFixed(0)} s in all`,
+    );
+    log(`RESULT inserts_per_s=${Math.round(inserts.perSecond)} usage_p99_ms=${fmt(usage.usage.p99)}`);
+  } finally {
+    await pool.end();
+    await postgres.stop();
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+
+async function createAccounts(pool: Pool): Promise<string[]> {
+  const { rows } = await pool.query<{ id: string }>(
+    `INSERT INTO accounts (handle, plan, features, concurrency_limit, monthly_build_minutes, cache_volume_gib, allowed_shapes)
+     SELECT 'bench-' || g, 'team', '{remote_builder}', 3, 3000, 50, '{small,medium,large}'
+       FROM generate_series(1, $1) g
+     RETURNING id`,
+    [ACCOUNTS],
+  );
+  return rows.map((r) => r.id);
+}
+
+/** Concurrent single-row appends, as the service writes a build's row when it ends. */
+async function insertPhase(pool: Pool, accounts: string[]) {
+  const ledger = new PostgresLedgerStore(pool);
+  const latencies: number[] = [];
+  let measuring = false;
+  let stop = false;
+  let count = 0;
+  const writer = async () => {
+    while (!stop) {
+      const entry = buildEntry(accounts[Math.floor(Math.random() * accounts.length)]!);
+      const t = performance.now();
+      const added = await ledger.append([entry]);
+      if (added !== 1) throw new Error(`append wrote ${added} rows`);
+      if (measuring) {
+        latencies.push(performance.now() - t);
+        count++;
+      }
+    }
+  };
+  const writers = Array.from({ length: WRITERS }, writer);
+  await sleep(WARMUP_SECONDS * 1000);
+  measuring = true;
+  const t0 = performance.now();
+  await sleep(INSERT_SECONDS * 1000);
+  measuring = false;
+  const seconds = (performance.now() - t0) / 1000;
+  stop = true;
+  await Promise.all(writers);
+  const sorted = latencies.sort((a, b) => a - b);
+  return { count, seconds, perSecond: count / seconds, p50: pct(sorted, 0.5), p99: pct(sorted, 0.99) };
+}
+
+function buildEntry(accountId: string): LedgerEntry {
+  const buildId = randomUUID();
+  const endedAt = Date.now();
+  const seconds = 30 + Math.floor(Math.random() * 1800);
+  return {
+    key: `build:${buildId}`,
+    kind: "build",
+    accountId,
+    buildId,
+    shape: "small",
+    startedAt: endedAt - seconds * 1000,
+    endedAt,
+    quantity: seconds,
+    unit: "seconds",
+    endReason: "completed",
+  };
+}
+
+/**
+ * Fills the table to TABLE_ROWS in SQL: rows spread evenly over the accounts and over the last
+ * year, one in ten a storage hour. Then VACUUM ANALYZE, as autovacuum would after such a load.
+ */
+async function bulkLoad(pool: Pool) {
+  const existing = Number((await pool.query("SELECT count(*) AS n FROM ledger_entries")).rows[0].n);
+  const t0 = performance.now();
+  await pool.query(
+    `WITH ids AS (SELECT array_agg(id ORDER BY handle) AS ids, count(*)::int AS n FROM accounts)
+     INSERT INTO ledger_entries
+       (idempotency_key, kind, account_id, build_id, shape, volume_id, started_at, ended_at, quantity, unit, end_reason)
+     SELECT CASE WHEN r.storage THEN 'storage:' || r.volume || ':' || r.g ELSE 'build:' || r.build END,
+            CASE WHEN r.storage THEN 'storage' ELSE 'build' END,
+            r.account,
+            CASE WHEN r.storage THEN NULL ELSE r.build END,
+            CASE WHEN r.storage THEN NULL ELSE (ARRAY['small', 'medium', 'large'])[1 + r.g % 3] END,
+            CASE WHEN r.storage THEN r.volume END,
+            CASE WHEN r.storage THEN date_trunc('hour', r.at) ELSE r.at END,
+            CASE WHEN r.storage THEN date_trunc('hour', r.at) + interval '1 hour'
+                 ELSE r.at + make_interval(secs => r.seconds) END,
+            CASE WHEN r.storage THEN 50 ELSE r.seconds END,
+            CASE WHEN r.storage THEN 'gib-hours' ELSE 'seconds' END,
+            CASE WHEN r.storage THEN NULL ELSE 'completed' END
+       FROM (SELECT g,
+                    g % 10 = 0 AS storage,
+                    ids.ids[1 + g % ids.n] AS account,
+                    md5(ids.ids[1 + g % ids.n]::text)::uuid AS volume,
+                    gen_random_uuid() AS build,
+                    now() - interval '365 days' + (g::float8 / $1) * interval '365 days' AS at,
+                    30 + (g::bigint * 7919) % 1800 AS seconds
+               FROM generate_series(1, $1) g, ids) r`,
+    [TABLE_ROWS - existing],
+  );
+  const loadSeconds = (performance.now() - t0) / 1000;
+  const t1 = performance.now();
+  await pool.query("VACUUM ANALYZE ledger_entries");
+  const vacuumSeconds = (performance.now() - t1) / 1000;
+  const { rows } = await pool.query<{ n: string; bytes: string }>(
+    "SELECT count(*) AS n, pg_total_relation_size('ledger_entries') AS bytes FROM ledger_entries",
+  );
+  return {
+    rows: Number(rows[0]!.n),
+    sizeMiB: Math.round(Number(rows[0]!.bytes) / 2 ** 20),
+    loadSeconds,
+    vacuumSeconds,
+  };
+}
+
+async function queryPhase(pool: Pool, accounts: string[]) {
+  const ledger = new PostgresLedgerStore(pool);
+  const builds = new PostgresBuildStore(pool);
+  const now = Date.now();
+  const from = monthStart(now);
+  const pick = () => accounts[Math.floor(Math.random() * accounts.length)]!;
+  for (let i = 0; i < 20; i++) await ledger.usage(pick(), from, now); // warm-up
+  const usage: number[] = [];
+  const quota: number[] = [];
+  for (let i = 0; i < QUERIES; i++) {
+    const account = pick();
+    let t = performance.now();
+    await ledger.usage(account, from, now);
+    usage.push(performance.now() - t);
+    t = performance.now();
+    await builds.usedSeconds(account, from, now);
+    quota.push(performance.now() - t);
+  }
+  const sample = pick();
+  const { rows: counted } = await pool.query<{ n: string }>(
+    "SELECT count(*) AS n FROM ledger_entries WHERE ended_at > $1 AND started_at < $2",
+    [new Date(from), new Date(now)],
+  );
+  const { rows: plan } = await pool.query<{ "QUERY PLAN": string }>(
+    `EXPLAIN (ANALYZE, BUFFERS)
+     SELECT kind, shape,
+            sum(CASE WHEN kind = 'build'
+                     THEN extract(epoch FROM least(ended_at, $3) - greatest(started_at, $2))
+                     ELSE quantity END) AS amount
+       FROM ledger_entries
+      WHERE account_id = $1 AND ended_at > $2 AND started_at < $3
+        AND (kind = 'build' OR started_at >= $2)
+      GROUP BY kind, shape`,
+    [sample, new Date(from), new Date(now)],
+  );
+  return {
+    usage: summarize(usage),
+    quota: summarize(quota),
+    rowsPerAccount: Math.round(Number(counted[0]!.n) / accounts.length),
+    plan: plan.map((r) => r["QUERY PLAN"]),
+  };
+}
+
+function summarize(samples: number[]) {
+  const sorted = [...samples].sort((a, b) => a - b);
+  return { p50: pct(sorted, 0.5), p99: pct(sorted, 0.99), max: sorted.at(-1) ?? 0 };
+}
+
+function pct(sorted: number[], p: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
+}
+
+function fmt(ms: number): string {
+  return ms < 10 ? ms.toFixed(2) : ms.toFixed(1);
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+main().catch((err: Error) => {
+  process.stderr.write(`bench:ledger failed: ${err.stack ?? err.message}\n`);
+  process.exitCode = 1;
+});
