@@ -382,7 +382,8 @@ export class BuildService {
       // ended meanwhile, in which case the claims we just took are ours to give back.
       await this.deps.driver.terminate(builderId);
       const current = await builds.get(build.id);
-      if (current && isTerminal(current.state)) await this.releaseClaims({ ...current, ...claimed.patch });
+      if (current && isTerminal(current.state))
+        await this.cleanUp({ ...current, ...claimed.patch, builderId: null });
       return;
     }
     this.deps.telemetry.claimWait((now - build.createdAt) / 1000);
@@ -534,7 +535,9 @@ export class BuildService {
       if (ended) {
         telemetry.buildEnded(to, reason.split(":")[0] ?? reason);
         this.events.changed(ended.id);
-        this.track(this.cleanUp(ended));
+        await this.cleanUp(ended).catch((err) =>
+          this.deps.onBackgroundError?.("releasing a build's claims failed", err),
+        );
         return ended;
       }
       current = await builds.get(build.id);
@@ -550,27 +553,31 @@ export class BuildService {
     }
   }
 
+  /**
+   * Gives back what an ended build held. Its connections close and its concurrency slot is free
+   * before this returns, so a client that completes and at once starts again is admitted; the
+   * builder's end, and then the cache volume (single writer: not before its builder is gone), follow
+   * in the background.
+   */
   private async cleanUp(build: Build): Promise<void> {
     await this.deps.revocations.publish(build.id);
-    if (build.builderId !== null) await this.deps.driver.terminate(build.builderId);
-    await this.releaseClaims(build);
-  }
-
-  private async releaseClaims(build: Build): Promise<void> {
-    const { claims } = this.deps;
     const limit = (await this.accountOf(build)).concurrencyLimit;
-    const now = this.deps.clock.now();
-    const volume = await claims.release(this.volumeScope(build), build.id, {
-      fence: build.volumeFence,
-      capacity: 1,
-      now,
-    });
-    const slot = await claims.release(concurrencyScope(build.accountId), build.id, {
+    const slot = await this.deps.claims.release(concurrencyScope(build.accountId), build.id, {
       fence: build.claimFence,
       capacity: limit,
-      now,
+      now: this.deps.clock.now(),
     });
-    for (const next of new Set([...volume.waiting, ...slot.waiting])) await this.advance(next);
+    this.track(this.releaseBuilder(build, slot.waiting));
+  }
+
+  private async releaseBuilder(build: Build, waiting: string[]): Promise<void> {
+    if (build.builderId !== null) await this.deps.driver.terminate(build.builderId);
+    const volume = await this.deps.claims.release(this.volumeScope(build), build.id, {
+      fence: build.volumeFence,
+      capacity: 1,
+      now: this.deps.clock.now(),
+    });
+    for (const next of new Set([...waiting, ...volume.waiting])) await this.advance(next);
   }
 
   /**
