@@ -1,24 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
-import {
-  ADMIN_TOKEN,
-  http,
-  type HttpResult,
-  startTestService,
-  type TestService,
-} from "../harness/context.js";
-
-const PROBLEMS = "https://remote-builder.tuist.dev/problems/";
-
-function expectProblem(res: HttpResult, status: number, kind: string, detail: RegExp): void {
-  expect({ status: res.status, type: res.body.type }).toEqual({ status, type: PROBLEMS + kind });
-  expect(res.headers.get("content-type")).toMatch(/^application\/problem\+json/);
-  expect(res.body.status).toBe(status);
-  expect(res.body.detail).toMatch(detail);
-}
-
-type Errors = Array<{ path: string; message: string }>;
-const errorPaths = (res: HttpResult) => ((res.body.errors ?? []) as Errors).map((e) => e.path).sort();
+import { ADMIN_TOKEN, http, startTestService, type TestService } from "../harness/context.js";
+import { expectProblem, errorPaths } from "../harness/problems.js";
 
 let counter = 0;
 const newHandle = () => `admin-${process.pid}-${++counter}-${randomUUID().slice(0, 6)}`;

@@ -1,17 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
-import { http, type HttpResult, startTestService, type TestService } from "../harness/context.js";
-
-const PROBLEMS = "https://remote-builder.tuist.dev/problems/";
+import { http, startTestService, type TestService } from "../harness/context.js";
+import { expectProblem } from "../harness/problems.js";
 
 /** Asserts an RFC 9457 refusal: status, stable type, content type, and a detail that explains it. */
-function expectProblem(res: HttpResult, status: number, kind: string, detail: RegExp): void {
-  expect({ status: res.status, type: res.body.type }).toEqual({ status, type: PROBLEMS + kind });
-  expect(res.headers.get("content-type")).toMatch(/^application\/problem\+json/);
-  expect(res.body.status).toBe(status);
-  expect(typeof res.body.title).toBe("string");
-  expect(res.body.detail).toMatch(detail);
-}
-
 /** Seconds from `now` to the first instant of the next UTC month. */
 function secondsToNextMonth(now: number): number {
   const d = new Date(now);

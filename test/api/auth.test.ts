@@ -9,15 +9,7 @@ import {
   startTestService,
   type TestService,
 } from "../harness/context.js";
-
-const PROBLEMS = "https://remote-builder.tuist.dev/problems/";
-
-function expectProblem(res: HttpResult, status: number, kind: string, detail: RegExp): void {
-  expect({ status: res.status, type: res.body.type }).toEqual({ status, type: PROBLEMS + kind });
-  expect(res.headers.get("content-type")).toMatch(/^application\/problem\+json/);
-  expect(res.body.status).toBe(status);
-  expect(res.body.detail).toMatch(detail);
-}
+import { expectProblem } from "../harness/problems.js";
 
 function expectUnauthorized(res: HttpResult, detail: RegExp): void {
   expectProblem(res, 401, "unauthorized", detail);

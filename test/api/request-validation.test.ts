@@ -1,24 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
-import {
-  ADMIN_TOKEN,
-  http,
-  type HttpResult,
-  startTestService,
-  type TestService,
-} from "../harness/context.js";
-
-const PROBLEMS = "https://remote-builder.tuist.dev/problems/";
-
-function expectProblem(res: HttpResult, status: number, kind: string, detail: RegExp): void {
-  expect({ status: res.status, type: res.body.type }).toEqual({ status, type: PROBLEMS + kind });
-  expect(res.headers.get("content-type")).toMatch(/^application\/problem\+json/);
-  expect(res.body.status).toBe(status);
-  expect(res.body.detail).toMatch(detail);
-}
-
-type Errors = Array<{ path: string; message: string }>;
-const errorPaths = (res: HttpResult) => ((res.body.errors ?? []) as Errors).map((e) => e.path).sort();
+import { ADMIN_TOKEN, http, startTestService, type TestService } from "../harness/context.js";
+import { expectProblem, errorPaths } from "../harness/problems.js";
 
 describe("request validation", () => {
   let service: TestService;
@@ -119,7 +102,8 @@ describe("request validation", () => {
       });
       expectProblem(res, 400, "invalid-request", /body\.shape: .*body\.waitSeconds/);
       expect(errorPaths(res)).toEqual(["body.cache", "body.labels.ok", "body.shape", "body.waitSeconds"]);
-      for (const error of res.body.errors as Errors) expect(error.message.length).toBeGreaterThan(0);
+      for (const error of res.body.errors as Array<{ message: string }>)
+        expect(error.message.length).toBeGreaterThan(0);
     });
 
     it.each([

@@ -4,9 +4,9 @@ import pg from "pg";
 import { pino } from "pino";
 import { MemoryDriver } from "../../service/adapters/drivers/memory.js";
 import { loadConfig } from "../../service/config.js";
-import type { Clock } from "../../service/core/ports.js";
 import { type RunningService, startService } from "../../service/server.js";
 import { http, testEnv, uniqueName } from "../harness/context.js";
+import { ManualClock } from "../harness/clock.js";
 
 /**
  * Exactly once, whatever happens to a build: random interleavings of complete, reap (lease expiry),
@@ -21,16 +21,6 @@ const LEASE = 60;
 const IDLE = 200;
 const DEADLINE = 300;
 const LIMIT = 3;
-
-class ManualClock implements Clock {
-  constructor(private t: number) {}
-  now(): number {
-    return this.t;
-  }
-  advance(ms: number): void {
-    this.t += ms;
-  }
-}
 
 type Op =
   | { t: "create"; cache: "wait" | "cold"; waitSeconds: number; failBoot: boolean }

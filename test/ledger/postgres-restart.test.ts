@@ -6,11 +6,11 @@ import { setTimeout as sleep } from "node:timers/promises";
 import pg from "pg";
 import { pino } from "pino";
 import { loadConfig } from "../../service/config.js";
-import type { Clock } from "../../service/core/ports.js";
 import { type EmbeddedPostgres, startPostgres } from "../../service/embedded/postgres.js";
 import { freePort } from "../../service/embedded/process.js";
 import { type RunningService, startService } from "../../service/server.js";
 import { http, testEnv, uniqueName } from "../harness/context.js";
+import { ManualClock } from "../harness/clock.js";
 
 /**
  * PostgreSQL restarted in the middle of writes. The test runs a PostgreSQL of its own (default
@@ -26,16 +26,6 @@ const LEASE = 600;
 const ACCOUNTS = 3;
 const BUILDS_PER_ACCOUNT = 80;
 const CLIENTS = 8;
-
-class ManualClock implements Clock {
-  constructor(private t: number) {}
-  now(): number {
-    return this.t;
-  }
-  advance(ms: number): void {
-    this.t += ms;
-  }
-}
 
 interface Job {
   id: string;

@@ -3,9 +3,9 @@ import { setTimeout as sleep } from "node:timers/promises";
 import pg from "pg";
 import { pino } from "pino";
 import { loadConfig } from "../../service/config.js";
-import type { Clock } from "../../service/core/ports.js";
 import { type RunningService, startService } from "../../service/server.js";
 import { ADMIN_TOKEN, http, testEnv, uniqueName } from "../harness/context.js";
+import { ManualClock } from "../harness/clock.js";
 
 /**
  * Storage accrual across an outage: the service is down for five simulated hours (an injected
@@ -15,16 +15,6 @@ import { ADMIN_TOKEN, http, testEnv, uniqueName } from "../harness/context.js";
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
-
-class ManualClock implements Clock {
-  constructor(private t: number) {}
-  now(): number {
-    return this.t;
-  }
-  advance(ms: number): void {
-    this.t += ms;
-  }
-}
 
 interface StorageRow {
   key: string;

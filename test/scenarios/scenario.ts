@@ -4,6 +4,7 @@ import { MemoryDriver } from "../../service/adapters/drivers/memory.js";
 import type { Builder, Clock } from "../../service/core/ports.js";
 import type { Build } from "../../service/http/schemas.js";
 import { http, type HttpResult, startTestService, type TestService } from "../harness/context.js";
+import { ManualClock } from "../harness/clock.js";
 
 /**
  * Shared set-up for the lifecycle scenarios: the real service (HTTP, PostgreSQL, Redis) on a clock
@@ -21,21 +22,8 @@ export interface ProblemBody {
 }
 
 /** A clock that moves only when told to. Redis scripts and PostgreSQL rows take `now` from it. */
-export class ManualClock implements Clock {
-  constructor(private t: number) {}
-
-  now(): number {
-    return this.t;
-  }
-
-  advance(ms: number): number {
-    this.t += ms;
-    return this.t;
-  }
-}
-
-/** One hour: the background loop never runs during a test, so passes happen only on `reconcile()`. */
-export const PARKED_RECONCILER = { RB_RECONCILE_INTERVAL_MS: "3600000" };
+export /** One hour: the background loop never runs during a test, so passes happen only on `reconcile()`. */
+const PARKED_RECONCILER = { RB_RECONCILE_INTERVAL_MS: "3600000" };
 
 export interface CreateBody {
   shape?: string;
