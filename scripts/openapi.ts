@@ -8,6 +8,8 @@ import { format, resolveConfig } from "prettier";
 import { pino } from "pino";
 import type { AccountService } from "../service/core/account-service.js";
 import type { BuildService } from "../service/core/build-service.js";
+import type { OidcExchange } from "../service/core/oidc-exchange.js";
+import type { TrustService } from "../service/core/trust-service.js";
 import type { AccountStore, LedgerStore } from "../service/core/ports.js";
 import { type AppDeps, routeTable } from "../service/http/app.js";
 import { Metrics } from "../service/http/metrics.js";
@@ -25,6 +27,8 @@ export function inertAppDeps(): AppDeps {
     accountStore: {} as AccountStore,
     accounts: {} as AccountService,
     builds: {} as BuildService,
+    oidc: {} as OidcExchange,
+    trust: {} as TrustService,
     broker: { endpoint: "", serverName: "", caCertificate: "" },
     ledger: {} as LedgerStore,
     prices: null,

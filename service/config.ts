@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { CI_KINDS, type IssuerConfig } from "./core/ci-identity.js";
 
 /**
  * The one place the service reads its environment. Parsed once at start; a bad start lists every
@@ -47,6 +48,18 @@ const json = <T extends z.ZodType>(schema: T) =>
       }
     })
     .pipe(schema);
+
+const issuer = z
+  .object({
+    name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,31}$/, "a short lowercase name"),
+    issuer: z.string().url(),
+    kind: z.enum(CI_KINDS),
+    audience: z.string().min(1).optional(),
+  })
+  .strict();
+const DEFAULT_ISSUERS = [
+  { name: "github", issuer: "https://token.actions.githubusercontent.com", kind: "github" },
+];
 
 const seconds = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 
@@ -133,12 +146,66 @@ const FIELDS = z.object({
     .describe(
       "comma-separated DNS names and IPs in the broker's server certificate; the first is the server name",
     ),
+  RB_BROKER_HANDSHAKE_TIMEOUT_MS: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(10_000)
+    .describe("how long a client may take to finish its TLS handshake with the broker"),
+  RB_BROKER_MAX_HANDSHAKES: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(512)
+    .describe("how many TLS handshakes the broker runs at once; connections beyond it are refused"),
+  RB_BROKER_DIAL_TIMEOUT_MS: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(10_000)
+    .describe("how long the broker waits to reach a builder (TCP and TLS) before it gives up"),
   RB_CA_CERT_FILE: z.string().optional().describe("the CA certificate (PEM), e.g. from a Kubernetes Secret"),
   RB_CA_KEY_FILE: z.string().optional().describe("the CA's private key (PKCS#8 PEM), beside RB_CA_CERT_FILE"),
   RB_CA_DIR: z
     .string()
     .optional()
     .describe("a folder holding ca.crt and ca.key, made on first use (development)"),
+  RB_OIDC_AUDIENCE: z
+    .string()
+    .min(1)
+    .default("remote-builder")
+    .describe("the aud CI identity tokens must carry, exactly, e.g. the service's URL"),
+  RB_OIDC_ISSUERS: json(z.array(issuer))
+    .default(DEFAULT_ISSUERS as z.input<typeof issuer>[])
+    .describe(
+      'the CI issuers trusted for the OIDC exchange, as JSON: [{"name":"github","issuer":"https://token.actions.githubusercontent.com","kind":"github"}]; kind is github, gitlab, circleci or buildkite; audience overrides RB_OIDC_AUDIENCE',
+    ),
+  RB_OIDC_CREDENTIAL_TTL_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(60)
+    .max(3600)
+    .default(3600)
+    .describe("how long an exchanged account credential lives, at most an hour"),
+  RB_OIDC_JWKS_COOLDOWN_SECONDS: z.coerce
+    .number()
+    .nonnegative()
+    .default(30)
+    .describe("the least time between two fetches of an issuer's keys when an unknown kid arrives"),
+  RB_OIDC_JWKS_MAX_AGE_SECONDS: z.coerce
+    .number()
+    .positive()
+    .default(600)
+    .describe("how old cached issuer keys get before they are refreshed in the background"),
+  RB_GITHUB_API_URL: z
+    .string()
+    .url()
+    .default("https://api.github.com")
+    .describe("the GitHub REST API that resolves owner/repo names to ids (GHES: https://<host>/api/v3)"),
+  RB_GITHUB_TOKEN: z
+    .string()
+    .optional()
+    .describe("a GitHub token for those look-ups (optional: rate limits, private repositories)"),
   RB_LOG_LEVEL: z
     .enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"])
     .default("info")
@@ -165,6 +232,15 @@ const ENV = FIELDS.superRefine((env, ctx) => {
       code: "custom",
       path: ["RB_CA_KEY_FILE"],
       message: "RB_CA_CERT_FILE and RB_CA_KEY_FILE go together",
+    });
+  }
+  const names = env.RB_OIDC_ISSUERS.map((i) => i.name);
+  const urls = env.RB_OIDC_ISSUERS.map((i) => i.issuer);
+  if (new Set(names).size !== names.length || new Set(urls).size !== urls.length) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["RB_OIDC_ISSUERS"],
+      message: "each issuer needs its own name and its own issuer URL",
     });
   }
   for (const [name, p] of Object.entries(env.RB_PLANS)) {
@@ -202,10 +278,27 @@ export interface Config {
   bootTimeoutMs: number;
   maxWaitSeconds: number;
   reconcileIntervalMs: number;
-  broker: { host: string; port: number; endpoint: string | null; names: string[] };
+  broker: {
+    host: string;
+    port: number;
+    endpoint: string | null;
+    names: string[];
+    handshakeTimeoutMs: number;
+    maxHandshakes: number;
+    dialTimeoutMs: number;
+  };
   /** Where the CA comes from: files (production), a folder made on first use, or memory (tests). */
   ca: { certFile: string; keyFile: string } | { dir: string } | null;
   logLevel: Env["RB_LOG_LEVEL"];
+  oidc: {
+    audience: string;
+    issuers: IssuerConfig[];
+    credentialTtlMs: number;
+    jwksCooldownMs: number;
+    jwksMaxAgeMs: number;
+    githubApiUrl: string;
+    githubToken: string | null;
+  };
 }
 
 export class ConfigError extends Error {
@@ -256,6 +349,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       port: e.RB_BROKER_PORT,
       endpoint: e.RB_BROKER_ENDPOINT ?? null,
       names: e.RB_BROKER_NAMES,
+      handshakeTimeoutMs: e.RB_BROKER_HANDSHAKE_TIMEOUT_MS,
+      maxHandshakes: e.RB_BROKER_MAX_HANDSHAKES,
+      dialTimeoutMs: e.RB_BROKER_DIAL_TIMEOUT_MS,
     },
     ca:
       e.RB_CA_CERT_FILE && e.RB_CA_KEY_FILE
@@ -264,5 +360,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
           ? { dir: e.RB_CA_DIR }
           : null,
     logLevel: e.RB_LOG_LEVEL,
+    oidc: {
+      audience: e.RB_OIDC_AUDIENCE,
+      issuers: e.RB_OIDC_ISSUERS,
+      credentialTtlMs: e.RB_OIDC_CREDENTIAL_TTL_SECONDS * 1000,
+      jwksCooldownMs: e.RB_OIDC_JWKS_COOLDOWN_SECONDS * 1000,
+      jwksMaxAgeMs: e.RB_OIDC_JWKS_MAX_AGE_SECONDS * 1000,
+      githubApiUrl: e.RB_GITHUB_API_URL,
+      githubToken: e.RB_GITHUB_TOKEN ?? null,
+    },
   };
 }

@@ -25,12 +25,21 @@ import { Broker } from "./broker/broker.js";
 import { CertificateAuthority } from "./certs/authority.js";
 import type { BrokerInfo } from "./http/schemas.js";
 import { readFileSync } from "node:fs";
+import { GitHubOwnerDirectory } from "./adapters/oidc/github.js";
+import { JoseIdentityVerifier } from "./adapters/oidc/verifier.js";
+import { PostgresTrustStore } from "./adapters/postgres/trust.js";
+import { RedisCredentialStore } from "./adapters/redis/credentials.js";
+import { RedisKeySetBackup } from "./adapters/redis/jwks-backup.js";
+import { OidcExchange } from "./core/oidc-exchange.js";
+import { TrustService } from "./core/trust-service.js";
 
 export const VERSION = "0.1.0";
 
 export interface RunningService {
   url: string;
   builds: BuildService;
+  oidc: OidcExchange;
+  trust: TrustService;
   accounts: AccountService;
   driver: BuilderDriver;
   redis: Redis;
@@ -93,6 +102,35 @@ export async function startService(
     },
     onBackgroundError: (message, err) => logger.error({ err }, message),
   });
+  const trustStore = new PostgresTrustStore(pool);
+  const oidc = new OidcExchange({
+    verifier: new JoseIdentityVerifier(
+      {
+        audience: config.oidc.audience,
+        issuers: config.oidc.issuers,
+        cooldownMs: config.oidc.jwksCooldownMs,
+        maxAgeMs: config.oidc.jwksMaxAgeMs,
+        fetchTimeoutMs: 5_000,
+      },
+      clock,
+      new RedisKeySetBackup(redis, keys),
+    ),
+    trust: trustStore,
+    credentials: new RedisCredentialStore(redis, keys),
+    clock,
+    credentialTtlMs: config.oidc.credentialTtlMs,
+  });
+  const trust = new TrustService({
+    accounts: accountStore,
+    trust: trustStore,
+    directory: new GitHubOwnerDirectory({
+      baseUrl: config.oidc.githubApiUrl,
+      token: config.oidc.githubToken,
+      timeoutMs: 10_000,
+    }),
+    issuers: config.oidc.issuers,
+    onChange: () => oidc.invalidate(),
+  });
   const broker = await startBroker(config, authority, buildStore, builds, metrics, logger);
   await revocations.subscribe((buildId) => broker.broker.revoke(buildId));
   const app = createApp({
@@ -100,6 +138,8 @@ export async function startService(
     accountStore,
     accounts,
     builds,
+    oidc,
+    trust,
     ledger,
     prices: config.prices,
     clock,
@@ -127,6 +167,8 @@ export async function startService(
   return {
     url,
     builds,
+    oidc,
+    trust,
     accounts,
     driver,
     redis,
@@ -182,9 +224,9 @@ async function startBroker(
     metrics,
     logger,
     options: {
-      handshakeTimeoutMs: 10_000,
-      maxHandshakes: 512,
-      dialTimeoutMs: 10_000,
+      handshakeTimeoutMs: config.broker.handshakeTimeoutMs,
+      maxHandshakes: config.broker.maxHandshakes,
+      dialTimeoutMs: config.broker.dialTimeoutMs,
       keepAliveMs: 30_000,
       sweepMs: 5_000,
     },

@@ -17,7 +17,16 @@ export type RefusalReason =
   | "no-route"
   | "builder-unreachable";
 
-export function handshakeRefusal(err: { code?: string; message?: string }): RefusalReason {
+/**
+ * `verifyError` is the socket's `authorizationError`: the OpenSSL verdict on the client's
+ * certificate (CERT_HAS_EXPIRED, UNABLE_TO_VERIFY_LEAF_SIGNATURE…), which Node keeps on the socket
+ * while the error it emits for the refused handshake only says "socket hang up".
+ */
+export function handshakeRefusal(
+  err: { code?: string; message?: string },
+  verifyError?: string | null,
+): RefusalReason {
+  if (verifyError) return /EXPIRED|NOT_YET_VALID/.test(verifyError) ? "expired" : "untrusted";
   const code = err.code ?? "";
   const text = `${code} ${err.message ?? ""}`;
   if (code === "ERR_TLS_HANDSHAKE_TIMEOUT") return "handshake-timeout";

@@ -204,8 +204,18 @@ async function importPublicKey(pem: string, field: string): Promise<CryptoKey> {
   }
   throw invalidKey(
     field,
-    `is a ${type} key${details.namedCurve ? ` on ${details.namedCurve}` : ""}; use ECDSA P-256 (or P-384, or RSA of 2048 bits or more)`,
+    `is ${describeKey(type, details)}, which the service does not sign; use ECDSA P-256 (or P-384, or RSA of 2048 bits or more)`,
   );
+}
+
+function describeKey(
+  type: string | undefined,
+  details: { namedCurve?: string; modulusLength?: number },
+): string {
+  if (type === "ec") return `an EC key on ${details.namedCurve ?? "an unnamed curve"}`;
+  if (type === "rsa" || type === "rsa-pss")
+    return `an ${type.toUpperCase()} key of ${details.modulusLength} bits`;
+  return `a key of type ${type ?? "unknown"}`;
 }
 
 function invalidKey(field: string, why: string): Problem {

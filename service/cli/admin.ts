@@ -1,5 +1,6 @@
 import { parseArgs } from "node:util";
 import { adminToken, request, serverUrl } from "./http.js";
+import { TRUST_OPTIONS, TRUST_USAGE, trustBody } from "./trust.js";
 
 export const ADMIN_USAGE = `  remote-builder admin accounts create <handle> [--plan P] [limits]
   remote-builder admin accounts get <handle>
@@ -8,6 +9,7 @@ export const ADMIN_USAGE = `  remote-builder admin accounts create <handle> [--p
   remote-builder admin tokens create <handle> [--name N]
   remote-builder admin tokens list <handle>
   remote-builder admin tokens revoke <handle> <token-id>
+${TRUST_USAGE}
     limits: --concurrency N --minutes N --cache-gib N --shapes a,b --profile label=shape (repeatable)
     every admin command takes --server URL (RB_SERVER_URL, default http://127.0.0.1:8080) and
     --admin-token T (RB_ADMIN_TOKEN, else .data/admin-token from \`remote-builder dev\`)`;
@@ -22,6 +24,7 @@ const OPTIONS = {
   shapes: { type: "string" },
   profile: { type: "string", multiple: true },
   name: { type: "string" },
+  ...TRUST_OPTIONS,
 } as const;
 
 /** The admin API, from the command line. Prints the JSON the service answers. */
@@ -54,6 +57,13 @@ export async function adminCommand(args: string[]): Promise<number> {
     case "tokens revoke":
       if (!rest[0]) throw new Error("usage: tokens revoke <handle> <token-id>");
       return call("DELETE", `${account}/tokens/${encodeURIComponent(rest[0])}`);
+    case "trust add":
+      return call("POST", `${account}/trust`, trustBody(values));
+    case "trust list":
+      return call("GET", `${account}/trust`);
+    case "trust remove":
+      if (!rest[0]) throw new Error("usage: trust remove <handle> <relationship-id>");
+      return call("DELETE", `${account}/trust/${encodeURIComponent(rest[0])}`);
     default:
       throw new Error(`there is no admin command "${noun ?? ""} ${verb ?? ""}".\n\n${ADMIN_USAGE}`);
   }

@@ -39,5 +39,17 @@ export interface AgentToken {
 /** Who is calling the build API. */
 export interface Principal {
   account: Account;
-  tokenId: string;
+  /** The agent token's id; null for a credential from the OIDC exchange. */
+  tokenId: string | null;
+  /** False when the caller may not write the account's warm cache: its builds run cold. */
+  cacheWrite?: boolean;
+  /** The CI run an exchanged credential is scoped to; builds record it. */
+  ci?: CiRun | null;
+}
+
+export interface CiRun {
+  repository: string | null;
+  ref: string | null;
+  workflow: string | null;
+  run: string | null;
 }

@@ -154,6 +154,11 @@ export class BuildService {
       clientCertificate: null,
       bytesIn: 0,
       bytesOut: 0,
+      repository: principal.ci?.repository ?? null,
+      ref: principal.ci?.ref ?? null,
+      workflow: principal.ci?.workflow ?? null,
+      run: principal.ci?.run ?? null,
+      cacheWrite: principal.cacheWrite ?? true,
     };
     if (request.publicKey !== undefined || request.csr !== undefined) {
       draft.clientCertificate = await this.deps.certificates.issueClientCertificate(
@@ -442,6 +447,18 @@ export class BuildService {
       return {
         ok: true,
         patch: { ...patch, cacheMode: "cold", cacheReason: "the client asked for a cold builder" },
+      };
+    }
+    if (!build.cacheWrite) {
+      // The credential's trust relationship does not let this ref write the warm cache (a pull
+      // request, say): it must not poison what the default branch's builds read.
+      return {
+        ok: true,
+        patch: {
+          ...patch,
+          cacheMode: "cold",
+          cacheReason: `${build.ref ?? "this ref"} may not write the account's warm cache (its trust relationship's cache policy), so this build runs cold`,
+        },
       };
     }
     const volume = await claims.acquire(this.volumeScope(build), build.id, { ...opts, capacity: 1 });

@@ -42,6 +42,13 @@ export interface Build {
   /** Bytes the broker carried from the client to the builder, and back. */
   bytesIn: number;
   bytesOut: number;
+  /** The CI run behind an exchanged credential (repository, ref, workflow, run); null for agent tokens. */
+  repository: string | null;
+  ref: string | null;
+  workflow: string | null;
+  run: string | null;
+  /** False when the credential may not write the warm cache: the build gets a cold builder. */
+  cacheWrite: boolean;
 }
 
 /** The fields a transition may change besides `state`. */

@@ -2,11 +2,13 @@
  * What the core needs from the outside world. Adapters (PostgreSQL, Redis, drivers) implement
  * these; the core never imports them.
  */
-import type { Account, AgentToken, PlanLimits } from "./accounts.js";
+import type { Account, AgentToken, CiRun, PlanLimits } from "./accounts.js";
 import type { Build, BuildPatch } from "./build.js";
 import type { BuildState } from "./lifecycle.js";
 import type { Shape } from "./catalog.js";
 import type { LedgerEntry, Volume } from "./ledger.js";
+import type { IssuerConfig } from "./ci-identity.js";
+import type { NewTrustRelationship, TrustRelationship } from "./trust.js";
 
 export interface Clock {
   now(): number;
@@ -200,4 +202,52 @@ export interface Telemetry {
   admission(outcome: string): void;
   claimWait(seconds: number): void;
   buildEnded(state: BuildState, reason: string): void;
+}
+
+/** Trust relationships (OIDC exchange), per account. */
+export interface TrustStore {
+  create(relationship: NewTrustRelationship): Promise<TrustRelationship>;
+  list(accountId: string): Promise<TrustRelationship[]>;
+  /** Every account's relationships for one owner of one issuer. */
+  forOwner(issuer: string, ownerId: string): Promise<TrustRelationship[]>;
+  remove(accountId: string, id: string): Promise<TrustRelationship | null>;
+  /** The account a relationship belongs to, while the relationship exists. */
+  accountOf(relationshipId: string): Promise<Account | null>;
+}
+
+/** Verifies a CI's OIDC token: signature, issuer, audience, times. Throws a Problem when it is not valid. */
+export interface IdentityVerifier {
+  verify(
+    token: string,
+  ): Promise<{ issuer: IssuerConfig; claims: Record<string, unknown>; expiresAt: number }>;
+}
+
+/** What an exchanged credential is scoped to; kept (under the credential's hash) until it expires. */
+export interface AccountCredential extends CiRun {
+  accountId: string;
+  relationshipId: string;
+  issuer: string;
+  subject: string | null;
+  repositoryId: string | null;
+  cacheWrite: boolean;
+  expiresAt: number;
+}
+
+export interface CredentialStore {
+  put(hash: Buffer, credential: AccountCredential, ttlMs: number): Promise<void>;
+  get(hash: Buffer): Promise<AccountCredential | null>;
+  /** Records a token id as used until `ttlMs` from now; false when it already was. */
+  markUsed(issuer: string, jti: string, ttlMs: number): Promise<boolean>;
+}
+
+/** Owner and repository names to their stable ids (the GitHub REST API). */
+export interface OwnerDirectory {
+  resolve(owner: string, repository: string | null): Promise<ResolvedOwner>;
+}
+
+export interface ResolvedOwner {
+  ownerId: string;
+  ownerName: string;
+  repositoryId: string | null;
+  repositoryName: string | null;
 }

@@ -2,6 +2,8 @@ import express from "express";
 import type { Logger } from "pino";
 import type { AccountService } from "../core/account-service.js";
 import type { BuildService } from "../core/build-service.js";
+import type { OidcExchange } from "../core/oidc-exchange.js";
+import type { TrustService } from "../core/trust-service.js";
 import type { AccountStore, Clock, LedgerStore } from "../core/ports.js";
 import type { Prices } from "../core/usage.js";
 import { authenticators } from "./auth.js";
@@ -15,11 +17,15 @@ import { buildRoutes } from "./routes/builds.js";
 import { operationRoutes, type ReadinessCheck } from "./routes/operations.js";
 import type { BrokerInfo } from "./schemas.js";
 import { usageRoutes } from "./routes/usage.js";
+import { oidcRoutes } from "./routes/oidc.js";
+import { trustRoutes } from "./routes/trust.js";
 
 export interface AppDeps {
   accountStore: AccountStore;
   accounts: AccountService;
   builds: BuildService;
+  oidc: OidcExchange;
+  trust: TrustService;
   broker: BrokerInfo;
   ledger: LedgerStore;
   prices: Prices | null;
@@ -45,6 +51,8 @@ export function routeTable(deps: Omit<AppDeps, "logger" | "accountStore" | "admi
     }),
     ...usageRoutes({ accounts: deps.accounts, ledger: deps.ledger, prices: deps.prices, clock: deps.clock }),
     ...adminRoutes(deps.accounts),
+    ...oidcRoutes(deps.oidc),
+    ...trustRoutes(deps.trust),
   );
   return routes;
 }
@@ -56,7 +64,11 @@ export function createApp(deps: AppDeps): express.Express {
   app.use(requestLog(deps.logger, deps.metrics));
   app.use(express.json({ limit: "64kb", type: ["application/json", "application/*+json"] }));
   const router = express.Router();
-  mount(router, routeTable(deps), authenticators(deps.accountStore, deps.adminToken));
+  mount(
+    router,
+    routeTable(deps),
+    authenticators(deps.accountStore, deps.adminToken, (credential) => deps.oidc.authenticate(credential)),
+  );
   app.use(router);
   app.use(notFound);
   app.use(errorHandler(deps.logger));

@@ -2,6 +2,7 @@ import type { Request } from "express";
 import type { Principal } from "../core/accounts.js";
 import type { AccountStore } from "../core/ports.js";
 import { Problem } from "../core/problems.js";
+import { CREDENTIAL_PREFIX } from "../core/oidc-exchange.js";
 import { hashToken, looksLikeAgentToken, sameSecret } from "../core/tokens.js";
 import type { Authenticators } from "./route.js";
 
@@ -19,10 +20,27 @@ function bearer(req: Request): string {
   return match[1]!;
 }
 
-export function authenticators(accounts: AccountStore, adminToken: string): Authenticators {
+/** Resolves an exchanged account credential (`rbc_…`) to its principal; null when it is not valid. */
+export type CredentialAuthenticator = (credential: string) => Promise<Principal | null>;
+
+export function authenticators(
+  accounts: AccountStore,
+  adminToken: string,
+  credentials: CredentialAuthenticator | null = null,
+): Authenticators {
   const self: Authenticators = {
     async agent(req): Promise<Principal> {
       const token = bearer(req);
+      if (token.startsWith(CREDENTIAL_PREFIX)) {
+        const principal = credentials ? await credentials(token) : null;
+        if (!principal) {
+          throw new Problem(
+            "unauthorized",
+            "The account credential is expired, mistyped or no longer trusted (credentials live at most an hour, and die with their trust relationship). Exchange a fresh OIDC token at POST /api/v1/auth/oidc.",
+          );
+        }
+        return principal;
+      }
       const found = looksLikeAgentToken(token) ? await accounts.authenticate(hashToken(token)) : null;
       if (!found) {
         throw new Problem(

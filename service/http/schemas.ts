@@ -116,6 +116,15 @@ export const Build = z.object({
     .describe("how to reach the builder: through the broker, with the certificate above"),
   bytesIn: z.number().int(),
   bytesOut: z.number().int(),
+  ci: z
+    .object({
+      repository: z.string().nullable(),
+      ref: z.string().nullable(),
+      workflow: z.string().nullable(),
+      run: z.string().nullable(),
+    })
+    .nullable()
+    .describe("the CI run whose OIDC credential admitted the build; null for an agent token"),
 });
 
 export type BrokerInfo = z.infer<typeof Build>["broker"];
@@ -218,6 +227,10 @@ export function buildJson(
     broker,
     bytesIn: build.bytesIn,
     bytesOut: build.bytesOut,
+    ci:
+      build.repository === null && build.ref === null && build.workflow === null && build.run === null
+        ? null
+        : { repository: build.repository, ref: build.ref, workflow: build.workflow, run: build.run },
   };
 }
 

@@ -3,7 +3,7 @@ import type { Account, AgentToken } from "../../core/accounts.js";
 import type { AccountStore, AccountUpdate, NewAccount } from "../../core/ports.js";
 import { Problem } from "../../core/problems.js";
 
-const ACCOUNT_COLUMNS = `id, handle, plan, features, concurrency_limit, monthly_build_minutes, cache_volume_gib,
+export const ACCOUNT_COLUMNS = `id, handle, plan, features, concurrency_limit, monthly_build_minutes, cache_volume_gib,
   allowed_shapes, profiles, created_at, updated_at`;
 const TOKEN_COLUMNS = "id, account_id, name, prefix, created_at, last_used_at, revoked_at";
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -135,7 +135,7 @@ export class PostgresAccountStore implements AccountStore {
   }
 }
 
-function toAccount(row: Row): Account {
+export function toAccount(row: Row): Account {
   return {
     id: row.id as string,
     handle: row.handle as string,

@@ -35,6 +35,11 @@ const COLUMNS = {
   clientCertificate: "client_certificate",
   bytesIn: "bytes_in",
   bytesOut: "bytes_out",
+  repository: "repository",
+  ref: "ref",
+  workflow: "workflow",
+  run: "run",
+  cacheWrite: "cache_write",
 } as const satisfies Record<keyof Build, string>;
 
 const TIMESTAMPS = new Set<keyof Build>([

@@ -17,6 +17,21 @@ export class RedisKeys {
     return `${this.prefix}builds:ended`;
   }
 
+  /** An exchanged account credential, by the SHA-256 (hex) of its secret; expires with it. */
+  credential(hashHex: string): string {
+    return `${this.prefix}oidc:credential:${hashHex}`;
+  }
+
+  /** A used OIDC token id (`jti`), by the SHA-256 (hex) of issuer and jti; kept until the token expires. */
+  usedTokenId(hashHex: string): string {
+    return `${this.prefix}oidc:jti:${hashHex}`;
+  }
+
+  /** The last good key set (JWKS) of an issuer, for a replica that starts while the issuer is down. */
+  jwks(issuer: string): string {
+    return `${this.prefix}oidc:jwks:${issuer}`;
+  }
+
   claim(scope: ClaimScope) {
     const base = `${this.prefix}claims:{${scopeName(scope)}}`;
     return {

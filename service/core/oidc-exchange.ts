@@ -1,0 +1,138 @@
+import { randomBytes } from "node:crypto";
+import type { Principal } from "./accounts.js";
+import { ciIdentity, type CiIdentity } from "./ci-identity.js";
+import type { AccountCredential, Clock, CredentialStore, IdentityVerifier, TrustStore } from "./ports.js";
+import { Problem } from "./problems.js";
+import { hashToken } from "./tokens.js";
+import { type CachePolicy, matchTrust, mismatch, type TrustRelationship } from "./trust.js";
+
+/** Exchanged credentials look like `rbc_<43 base64url chars>`: the prefix tells them from agent tokens. */
+export const CREDENTIAL_PREFIX = "rbc_";
+const CREDENTIAL_SHAPE = /^rbc_[A-Za-z0-9_-]{43}$/;
+/** No credential outlives an hour, whatever the configuration says. */
+export const MAX_CREDENTIAL_TTL_MS = 3_600_000;
+/** How long this process trusts its copy of an owner's relationships (see invalidate()). */
+const TRUST_CACHE_MS = 5_000;
+/** A token id is remembered past the token's expiry by at least the clock leeway. */
+const LEEWAY_MS = 30_000;
+
+export function looksLikeCredential(token: string): boolean {
+  return CREDENTIAL_SHAPE.test(token);
+}
+
+export interface Exchanged {
+  credential: string;
+  expiresAt: number;
+  expiresInSeconds: number;
+  account: { id: string; handle: string };
+  relationship: TrustRelationship;
+  identity: CiIdentity;
+  cache: CachePolicy;
+}
+
+export interface OidcExchangeDeps {
+  verifier: IdentityVerifier;
+  trust: TrustStore;
+  credentials: CredentialStore;
+  clock: Clock;
+  credentialTtlMs: number;
+}
+
+/** CI identity tokens in, short-lived account credentials out; and those credentials back to a principal. */
+export class OidcExchange {
+  private readonly owners = new Map<string, { at: number; relationships: Promise<TrustRelationship[]> }>();
+
+  constructor(private readonly deps: OidcExchangeDeps) {}
+
+  async exchange(token: string, accountRef?: string): Promise<Exchanged> {
+    const { verifier, credentials, clock } = this.deps;
+    const { issuer, claims, expiresAt } = await verifier.verify(token);
+    const identity = ciIdentity(issuer, claims);
+    let candidates = await this.relationshipsOf(identity.issuer, identity.ownerId);
+    if (accountRef !== undefined) {
+      candidates = candidates.filter((r) => r.accountId === accountRef || r.accountHandle === accountRef);
+    }
+    const verdict = matchTrust(identity, candidates);
+    if (!verdict.ok) throw new Problem(verdict.kind, verdict.detail, { reasons: verdict.reasons });
+    const accounts = new Set(
+      candidates.filter((r) => mismatch(r, identity) === null).map((r) => r.accountId),
+    );
+    if (accounts.size > 1) {
+      throw new Problem(
+        "invalid-request",
+        `${accounts.size} accounts trust this job; name the one to act for with "account" (its handle or id).`,
+        { errors: [{ path: "body.account", message: "required when several accounts trust the job" }] },
+      );
+    }
+    const { relationship, cache } = verdict;
+    const account = { id: relationship.accountId, handle: relationship.accountHandle };
+
+    const jti = typeof claims.jti === "string" ? claims.jti : "";
+    const now = clock.now();
+    if (!(await credentials.markUsed(identity.issuer, jti, Math.max(1, expiresAt - now) + LEEWAY_MS))) {
+      throw new Problem(
+        "token-replayed",
+        "This identity token was already exchanged once; request a fresh one from the CI (each token is good for one exchange).",
+        { reason: "replayed" },
+      );
+    }
+    const ttl = Math.min(this.deps.credentialTtlMs, MAX_CREDENTIAL_TTL_MS);
+    const credential = CREDENTIAL_PREFIX + randomBytes(32).toString("base64url");
+    const record: AccountCredential = {
+      accountId: account.id,
+      relationshipId: relationship.id,
+      issuer: identity.issuer,
+      subject: identity.subject,
+      repositoryId: identity.repositoryId,
+      repository: identity.repository,
+      ref: identity.ref,
+      workflow: identity.workflow,
+      run: identity.run,
+      cacheWrite: cache.write,
+      expiresAt: now + ttl,
+    };
+    await credentials.put(hashToken(credential), record, ttl);
+    return {
+      credential,
+      expiresAt: record.expiresAt,
+      expiresInSeconds: ttl / 1000,
+      account,
+      relationship,
+      identity,
+      cache,
+    };
+  }
+
+  /** The principal an exchanged credential stands for; null when it is unknown, expired or its relationship removed. */
+  async authenticate(credential: string): Promise<Principal | null> {
+    if (!looksLikeCredential(credential)) return null;
+    const record = await this.deps.credentials.get(hashToken(credential));
+    if (!record || record.expiresAt <= this.deps.clock.now()) return null;
+    // Removing the relationship ends its credentials at once: the account is read through it.
+    const account = await this.deps.trust.accountOf(record.relationshipId);
+    if (!account || account.id !== record.accountId) return null;
+    return {
+      account,
+      tokenId: null,
+      cacheWrite: record.cacheWrite,
+      ci: { repository: record.repository, ref: record.ref, workflow: record.workflow, run: record.run },
+    };
+  }
+
+  /** Forgets cached relationships (after an admin adds or removes one on this replica). */
+  invalidate(): void {
+    this.owners.clear();
+  }
+
+  private relationshipsOf(issuer: string, ownerId: string): Promise<TrustRelationship[]> {
+    const key = `${issuer}\0${ownerId}`;
+    const now = this.deps.clock.now();
+    const cached = this.owners.get(key);
+    if (cached && now - cached.at < TRUST_CACHE_MS) return cached.relationships;
+    const relationships = this.deps.trust.forOwner(issuer, ownerId);
+    this.owners.set(key, { at: now, relationships });
+    relationships.catch(() => this.owners.delete(key));
+    if (this.owners.size > 10_000) this.owners.delete(this.owners.keys().next().value!);
+    return relationships;
+  }
+}
