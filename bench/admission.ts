@@ -25,6 +25,7 @@ import pg from "pg";
 import { startPostgres } from "../service/embedded/postgres.js";
 import { freePort } from "../service/embedded/process.js";
 import { startRedis } from "../service/embedded/redis.js";
+import { benchAccount, call, percentile, stopChild } from "./support.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const ADMIN_TOKEN = randomBytes(32).toString("hex");
@@ -108,7 +109,10 @@ async function main(): Promise<void> {
     stops.unshift(() => stopChild(service));
     const base = `http://127.0.0.1:${port}`;
     await untilReady(base, service);
-    const token = await benchAccount(base);
+    const token = await benchAccount(base, ADMIN_TOKEN, {
+      concurrencyLimit: 1000,
+      monthlyBuildMinutes: 1_000_000_000,
+    });
     log(`Redis, PostgreSQL and the service up in ${Math.round(performance.now() - started)} ms`);
     const processes: Processes = {
       service: service.pid!,
@@ -153,15 +157,6 @@ function startServiceProcess(env: Record<string, string>): ChildProcess {
   return child;
 }
 
-async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  child.kill("SIGTERM");
-  const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
-  await exited;
-  clearTimeout(timer);
-}
-
 async function untilReady(base: string, child: ChildProcess): Promise<void> {
   const until = Date.now() + 30_000;
   while (Date.now() < until) {
@@ -173,44 +168,6 @@ async function untilReady(base: string, child: ChildProcess): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   throw new Error("the service was not ready within 30 s");
-}
-
-async function call(
-  base: string,
-  method: string,
-  path: string,
-  token: string,
-  body?: unknown,
-): Promise<Record<string, unknown>> {
-  const response = await fetch(base + path, {
-    method,
-    headers: {
-      authorization: `Bearer ${token}`,
-      ...(body !== undefined ? { "content-type": "application/json" } : {}),
-    },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-  });
-  const json = (await response.json()) as Record<string, unknown>;
-  if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${JSON.stringify(json)}`);
-  return json;
-}
-
-/** An account (through the admin API) that no client will ever be refused by: limits at the maximum. */
-async function benchAccount(base: string): Promise<string> {
-  const handle = "bench";
-  await call(base, "POST", "/api/v1/admin/accounts", ADMIN_TOKEN, {
-    handle,
-    plan: "enterprise",
-    concurrencyLimit: 1000,
-    monthlyBuildMinutes: 1_000_000_000,
-  });
-  await call(base, "PUT", `/api/v1/admin/accounts/${handle}/features/remote_builder`, ADMIN_TOKEN, {
-    enabled: true,
-  });
-  const minted = await call(base, "POST", `/api/v1/admin/accounts/${handle}/tokens`, ADMIN_TOKEN, {
-    name: "bench",
-  });
-  return minted.token as string;
 }
 
 /** `clients` loops of admit → ready → complete, for `seconds`. */
@@ -352,12 +309,6 @@ async function redisPings(url: string, count: number): Promise<number[]> {
   } finally {
     redis.disconnect();
   }
-}
-
-function percentile(values: number[], p: number): number {
-  if (values.length === 0) return Number.NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 }
 
 const ms = (n: number) => (n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(2));

@@ -40,6 +40,7 @@ import { freePort } from "../service/embedded/process.js";
 import { startRedis } from "../service/embedded/redis.js";
 import type { BrokerInfo } from "../service/http/schemas.js";
 import { startService } from "../service/server.js";
+import { benchAccount, call, percentile, stopChild } from "./support.js";
 
 const SELF = fileURLToPath(import.meta.url);
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -123,7 +124,7 @@ async function main(): Promise<void> {
     log(`Redis, PostgreSQL and the service up in ${Math.round(performance.now() - started)} ms`);
 
     // One build; every connection through the broker is one of its connections.
-    const token = await benchAccount(ready.url);
+    const token = await benchAccount(ready.url, ADMIN_TOKEN);
     const { privateKey, publicKey } = generateKeyPairSync("ec", { namedCurve: "prime256v1" });
     const build = await readyBuild(
       ready.url,
@@ -492,11 +493,6 @@ function report(r: {
   return `RESULT throughput_ratio=${ratio.toFixed(2)} added_p99_ms=${addedP99.toFixed(3)} idle_kib_per_conn=${idleKib.toFixed(1)}`;
 }
 
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
-}
-
 const gib = (bytes: number) => (bytes / 1024 ** 3).toFixed(bytes % 1024 ** 3 === 0 ? 0 : 2);
 
 /** IPC with the service's process: builder requests, memory readings, the ready message. */
@@ -562,47 +558,6 @@ function spawnService(env: Record<string, string>): ChildProcess {
       stdio: ["ignore", "inherit", "inherit", "ipc"],
     },
   );
-}
-
-async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  child.kill("SIGTERM");
-  const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
-  await exited;
-  clearTimeout(timer);
-}
-
-async function call(
-  base: string,
-  method: string,
-  path: string,
-  token: string,
-  body?: unknown,
-): Promise<Record<string, unknown>> {
-  const response = await fetch(base + path, {
-    method,
-    headers: {
-      authorization: `Bearer ${token}`,
-      ...(body !== undefined ? { "content-type": "application/json" } : {}),
-    },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-  });
-  const json = (await response.json()) as Record<string, unknown>;
-  if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${JSON.stringify(json)}`);
-  return json;
-}
-
-async function benchAccount(base: string): Promise<string> {
-  const handle = "bench";
-  await call(base, "POST", "/api/v1/admin/accounts", ADMIN_TOKEN, { handle, plan: "enterprise" });
-  await call(base, "PUT", `/api/v1/admin/accounts/${handle}/features/remote_builder`, ADMIN_TOKEN, {
-    enabled: true,
-  });
-  const minted = await call(base, "POST", `/api/v1/admin/accounts/${handle}/tokens`, ADMIN_TOKEN, {
-    name: "bench",
-  });
-  return minted.token as string;
 }
 
 async function readyBuild(

@@ -70,3 +70,34 @@ describe("configuration", () => {
     );
   });
 });
+
+describe("OIDC configuration", () => {
+  it("trusts GitHub Actions by default, with credentials of an hour", () => {
+    expect(loadConfig(valid).oidc).toMatchObject({
+      audience: "remote-builder",
+      issuers: [{ name: "github", issuer: "https://token.actions.githubusercontent.com", kind: "github" }],
+      credentialTtlMs: 3_600_000,
+      githubApiUrl: "https://api.github.com",
+    });
+  });
+
+  it("refuses a credential life over an hour, an unknown CI kind, and two issuers with one name", () => {
+    const list = problems({
+      ...valid,
+      RB_OIDC_CREDENTIAL_TTL_SECONDS: "7200",
+      RB_OIDC_ISSUERS: JSON.stringify([{ name: "jenkins", issuer: "https://ci.example", kind: "jenkins" }]),
+    });
+    expect(list.map((p) => p.split(":")[0]).sort()).toEqual([
+      "RB_OIDC_CREDENTIAL_TTL_SECONDS",
+      "RB_OIDC_ISSUERS",
+    ]);
+    const twice = problems({
+      ...valid,
+      RB_OIDC_ISSUERS: JSON.stringify([
+        { name: "gh", issuer: "https://a.example", kind: "github" },
+        { name: "gh", issuer: "https://b.example", kind: "github" },
+      ]),
+    });
+    expect(twice[0]).toContain("each issuer needs its own name");
+  });
+});
