@@ -41,6 +41,7 @@ import { startRedis } from "../service/embedded/redis.js";
 import type { BrokerInfo } from "../service/http/schemas.js";
 import { startService } from "../service/server.js";
 import { benchAccount, call, percentile, stopChild } from "./support.js";
+import { builderTlsOptions } from "../test/harness/echo-builder.js";
 
 const SELF = fileURLToPath(import.meta.url);
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -252,23 +253,13 @@ async function serviceMain(): Promise<void> {
 /** The builder stand-in: an mTLS echo server with the builder's credentials, echoing with backpressure. */
 async function startTarget(creds: BuilderTls): Promise<Target> {
   const sockets = new Set<tls.TLSSocket>();
-  const server = tls.createServer(
-    {
-      ca: [creds.caPem],
-      cert: creds.certPem,
-      key: creds.keyPem,
-      requestCert: true,
-      rejectUnauthorized: true,
-      ALPNProtocols: ["h2"],
-    },
-    (socket) => {
-      sockets.add(socket);
-      socket.once("close", () => sockets.delete(socket));
-      socket.setNoDelay(true);
-      socket.on("error", () => {});
-      socket.pipe(socket);
-    },
-  );
+  const server = tls.createServer(builderTlsOptions(creds), (socket) => {
+    sockets.add(socket);
+    socket.once("close", () => sockets.delete(socket));
+    socket.setNoDelay(true);
+    socket.on("error", () => {});
+    socket.pipe(socket);
+  });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;
   return {

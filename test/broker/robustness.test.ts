@@ -21,6 +21,7 @@ import {
   startRig,
   within,
 } from "./support.js";
+import { builderTlsOptions } from "../harness/echo-builder.js";
 
 const MiB = 1024 * 1024;
 const A_BLOCK = Buffer.alloc(MiB, 0x61);
@@ -341,31 +342,21 @@ describe("small messages do not wait (TCP_NODELAY on both legs)", () => {
    */
   async function twoPartBuilder(spec: BuilderSpec, requestGaps: number[]) {
     const creds = await spec.tls();
-    const server = tls.createServer(
-      {
-        ca: [creds.caPem],
-        cert: creds.certPem,
-        key: creds.keyPem,
-        requestCert: true,
-        rejectUnauthorized: true,
-        ALPNProtocols: ["h2"],
-      },
-      (socket) => {
-        socket.setNoDelay(true);
-        socket.on("error", () => {});
-        let buffered = 0;
-        let firstAt = 0;
-        socket.on("data", (chunk: Buffer) => {
-          if (buffered === 0) firstAt = performance.now();
-          buffered += chunk.length;
-          if (buffered < 2 * PART) return;
-          requestGaps.push(performance.now() - firstAt);
-          buffered = 0;
-          socket.write(Buffer.alloc(PART, 1));
-          setTimeout(() => socket.write(Buffer.alloc(PART, 2)), GAP_MS);
-        });
-      },
-    );
+    const server = tls.createServer(builderTlsOptions(creds), (socket) => {
+      socket.setNoDelay(true);
+      socket.on("error", () => {});
+      let buffered = 0;
+      let firstAt = 0;
+      socket.on("data", (chunk: Buffer) => {
+        if (buffered === 0) firstAt = performance.now();
+        buffered += chunk.length;
+        if (buffered < 2 * PART) return;
+        requestGaps.push(performance.now() - firstAt);
+        buffered = 0;
+        socket.write(Buffer.alloc(PART, 1));
+        setTimeout(() => socket.write(Buffer.alloc(PART, 2)), GAP_MS);
+      });
+    });
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     return {
       endpoint: `tcp://127.0.0.1:${(server.address() as AddressInfo).port}`,

@@ -1,6 +1,6 @@
 import type { AddressInfo } from "node:net";
 import tls from "node:tls";
-import type { BuilderSpec } from "../../service/core/ports.js";
+import type { BuilderSpec, BuilderTls } from "../../service/core/ports.js";
 
 export interface EchoBuilder {
   endpoint: string;
@@ -9,6 +9,18 @@ export interface EchoBuilder {
   /** Client certificate SAN URIs the builder saw (the broker's own, never a build's). */
   peers: string[];
   close(): Promise<void>;
+}
+
+/** What a builder's TLS server takes, as buildkitd's --tlscacert/--tlscert/--tlskey give it: mTLS, h2. */
+export function builderTlsOptions(credentials: BuilderTls): tls.TlsOptions {
+  return {
+    ca: [credentials.caPem],
+    cert: credentials.certPem,
+    key: credentials.keyPem,
+    requestCert: true,
+    rejectUnauthorized: true,
+    ALPNProtocols: ["h2"],
+  };
 }
 
 /**
@@ -21,44 +33,34 @@ export async function startEchoBuilder(spec: BuilderSpec): Promise<EchoBuilder> 
   const alpn: Array<string | false> = [];
   const peers: string[] = [];
   const sockets = new Set<tls.TLSSocket>();
-  const server = tls.createServer(
-    {
-      ca: [credentials.caPem],
-      cert: credentials.certPem,
-      key: credentials.keyPem,
-      requestCert: true,
-      rejectUnauthorized: true,
-      ALPNProtocols: ["h2"],
-    },
-    (socket) => {
-      sockets.add(socket);
-      socket.once("close", () => sockets.delete(socket));
-      alpn.push(socket.alpnProtocol ?? false);
-      peers.push(socket.getPeerX509Certificate()?.subjectAltName ?? "");
-      socket.setNoDelay(true);
-      socket.on("error", () => {});
-      let first = true;
-      socket.on("data", (chunk: Buffer) => {
-        const stream = first ? /^stream (\d+)\n$/.exec(chunk.toString("latin1")) : null;
-        first = false;
-        if (!stream) {
-          socket.write(chunk);
-          return;
+  const server = tls.createServer(builderTlsOptions(credentials), (socket) => {
+    sockets.add(socket);
+    socket.once("close", () => sockets.delete(socket));
+    alpn.push(socket.alpnProtocol ?? false);
+    peers.push(socket.getPeerX509Certificate()?.subjectAltName ?? "");
+    socket.setNoDelay(true);
+    socket.on("error", () => {});
+    let first = true;
+    socket.on("data", (chunk: Buffer) => {
+      const stream = first ? /^stream (\d+)\n$/.exec(chunk.toString("latin1")) : null;
+      first = false;
+      if (!stream) {
+        socket.write(chunk);
+        return;
+      }
+      let left = Number(stream[1]);
+      const block = Buffer.alloc(64 * 1024, 0x61);
+      const pump = () => {
+        while (left > 0) {
+          const piece = block.subarray(0, Math.min(block.length, left));
+          left -= piece.length;
+          if (!socket.write(piece)) return void socket.once("drain", pump);
         }
-        let left = Number(stream[1]);
-        const block = Buffer.alloc(64 * 1024, 0x61);
-        const pump = () => {
-          while (left > 0) {
-            const piece = block.subarray(0, Math.min(block.length, left));
-            left -= piece.length;
-            if (!socket.write(piece)) return void socket.once("drain", pump);
-          }
-          socket.end();
-        };
-        pump();
-      });
-    },
-  );
+        socket.end();
+      };
+      pump();
+    });
+  });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;
   return {
