@@ -5,7 +5,8 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import * as x509 from "@peculiar/x509";
 import { Problem } from "../core/problems.js";
-import { BROKER_URI, type BuildIdentity, buildIdentityUri, builderServerName } from "./identity.js";
+import { builderServerName } from "../core/builder-names.js";
+import { BROKER_URI, type BuildIdentity, buildIdentityUri } from "./identity.js";
 
 type CryptoKey = webcrypto.CryptoKey;
 type CryptoKeyPair = webcrypto.CryptoKeyPair;

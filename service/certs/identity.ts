@@ -18,6 +18,4 @@ export function parseBuildIdentityUri(uri: string): BuildIdentity | null {
   return match ? { accountId: match[1]!, buildId: match[2]! } : null;
 }
 
-export { builderServerName } from "../core/builder-names.js";
-
 export const BROKER_URI = "remote-builder://broker";

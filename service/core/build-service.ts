@@ -19,6 +19,7 @@ import {
 import type {
   AccountStore,
   BuildStore,
+  Builder,
   BuilderDriver,
   ClaimScope,
   ClaimStore,
@@ -304,7 +305,8 @@ export class BuildService {
   async reconcile(): Promise<{ unfinished: number; active: number }> {
     const { builds, claims, clock, config, driver } = this.deps;
     const now = clock.now();
-    for (const scope of await claims.scopes()) await claims.reclaim(scope, now);
+    const scopes = await claims.scopes();
+    for (const scope of scopes) await claims.reclaim(scope, now);
     const unfinished = await builds.listUnfinished(10_000);
     const holdersByAccount = new Map<string, Map<string, number>>();
     let active = 0;
@@ -330,14 +332,15 @@ export class BuildService {
       }
     }
     const live = new Set(unfinished.map((b) => b.id));
-    for (const builder of await driver.list()) {
+    const builders = await driver.list();
+    for (const builder of builders) {
       if (!live.has(builder.buildId) && now - builder.createdAt >= config.orphanGraceMs) {
         await driver.terminate(builder.builderId);
       }
     }
     const lost = unfinished.filter((b) => isActive(b.state) && b.builderId !== null);
-    if (lost.length > 0) await this.failLostBuilders(lost, now);
-    await this.dropUnrecordedWaiters(live, now);
+    if (lost.length > 0) await this.failLostBuilders(lost, builders, now);
+    await this.dropUnrecordedWaiters(scopes, live, now);
     if (hourStart(now) !== this.accruedHour) {
       await this.accrueStorage(now);
       this.accruedHour = hourStart(now);
@@ -369,7 +372,7 @@ export class BuildService {
     const build = await builds.get(buildId);
     // Past its deadline it is the reconciler's to expire, not to start.
     if (build === null || build.state !== "queued" || clock.now() >= build.deadlineAt) return;
-    const account = await this.accountOf(build);
+    const account = await this.limitsOf(build.accountId);
     const now = clock.now();
     const claimed = await this.claim(build, account.concurrencyLimit, now);
     if (!claimed.ok) {
@@ -578,7 +581,7 @@ export class BuildService {
    */
   private async cleanUp(build: Build): Promise<void> {
     await this.deps.revocations.publish(build.id);
-    const limit = (await this.accountOf(build)).concurrencyLimit;
+    const limit = (await this.limitsOf(build.accountId)).concurrencyLimit;
     const slot = await this.deps.claims.release(concurrencyScope(build.accountId), build.id, {
       fence: build.claimFence,
       capacity: limit,
@@ -603,10 +606,14 @@ export class BuildService {
    * (up to RB_MAX_WAIT_SECONDS). One still unrecorded a whole lease after it was first seen is
    * dropped; the grace covers a `create` between its acquire and its insert.
    */
-  private async dropUnrecordedWaiters(recorded: Set<string>, now: number): Promise<void> {
-    const { accounts, claims, config } = this.deps;
+  private async dropUnrecordedWaiters(
+    scopes: ClaimScope[],
+    recorded: Set<string>,
+    now: number,
+  ): Promise<void> {
+    const { claims, config } = this.deps;
     const seen = new Set<string>();
-    for (const scope of await claims.scopes()) {
+    for (const scope of scopes) {
       for (const member of await claims.waiters(scope)) {
         if (recorded.has(member)) continue;
         seen.add(member);
@@ -614,7 +621,7 @@ export class BuildService {
         this.unrecordedSince.set(member, since);
         if (now - since < config.claimLeaseMs) continue;
         const capacity =
-          scope.kind === "concurrency" ? ((await accounts.find(scope.accountId))?.concurrencyLimit ?? 1) : 1;
+          scope.kind === "concurrency" ? (await this.limitsOf(scope.accountId)).concurrencyLimit : 1;
         const { waiting } = await claims.release(scope, member, { fence: null, capacity, now });
         for (const next of waiting) await this.advance(next);
       }
@@ -624,8 +631,8 @@ export class BuildService {
     }
   }
 
-  private async failLostBuilders(builds: Build[], now: number): Promise<void> {
-    const alive = new Set((await this.deps.driver.list()).map((b) => b.builderId));
+  private async failLostBuilders(builds: Build[], builders: Builder[], now: number): Promise<void> {
+    const alive = new Set(builders.map((b) => b.builderId));
     for (const build of builds) {
       if (!alive.has(build.builderId!) && now - (build.startedAt ?? now) >= this.deps.config.orphanGraceMs) {
         await this.finishQuietly(build, "fail", "builder-lost: the builder stopped running");
@@ -637,13 +644,13 @@ export class BuildService {
    * The build's limits, read at most every few seconds per account (a limit raised a moment ago
    * may start a waiter a moment later). A deleted account still lets its builds drain.
    */
-  private async accountOf(build: Build): Promise<AccountLimits> {
+  private async limitsOf(accountId: string): Promise<AccountLimits> {
     const now = this.deps.clock.now();
-    const cached = this.limits.get(build.accountId);
+    const cached = this.limits.get(accountId);
     if (cached && now - cached.at < LIMITS_TTL_MS) return cached.limits;
-    const account = await this.deps.accounts.find(build.accountId);
+    const account = await this.deps.accounts.find(accountId);
     const limits = account ?? { concurrencyLimit: 1, cacheVolumeGiB: 1 };
-    this.limits.set(build.accountId, { at: now, limits });
+    this.limits.set(accountId, { at: now, limits });
     return limits;
   }
 
