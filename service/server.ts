@@ -31,6 +31,7 @@ import { PostgresTrustStore } from "./adapters/postgres/trust.js";
 import { RedisCredentialStore } from "./adapters/redis/credentials.js";
 import { RedisKeySetBackup } from "./adapters/redis/jwks-backup.js";
 import { OidcExchange } from "./core/oidc-exchange.js";
+import { VolumeService } from "./core/volume-service.js";
 import { TrustService } from "./core/trust-service.js";
 
 export const VERSION = "0.1.0";
@@ -79,14 +80,16 @@ export async function startService(
   const accountStore = new PostgresAccountStore(pool);
   const ledger = new PostgresLedgerStore(pool);
   const accounts = new AccountService(accountStore, config.plans, config.defaultPlan, config.shapes);
+  const volumeStore = new PostgresVolumeStore(pool);
+  const claims = new RedisClaimStore(redis, keys);
   const builds = new BuildService({
     accounts: accountStore,
     builds: buildStore,
     ledger,
     certificates: authority,
     revocations,
-    volumes: new PostgresVolumeStore(pool),
-    claims: new RedisClaimStore(redis, keys),
+    volumes: volumeStore,
+    claims,
     driver,
     clock,
     telemetry: metrics,
@@ -102,6 +105,7 @@ export async function startService(
     },
     onBackgroundError: (message, err) => logger.error({ err }, message),
   });
+  const volumes = new VolumeService({ volumes: volumeStore, claims, driver, clock });
   const trustStore = new PostgresTrustStore(pool);
   const oidc = new OidcExchange({
     verifier: new JoseIdentityVerifier(
@@ -138,6 +142,7 @@ export async function startService(
     accountStore,
     accounts,
     builds,
+    volumes,
     oidc,
     trust,
     ledger,

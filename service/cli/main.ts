@@ -1,15 +1,23 @@
 import { parseArgs } from "node:util";
 import { adminCommand, ADMIN_USAGE } from "./admin.js";
+import { BUILDER_USAGE, finishCommand, keepAliveCommand, setupCommand, statusCommand } from "./builder.js";
+import { CACHE_USAGE, cacheCommand } from "./cache.js";
 import { devCommand } from "./dev.js";
 import { serveCommand } from "./serve.js";
 import { usageCommand, USAGE_USAGE } from "./usage.js";
 
 const USAGE = `remote-builder — warm, isolated, per-account BuildKit builders
 
-Usage:
+In a CI job:
+${BUILDER_USAGE}
+${USAGE_USAGE}
+${CACHE_USAGE}
+
+Running the service:
   remote-builder dev [--data-dir .data] [--port 8080]   run everything on this machine (Redis and PostgreSQL included)
   remote-builder serve                                  run the service, configured by RB_* environment variables
-${USAGE_USAGE}
+
+Administration:
 ${ADMIN_USAGE}
 `;
 
@@ -28,6 +36,16 @@ async function main(argv: string[]): Promise<number> {
     }
     case "serve":
       return serveCommand();
+    case "setup":
+      return setupCommand(rest);
+    case "finish":
+      return finishCommand(rest);
+    case "status":
+      return statusCommand(rest);
+    case "cache":
+      return cacheCommand(rest);
+    case "keep-alive":
+      return keepAliveCommand();
     case "admin":
       return adminCommand(rest);
     case "usage":

@@ -1,5 +1,6 @@
 import { parseArgs } from "node:util";
-import { adminToken, request, serverUrl } from "./http.js";
+import { ApiClient, staticToken } from "../client/api-client.js";
+import { adminToken, serverUrl } from "./http.js";
 
 export const USAGE_USAGE = `  remote-builder usage <account> [--from ISO] [--to ISO]
     build minutes by shape, cache GiB-hours and costs (default: this month); authenticates with
@@ -19,10 +20,12 @@ export async function usageCommand(args: string[]): Promise<number> {
   });
   const [account] = positionals;
   if (!account) throw new Error(`name the account.\n\n${USAGE_USAGE}`);
-  const query = new URLSearchParams();
-  if (values.from) query.set("from", values.from);
-  if (values.to) query.set("to", values.to);
   const token = values.token ?? process.env.RB_TOKEN ?? adminToken(values["admin-token"]);
-  const path = `/api/v1/accounts/${encodeURIComponent(account)}/usage${query.size > 0 ? `?${query}` : ""}`;
-  return request(serverUrl(values.server), token, "GET", path);
+  const client = new ApiClient({ serverUrl: serverUrl(values.server), auth: staticToken(token) });
+  const usage = await client.usage(account, {
+    ...(values.from ? { from: values.from } : {}),
+    ...(values.to ? { to: values.to } : {}),
+  });
+  process.stdout.write(`${JSON.stringify(usage, null, 2)}\n`);
+  return 0;
 }

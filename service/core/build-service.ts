@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { Principal } from "./accounts.js";
 import { admit, monthStart } from "./admission.js";
-import type { Build, BuildPatch, CacheRequest, JobResult } from "./build.js";
+import type { Build, BuilderTier, BuildPatch, CacheRequest, JobResult } from "./build.js";
 import { BuildEvents } from "./build-events.js";
 import type { ShapeCatalog } from "./catalog.js";
 import { billedEnd, buildEntry, hourStart, storageEntries } from "./ledger.js";
@@ -139,6 +139,7 @@ export class BuildService {
       cacheReason: null,
       labels: request.labels,
       builderId: null,
+      tier: null,
       endpoint: null,
       claimFence: null,
       volumeFence: null,
@@ -176,8 +177,8 @@ export class BuildService {
     let build: Build = { ...draft, ...claimed.patch };
     try {
       if (claimed.ok) {
-        const { builderId } = await this.createBuilder(build, account.cacheVolumeGiB);
-        build = { ...build, state: "pending", builderId, startedAt: now };
+        const { builderId, tier } = await this.createBuilder(build, account.cacheVolumeGiB);
+        build = { ...build, state: "pending", builderId, tier, startedAt: now };
         await builds.insert(build);
       } else {
         await builds.insert(build);
@@ -379,10 +380,14 @@ export class BuildService {
       if (Object.keys(claimed.patch).length > 0) await builds.patch(build.id, "queued", claimed.patch);
       return;
     }
-    const { builderId } = await this.createBuilder({ ...build, ...claimed.patch }, account.cacheVolumeGiB);
+    const { builderId, tier } = await this.createBuilder(
+      { ...build, ...claimed.patch },
+      account.cacheVolumeGiB,
+    );
     const started = await builds.transition(build.id, "queued", "pending", {
       ...claimed.patch,
       builderId,
+      tier,
       startedAt: now,
     });
     if (started === null) {
@@ -486,7 +491,10 @@ export class BuildService {
     }
   }
 
-  private async createBuilder(build: Build, cacheVolumeGiB: number): Promise<{ builderId: string }> {
+  private async createBuilder(
+    build: Build,
+    cacheVolumeGiB: number,
+  ): Promise<{ builderId: string; tier: BuilderTier }> {
     const { driver, config, volumes, clock } = this.deps;
     const shape = config.catalog[build.shape];
     if (!shape) throw new Error(`shape ${build.shape} vanished from the catalog`);

@@ -10,6 +10,13 @@ export type CacheMode = "persistent" | "cold";
 
 export type JobResult = "success" | "failure" | "cancelled";
 
+/**
+ * Which placement served the build: the account's idle builder (warm cache, no boot), a warm
+ * builder from the shape's pool (booted, fresh volume), or a cold start.
+ */
+export type BuilderTier = "idle" | "warm" | "cold";
+export const BUILDER_TIERS = ["idle", "warm", "cold"] as const satisfies readonly BuilderTier[];
+
 export interface Build {
   id: string;
   accountId: string;
@@ -23,6 +30,7 @@ export interface Build {
   cacheReason: string | null;
   labels: Record<string, string>;
   builderId: string | null;
+  tier: BuilderTier | null;
   endpoint: string | null;
   claimFence: number | null;
   volumeFence: number | null;

@@ -37,6 +37,7 @@ export interface Volume {
   name: string;
   sizeGiB: number;
   createdAt: number;
+  lastUsedAt: number;
   deletedAt: number | null;
 }
 

@@ -3,7 +3,7 @@
  * these; the core never imports them.
  */
 import type { Account, AgentToken, CiRun, PlanLimits } from "./accounts.js";
-import type { Build, BuildPatch } from "./build.js";
+import type { Build, BuilderTier, BuildPatch } from "./build.js";
 import type { BuildState } from "./lifecycle.js";
 import type { Shape } from "./catalog.js";
 import type { LedgerEntry, Volume } from "./ledger.js";
@@ -92,6 +92,10 @@ export interface VolumeStore {
   /** The account's live volume by name, created (with `sizeGiB`) on first use; marks it used. */
   ensure(accountId: string, name: string, sizeGiB: number, now: number): Promise<Volume>;
   listLive(): Promise<Volume[]>;
+  /** The account's live volumes, by name. */
+  list(accountId: string): Promise<Volume[]>;
+  /** Ends the live volume's life (billing stops); null when there is none by that name. */
+  retire(accountId: string, name: string, now: number): Promise<Volume | null>;
 }
 
 /** A Redis-backed counting semaphore with a FIFO wait queue: concurrency slots, volume leases. */
@@ -189,12 +193,14 @@ export interface Builder {
 /** Where builders run: in memory (tests, first run), buildkitd processes (`local`), Kubernetes. */
 export interface BuilderDriver {
   readonly name: string;
-  create(spec: BuilderSpec): Promise<{ builderId: string }>;
+  create(spec: BuilderSpec): Promise<{ builderId: string; tier: BuilderTier }>;
   /** Resolves with the builder's address once it accepts connections; rejects if it cannot boot. */
   awaitReady(builderId: string, timeoutMs: number): Promise<{ endpoint: string }>;
   /** Idempotent: terminating a builder that is gone is not an error. */
   terminate(builderId: string): Promise<void>;
   list(): Promise<Builder[]>;
+  /** Throws away a cache volume's data; the next build with that name starts empty. */
+  dropVolume(accountId: string, name: string): Promise<void>;
 }
 
 /** Counters and gauges the core reports; the Prometheus adapter implements it. */

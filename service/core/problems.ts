@@ -21,6 +21,7 @@ export const PROBLEMS = {
   "illegal-transition": { status: 409, title: "The build cannot do that in its current state" },
   "claim-lost": { status: 409, title: "The build no longer holds its claim" },
   conflict: { status: 409, title: "It already exists" },
+  "volume-in-use": { status: 409, title: "A build is using the cache volume" },
   "payload-too-large": { status: 413, title: "The request body is too large" },
   "unsupported-media-type": { status: 415, title: "Send the body as application/json" },
   "unknown-shape": { status: 422, title: "No such shape or profile" },

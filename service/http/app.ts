@@ -4,6 +4,7 @@ import type { AccountService } from "../core/account-service.js";
 import type { BuildService } from "../core/build-service.js";
 import type { OidcExchange } from "../core/oidc-exchange.js";
 import type { TrustService } from "../core/trust-service.js";
+import type { VolumeService } from "../core/volume-service.js";
 import type { AccountStore, Clock, LedgerStore } from "../core/ports.js";
 import type { Prices } from "../core/usage.js";
 import { authenticators } from "./auth.js";
@@ -19,11 +20,13 @@ import type { BrokerInfo } from "./schemas.js";
 import { usageRoutes } from "./routes/usage.js";
 import { oidcRoutes } from "./routes/oidc.js";
 import { trustRoutes } from "./routes/trust.js";
+import { volumeRoutes } from "./routes/volumes.js";
 
 export interface AppDeps {
   accountStore: AccountStore;
   accounts: AccountService;
   builds: BuildService;
+  volumes: VolumeService;
   oidc: OidcExchange;
   trust: TrustService;
   broker: BrokerInfo;
@@ -50,6 +53,7 @@ export function routeTable(deps: Omit<AppDeps, "logger" | "accountStore" | "admi
       broker: deps.broker,
     }),
     ...usageRoutes({ accounts: deps.accounts, ledger: deps.ledger, prices: deps.prices, clock: deps.clock }),
+    ...volumeRoutes(deps.accounts, deps.volumes),
     ...adminRoutes(deps.accounts),
     ...oidcRoutes(deps.oidc),
     ...trustRoutes(deps.trust),

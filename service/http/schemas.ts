@@ -1,6 +1,7 @@
 import { z } from "zod";
 import type { Account, AgentToken } from "../core/accounts.js";
 import type { BuildView } from "../core/build-service.js";
+import { BUILDER_TIERS } from "../core/build.js";
 import { BUILD_STATES } from "../core/lifecycle.js";
 
 /** Request and response bodies: validation at the edge, and the source of the OpenAPI document. */
@@ -92,10 +93,17 @@ export const Build = z.object({
     reason: z.string().nullable(),
   }),
   queue: z.object({ waitingFor: z.enum(["concurrency", "cache"]), position: z.number().int() }).nullable(),
+  tier: z
+    .enum(BUILDER_TIERS)
+    .nullable()
+    .describe(
+      "which placement served the build: the account's idle builder, a warm pool builder, or a cold start",
+    ),
   labels: z.record(z.string(), z.string()),
   endpoint: z.string().nullable(),
   heartbeatIntervalSeconds: z.number().int(),
   createdAt: z.iso.datetime(),
+  admittedAt: timestamp.describe("when the build got its slot and a builder was asked for (after any queue)"),
   readyAt: timestamp,
   endedAt: timestamp,
   deadlineAt: z.iso.datetime(),
@@ -131,6 +139,14 @@ export type BrokerInfo = z.infer<typeof Build>["broker"];
 
 export const BuildList = z.object({ builds: z.array(Build) });
 
+export const CacheVolume = z.object({
+  name: z.string(),
+  sizeGiB: z.number().int().describe("the size the volume was made with (the account's plan at the time)"),
+  createdAt: z.iso.datetime(),
+  lastUsedAt: z.iso.datetime().describe("when a build last attached it (to the minute)"),
+});
+export const CacheVolumeList = z.object({ volumes: z.array(CacheVolume) });
+
 export const AccountBody = z
   .object({
     plan: name.optional(),
@@ -147,6 +163,7 @@ export const CreateAccountBody = AccountBody.extend({ handle }).strict();
 /** An account's id or handle, as a path segment. */
 const accountRef = z.string().regex(/^[A-Za-z0-9-]{1,63}$/, "an account id or handle");
 export const FeatureParams = z.object({ account: accountRef, feature: z.string().min(1) });
+export const CacheVolumeParams = z.object({ account: accountRef, name });
 export const FeatureBody = z.object({ enabled: z.boolean() }).strict();
 export const AccountParams = z.object({ account: accountRef });
 export const TokenParams = z.object({ account: accountRef, token: z.string().min(1) });
@@ -214,10 +231,12 @@ export function buildJson(
       reason: build.cacheReason,
     },
     queue,
+    tier: build.tier,
     labels: build.labels,
     endpoint: build.endpoint,
     heartbeatIntervalSeconds,
     createdAt: iso(build.createdAt)!,
+    admittedAt: iso(build.startedAt),
     readyAt: iso(build.readyAt),
     endedAt: iso(build.endedAt),
     deadlineAt: iso(build.deadlineAt)!,

@@ -2,7 +2,14 @@ import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { Ajv2020, type ValidateFunction } from "ajv/dist/2020.js";
 import addFormatsModule from "ajv-formats";
-import { generateOpenApi, inertAppDeps, OPENAPI_PATH, renderOpenApi } from "../../scripts/openapi.js";
+import {
+  CLIENT_TYPES_PATH,
+  generateOpenApi,
+  inertAppDeps,
+  OPENAPI_PATH,
+  renderClientTypes,
+  renderOpenApi,
+} from "../../scripts/openapi.js";
 import { createApp } from "../../service/http/app.js";
 import { VERSION } from "../../service/server.js";
 import {
@@ -147,6 +154,14 @@ describe("the OpenAPI document", () => {
       );
     }
     expect(JSON.parse(checkedIn)).toEqual(document);
+  });
+
+  it("generates the API client's types checked in at service/client/openapi-types.ts", async () => {
+    if (readFileSync(CLIENT_TYPES_PATH, "utf8") !== (await renderClientTypes(document))) {
+      throw new Error(
+        "service/client/openapi-types.ts no longer matches the API: run npm run openapi and commit the result",
+      );
+    }
   });
 
   it("is served by the running service at GET /api/v1/openapi.json", async () => {

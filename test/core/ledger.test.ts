@@ -46,6 +46,7 @@ describe("ledger rules", () => {
       name: "buildkit",
       sizeGiB: 50,
       createdAt: T + 30 * 60_000,
+      lastUsedAt: T + 30 * 60_000,
       deletedAt: null,
     };
     const rows = storageEntries(volume, null, T + 3 * HOUR_MS + 59 * 60_000);
@@ -64,6 +65,7 @@ describe("ledger rules", () => {
       name: "buildkit",
       sizeGiB: 10,
       createdAt: T,
+      lastUsedAt: T,
       deletedAt: null,
     };
     const rows = storageEntries(volume, T + HOUR_MS, T + 7 * HOUR_MS);
@@ -78,6 +80,7 @@ describe("ledger rules", () => {
       name: "buildkit",
       sizeGiB: 10,
       createdAt: T,
+      lastUsedAt: T,
       deletedAt: T + HOUR_MS + 5,
     };
     expect(storageEntries(volume, null, T + 10 * HOUR_MS)).toHaveLength(2);

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
+import type { BuilderTier } from "../../core/build.js";
 import type { Builder, BuilderDriver, BuilderSpec, Clock } from "../../core/ports.js";
 
 export interface MemoryDriverOptions {
@@ -27,7 +28,8 @@ export class MemoryDriver implements BuilderDriver {
 
   constructor(private readonly options: MemoryDriverOptions) {}
 
-  async create(spec: BuilderSpec): Promise<{ builderId: string }> {
+  /** Every memory builder boots from nothing: always the cold tier. */
+  async create(spec: BuilderSpec): Promise<{ builderId: string; tier: BuilderTier }> {
     const builderId = `mem-${randomUUID()}`;
     const failure = this.failures.shift();
     this.builders.set(builderId, {
@@ -39,7 +41,7 @@ export class MemoryDriver implements BuilderDriver {
       spec,
       ...(failure !== undefined ? { failure } : {}),
     });
-    return { builderId };
+    return { builderId, tier: "cold" };
   }
 
   async awaitReady(builderId: string, timeoutMs: number): Promise<{ endpoint: string }> {
@@ -77,6 +79,14 @@ export class MemoryDriver implements BuilderDriver {
       createdAt,
     }));
   }
+
+  /** Memory builders keep nothing between builds, so there is nothing to drop; recorded for tests. */
+  async dropVolume(accountId: string, name: string): Promise<void> {
+    this.dropped.push(`${accountId}/${name}`);
+  }
+
+  /** Volumes dropped so far, as account/name. */
+  readonly dropped: string[] = [];
 
   /** The spec a builder was created with, for tests to inspect. */
   specOf(builderId: string): BuilderSpec | undefined {

@@ -19,6 +19,7 @@ const COLUMNS = {
   cacheReason: "cache_reason",
   labels: "labels",
   builderId: "builder_id",
+  tier: "tier",
   endpoint: "endpoint",
   claimFence: "claim_fence",
   volumeFence: "volume_fence",

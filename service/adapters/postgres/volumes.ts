@@ -2,7 +2,7 @@ import type { Pool } from "pg";
 import type { Volume } from "../../core/ledger.js";
 import type { VolumeStore } from "../../core/ports.js";
 
-const COLUMNS = "id, account_id, name, size_gib, created_at, deleted_at";
+const COLUMNS = "id, account_id, name, size_gib, created_at, last_used_at, deleted_at";
 
 export class PostgresVolumeStore implements VolumeStore {
   constructor(private readonly pool: Pool) {}
@@ -15,6 +15,23 @@ export class PostgresVolumeStore implements VolumeStore {
       [accountId, name, sizeGiB, new Date(now)],
     );
     return toVolume(rows[0]);
+  }
+
+  async list(accountId: string): Promise<Volume[]> {
+    const { rows } = await this.pool.query(
+      `SELECT ${COLUMNS} FROM cache_volumes WHERE account_id = $1 AND deleted_at IS NULL ORDER BY name`,
+      [accountId],
+    );
+    return rows.map(toVolume);
+  }
+
+  async retire(accountId: string, name: string, now: number): Promise<Volume | null> {
+    const { rows } = await this.pool.query(
+      `UPDATE cache_volumes SET deleted_at = $3 WHERE account_id = $1 AND name = $2 AND deleted_at IS NULL
+       RETURNING ${COLUMNS}`,
+      [accountId, name, new Date(now)],
+    );
+    return rows[0] ? toVolume(rows[0]) : null;
   }
 
   async listLive(): Promise<Volume[]> {
@@ -30,6 +47,7 @@ function toVolume(row: Record<string, unknown>): Volume {
     name: row.name as string,
     sizeGiB: row.size_gib as number,
     createdAt: (row.created_at as Date).getTime(),
+    lastUsedAt: (row.last_used_at as Date).getTime(),
     deletedAt: row.deleted_at ? (row.deleted_at as Date).getTime() : null,
   };
 }

@@ -3,6 +3,7 @@ import { monthStart } from "../../core/admission.js";
 import type { Clock, LedgerStore } from "../../core/ports.js";
 import { Problem } from "../../core/problems.js";
 import { type Prices, usageReport } from "../../core/usage.js";
+import { visibleAccount } from "../account-access.js";
 import { route, type RouteSpec } from "../route.js";
 import { AccountParams, LedgerPage, LedgerQuery, UsageQuery, UsageView } from "../schemas.js";
 
@@ -28,11 +29,7 @@ export function usageRoutes({ accounts, ledger, prices, clock }: UsageRouteDeps)
       response: { status: 200, schema: UsageView, description: "Usage over [from, to)" },
       problems: ["invalid-request", "unauthorized", "not-found"],
       async handle({ params, query, principal }) {
-        const account = await accounts.get(params.account).catch(() => null);
-        // An agent token sees only its own account; any other is "not found", never "forbidden".
-        if (!account || (principal && principal.account.id !== account.id)) {
-          throw new Problem("not-found", `There is no account "${params.account}" visible to this token.`);
-        }
+        const account = await visibleAccount(accounts, params.account, principal);
         const now = clock.now();
         const from = query.from ?? monthStart(now);
         const to = query.to ?? now;

@@ -1,0 +1,62 @@
+import * as core from "@actions/core";
+import type { Build, CacheVolume } from "../service/client/api-client.js";
+import type { SessionState } from "../service/client/session.js";
+
+/** The job summary: what the builder did for this job, in one table. */
+export async function writeSummary(
+  build: Build,
+  volume: CacheVolume | null,
+  session: SessionState,
+  warnings: string[],
+): Promise<void> {
+  const at = (iso: string | null) => (iso === null ? null : Date.parse(iso));
+  const created = at(build.createdAt)!;
+  const admitted = at(build.admittedAt);
+  const ended = at(build.endedAt);
+  const rows: Array<[string, string]> = [
+    ["Build", `\`${build.id}\``],
+    [
+      "Result",
+      `${build.state}${build.result ? ` (${build.result})` : ""}${build.endReason ? `: ${build.endReason}` : ""}`,
+    ],
+    ["Shape", build.shape],
+    ["Tier", build.tier ?? "—"],
+    ["Time to ready", session.readySeconds === null ? "—" : seconds(session.readySeconds)],
+    ["Queue wait", admitted === null ? "—" : seconds((admitted - created) / 1000)],
+    ["Duration", ended === null ? "—" : seconds((ended - created) / 1000)],
+    ["Through the broker", `${bytes(build.bytesIn)} sent, ${bytes(build.bytesOut)} received`],
+    ["Cache", cache(build, volume)],
+  ];
+  let summary = core.summary.addHeading("Remote builder", 3).addTable([
+    [
+      { data: "", header: true },
+      { data: "", header: true },
+    ],
+    ...rows.map(([k, v]) => [k, v]),
+  ]);
+  if (warnings.length > 0) summary = summary.addList(warnings.map((w) => `⚠️ ${w}`));
+  await summary.write();
+}
+
+function cache(build: Build, volume: CacheVolume | null): string {
+  if (build.cache.mode === "cold") return `cold builder: ${build.cache.reason ?? "no warm cache"}`;
+  if (volume) return `volume \`${volume.name}\`, ${volume.sizeGiB} GiB`;
+  return `volume \`${build.cache.volume}\``;
+}
+
+export function seconds(s: number): string {
+  if (s < 60) return `${s.toFixed(1)} s`;
+  const m = Math.floor(s / 60);
+  return `${m} min ${Math.round(s - m * 60)} s`;
+}
+
+export function bytes(n: number): string {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let value = n;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return unit === 0 ? `${n} B` : `${value.toFixed(1)} ${units[unit]}`;
+}

@@ -1,0 +1,1 @@
+export const USER_AGENT = "remote-builder-action/1";

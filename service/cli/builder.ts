@@ -1,0 +1,183 @@
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { ApiClient, type JobResult } from "../client/api-client.js";
+import { keeperProcess, spawnKeeper, stopKeeper } from "../client/keeper.js";
+import { type SessionState, setUp, tearDown } from "../client/session.js";
+import { progressLine } from "../client/wait.js";
+import { serverUrl } from "./http.js";
+import { cliCredential } from "./id-token.js";
+
+export const BUILDER_USAGE = `  remote-builder setup [--shape S] [--cache wait|cold] [--wait-timeout 600] [--name N] [--no-use]
+    a remote builder for this CI job, as a docker buildx builder (default name: remote-builder)
+  remote-builder finish [--result success|failure|cancelled] [--name N] [--keep-builder]
+    hand the builder back with the job's result and remove the buildx builder
+  remote-builder status [--name N]
+    where this job's build stands
+    each takes --server URL (RB_SERVER_URL) and --token T (RB_TOKEN, an agent token); without a
+    token, the CI's OIDC identity token is exchanged (--audience, default remote-builder)`;
+
+const COMMON = {
+  server: { type: "string" },
+  token: { type: "string" },
+  audience: { type: "string", default: "remote-builder" },
+  account: { type: "string" },
+  name: { type: "string", default: "remote-builder" },
+  "state-dir": { type: "string" },
+} as const;
+
+interface CliState {
+  server: string;
+  session: SessionState;
+  keeperPid: number | null;
+}
+
+/** The job's state lives beside the key files, one file per builder name, owner-only. */
+const stateDir = (given: string | undefined) =>
+  given ?? process.env.RB_STATE_DIR ?? join(tmpdir(), `remote-builder-${process.getuid?.() ?? "user"}`);
+const statePath = (dir: string, name: string) => join(dir, `${name}.json`);
+const USER_AGENT = "remote-builder-cli/1";
+const say = (line: string) => process.stderr.write(`${line}\n`);
+
+export async function setupCommand(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      ...COMMON,
+      shape: { type: "string" },
+      cache: { type: "string", default: "wait" },
+      "wait-timeout": { type: "string", default: "600" },
+      "no-use": { type: "boolean", default: false },
+      label: { type: "string", multiple: true },
+    },
+  });
+  if (values.cache !== "wait" && values.cache !== "cold") {
+    throw new Error(`--cache is wait or cold, not "${values.cache}"`);
+  }
+  const waitTimeout = Number(values["wait-timeout"]);
+  if (!Number.isInteger(waitTimeout) || waitTimeout < 0) throw new Error("--wait-timeout is whole seconds");
+  const server = serverUrl(values.server);
+  const dir = stateDir(values["state-dir"]);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const path = statePath(dir, values.name);
+  if (existsSync(path)) {
+    throw new Error(
+      `a builder named "${values.name}" is already set up here; run \`remote-builder finish --name ${values.name}\` first, or pick another --name`,
+    );
+  }
+  const auth = cliCredential(server, values);
+  await auth.token();
+  const client = new ApiClient({ serverUrl: server, auth, userAgent: USER_AGENT });
+  const save = (session: SessionState, keeperPid: number | null = null) =>
+    writeFileSync(path, JSON.stringify({ server, session, keeperPid } satisfies CliState), { mode: 0o600 });
+  let session: SessionState | null = null;
+  try {
+    const result = await setUp(client, {
+      shape: values.shape,
+      cache: values.cache,
+      waitTimeoutSeconds: waitTimeout,
+      name: values.name,
+      use: !values["no-use"],
+      labels: Object.fromEntries((values.label ?? []).map((l) => l.split("=", 2) as [string, string])),
+      keyParent: dir,
+      bootstrapTimeoutSeconds: 60,
+      log: say,
+      onState: (s) => {
+        session = s;
+        save(s);
+      },
+    });
+    const pid = spawnKeeper(
+      ["keep-alive"],
+      {
+        RB_KEEPER_SERVER: server,
+        RB_KEEPER_BUILD: result.build.id,
+        RB_KEEPER_INTERVAL: String(result.build.heartbeatIntervalSeconds),
+        RB_KEEPER_CREDENTIAL: await auth.token(),
+        RB_KEEPER_AUDIENCE: values.audience,
+      },
+      join(result.state.keyDir, "heartbeats.log"),
+    );
+    save(result.state, pid);
+    say(
+      `Next: docker buildx build --builder ${values.name} …   (then: remote-builder finish --result success)`,
+    );
+    process.stdout.write(
+      `${JSON.stringify({ name: values.name, buildId: result.build.id, endpoint: result.endpoint, tier: result.build.tier, readySeconds: result.readySeconds })}\n`,
+    );
+    return 0;
+  } catch (err) {
+    // Nothing of a failed setup may outlive it: no later `finish` is coming to clean up.
+    if (session) await tearDown(client, session, "cancelled", { cleanup: true, log: say }).catch(() => {});
+    rmSync(path, { force: true });
+    throw err;
+  }
+}
+
+export async function finishCommand(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      ...COMMON,
+      result: { type: "string", default: "success" },
+      "keep-builder": { type: "boolean" },
+    },
+  });
+  const result = values.result;
+  if (result !== "success" && result !== "failure" && result !== "cancelled") {
+    throw new Error(`--result is success, failure or cancelled, not "${result}"`);
+  }
+  const path = statePath(stateDir(values["state-dir"]), values.name);
+  const state = readState(path, values.name);
+  if (state.keeperPid) stopKeeper(state.keeperPid);
+  const client = new ApiClient({
+    serverUrl: state.server,
+    auth: cliCredential(state.server, values),
+    userAgent: USER_AGENT,
+  });
+  const { build, warnings } = await tearDown(client, state.session, result as JobResult, {
+    cleanup: !values["keep-builder"],
+    log: say,
+  });
+  rmSync(path, { force: true });
+  for (const warning of warnings) say(`warning: ${warning}`);
+  if (build) process.stdout.write(`${JSON.stringify(build, null, 2)}\n`);
+  return 0;
+}
+
+export async function statusCommand(args: string[]): Promise<number> {
+  const { values } = parseArgs({ args, options: COMMON });
+  const state = readState(statePath(stateDir(values["state-dir"]), values.name), values.name);
+  if (!state.session.buildId) throw new Error("the setup never got as far as a build");
+  const client = new ApiClient({
+    serverUrl: state.server,
+    auth: cliCredential(state.server, values),
+    userAgent: USER_AGENT,
+  });
+  const build = await client.getBuild(state.session.buildId);
+  say(progressLine(build, (Date.now() - state.session.startedAt) / 1000));
+  process.stdout.write(`${JSON.stringify(build, null, 2)}\n`);
+  return 0;
+}
+
+/** The detached heartbeat process `setup` starts and `finish` stops. */
+export async function keepAliveCommand(): Promise<number> {
+  const env = process.env;
+  const server = env.RB_KEEPER_SERVER ?? "";
+  const auth = cliCredential(server, {
+    audience: env.RB_KEEPER_AUDIENCE ?? "remote-builder",
+    ...(env.RB_KEEPER_CREDENTIAL ? { initial: env.RB_KEEPER_CREDENTIAL } : {}),
+  });
+  await keeperProcess(new ApiClient({ serverUrl: server, auth, userAgent: USER_AGENT }));
+  return 0;
+}
+
+function readState(path: string, name: string): CliState {
+  if (!existsSync(path)) {
+    throw new Error(
+      `no builder named "${name}" was set up here (looked for ${path}); run \`remote-builder setup\` first`,
+    );
+  }
+  return JSON.parse(readFileSync(path, "utf8")) as CliState;
+}

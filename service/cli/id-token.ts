@@ -1,0 +1,54 @@
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import { ApiClient, staticToken, type TokenSource } from "../client/api-client.js";
+
+const run = promisify(execFile);
+
+export const CREDENTIAL_HELP = `remote-builder needs a credential. Either:
+  - an agent token: RB_TOKEN=rba_… (remote-builder admin tokens create <account>), or
+  - the CI's OIDC identity token, exchanged under a trust relationship of the account:
+      GitHub Actions  permissions: id-token: write (found automatically)
+      GitLab CI       id_tokens: { RB_ID_TOKEN: { aud: remote-builder } }
+      CircleCI        found automatically (CIRCLE_OIDC_TOKEN_V2)
+      Buildkite       found automatically (buildkite-agent oidc request-token)
+      any other       RB_ID_TOKEN=<the job's identity token>`;
+
+/** The job's OIDC identity token from whichever CI this is, or null when there is none. */
+export async function ciIdentityToken(audience: string, env = process.env): Promise<string | null> {
+  if (env.RB_ID_TOKEN) return env.RB_ID_TOKEN;
+  if (env.ACTIONS_ID_TOKEN_REQUEST_URL && env.ACTIONS_ID_TOKEN_REQUEST_TOKEN) {
+    const url = new URL(env.ACTIONS_ID_TOKEN_REQUEST_URL);
+    url.searchParams.set("audience", audience);
+    const response = await fetch(url, {
+      headers: { authorization: `Bearer ${env.ACTIONS_ID_TOKEN_REQUEST_TOKEN}` },
+    });
+    if (!response.ok)
+      throw new Error(`GitHub refused an OIDC token: ${response.status} ${await response.text()}`);
+    return ((await response.json()) as { value: string }).value;
+  }
+  const circle = env.CIRCLE_OIDC_TOKEN_V2 ?? env.CIRCLE_OIDC_TOKEN;
+  if (circle) return circle;
+  if (env.BUILDKITE === "true") {
+    const { stdout } = await run("buildkite-agent", ["oidc", "request-token", "--audience", audience]);
+    return stdout.trim();
+  }
+  return null;
+}
+
+/** An agent token when given; otherwise the CI's identity, exchanged again when it expires. */
+export function cliCredential(
+  server: string,
+  options: { token?: string | undefined; audience: string; account?: string | undefined; initial?: string },
+): TokenSource {
+  const agent = options.token ?? process.env.RB_TOKEN;
+  if (agent) return staticToken(agent);
+  let current = options.initial ?? null;
+  const exchange = async () => {
+    const idToken = await ciIdentityToken(options.audience);
+    if (!idToken) throw new Error(CREDENTIAL_HELP);
+    current = (await new ApiClient({ serverUrl: server }).exchangeOidcToken(idToken, options.account))
+      .credential;
+    return current;
+  };
+  return { token: async () => current ?? exchange(), refresh: exchange };
+}

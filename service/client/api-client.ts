@@ -1,0 +1,218 @@
+import type { operations } from "./openapi-types.js";
+
+/**
+ * The one typed client of the HTTP API, shared by the GitHub Action and the CLI. Request and
+ * response types come from the OpenAPI document (`npm run openapi`), and OPERATIONS is checked
+ * against it by test/client/api-client.test.ts, so the client cannot drift from the service.
+ */
+type Json<T> = T extends { content: { "application/json": infer B } } ? B : never;
+type OkStatus = 200 | 201;
+export type ResponseOf<Op extends keyof operations> = Json<
+  operations[Op]["responses"][OkStatus & keyof operations[Op]["responses"]]
+>;
+export type BodyOf<Op extends keyof operations> = operations[Op] extends {
+  requestBody?: { content: { "application/json": infer B } };
+}
+  ? B
+  : never;
+
+export type Build = ResponseOf<"getBuild">;
+export type CreateBuild = BodyOf<"createBuild">;
+export type Credential = ResponseOf<"exchangeOidcToken">;
+export type CacheVolume = ResponseOf<"resetCacheVolume">;
+export type Usage = ResponseOf<"getUsage">;
+export type JobResult = BodyOf<"completeBuild">["result"];
+
+export const OPERATIONS = {
+  exchangeOidcToken: ["POST", "/api/v1/auth/oidc"],
+  createBuild: ["POST", "/api/v1/builds"],
+  getBuild: ["GET", "/api/v1/builds/{id}"],
+  heartbeatBuild: ["POST", "/api/v1/builds/{id}/heartbeat"],
+  completeBuild: ["POST", "/api/v1/builds/{id}/complete"],
+  listCacheVolumes: ["GET", "/api/v1/accounts/{account}/cache-volumes"],
+  resetCacheVolume: ["DELETE", "/api/v1/accounts/{account}/cache-volumes/{name}"],
+  getUsage: ["GET", "/api/v1/accounts/{account}/usage"],
+} as const satisfies { [Op in keyof operations]?: readonly [string, string] };
+
+type Operation = keyof typeof OPERATIONS;
+
+/** A refusal from the service (problem+json), or no answer from it at all (`status` 0). */
+export class ApiError extends Error {
+  constructor(
+    message: string,
+    readonly status: number,
+    /** The problem type's slug (`concurrency-limit`, …), or `unreachable`/`timeout` with no answer. */
+    readonly kind: string,
+    readonly problem: Record<string, unknown> | null = null,
+    readonly retryAfterSeconds: number | null = null,
+  ) {
+    super(message);
+    this.name = "ApiError";
+  }
+}
+
+/** Where the bearer token comes from; `refresh` (when there is one) gets a new one after a 401. */
+export interface TokenSource {
+  token(): Promise<string>;
+  refresh?(): Promise<string>;
+}
+
+export const staticToken = (token: string): TokenSource => ({ token: async () => token });
+
+export interface ClientOptions {
+  serverUrl: string;
+  auth?: TokenSource;
+  /** Per request; a long poll adds its own wait on top. */
+  timeoutMs?: number;
+  userAgent?: string;
+}
+
+const IDEMPOTENT = new Set<Operation>([
+  "getBuild",
+  "heartbeatBuild",
+  "completeBuild",
+  "listCacheVolumes",
+  "getUsage",
+]);
+const RETRY_DELAYS_MS = [250, 1_000, 3_000];
+
+export class ApiClient {
+  readonly serverUrl: string;
+
+  constructor(private readonly options: ClientOptions) {
+    this.serverUrl = options.serverUrl.replace(/\/+$/, "");
+  }
+
+  exchangeOidcToken(token: string, account?: string): Promise<Credential> {
+    return this.call("exchangeOidcToken", {}, { token, ...(account ? { account } : {}) }, { auth: false });
+  }
+
+  createBuild(body: CreateBuild): Promise<Build> {
+    return this.call("createBuild", {}, body);
+  }
+
+  /** With `waitSeconds`, a long poll: answers once the build is ready or ended, or the wait runs out. */
+  getBuild(id: string, waitSeconds = 0): Promise<Build> {
+    const query = waitSeconds > 0 ? { wait: String(waitSeconds) } : undefined;
+    return this.call("getBuild", { id }, undefined, { query, extraMs: waitSeconds * 1000 });
+  }
+
+  heartbeat(id: string): Promise<Build> {
+    return this.call("heartbeatBuild", { id });
+  }
+
+  complete(id: string, result: JobResult): Promise<Build> {
+    return this.call("completeBuild", { id }, { result });
+  }
+
+  async listCacheVolumes(account: string): Promise<CacheVolume[]> {
+    return (await this.call("listCacheVolumes", { account })).volumes;
+  }
+
+  resetCacheVolume(account: string, name: string): Promise<CacheVolume> {
+    return this.call("resetCacheVolume", { account, name });
+  }
+
+  usage(account: string, range: { from?: string; to?: string } = {}): Promise<Usage> {
+    const query = Object.fromEntries(Object.entries(range).filter(([, v]) => v !== undefined));
+    return this.call("getUsage", { account }, undefined, { query });
+  }
+
+  private async call<Op extends Operation>(
+    op: Op,
+    params: Record<string, string>,
+    body?: unknown,
+    opts: { auth?: boolean; query?: Record<string, string> | undefined; extraMs?: number } = {},
+  ): Promise<ResponseOf<Op>> {
+    const [method, template] = OPERATIONS[op];
+    const path = template.replace(/\{(\w+)\}/g, (_, name: string) => encodeURIComponent(params[name] ?? ""));
+    const query =
+      opts.query && Object.keys(opts.query).length > 0 ? `?${new URLSearchParams(opts.query)}` : "";
+    const url = this.serverUrl + path + query;
+    const auth = opts.auth === false ? null : (this.options.auth ?? null);
+    let token = auth ? await auth.token() : null;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return (await this.send(method, url, body, token, opts.extraMs ?? 0)) as ResponseOf<Op>;
+      } catch (err) {
+        if (!(err instanceof ApiError)) throw err;
+        if (err.status === 401 && auth?.refresh && attempt === 0) {
+          token = await auth.refresh();
+          continue;
+        }
+        // A request that never reached the service is safe to send again; one that may have
+        // reached it only when sending it twice does no harm.
+        const retriable =
+          err.kind === "unreachable" ||
+          (IDEMPOTENT.has(op) && (err.kind === "timeout" || [502, 503, 504].includes(err.status)));
+        const delay = RETRY_DELAYS_MS[attempt];
+        if (!retriable || delay === undefined) throw err;
+        await new Promise((resolve) => setTimeout(resolve, delay));
+      }
+    }
+  }
+
+  private async send(
+    method: string,
+    url: string,
+    body: unknown,
+    token: string | null,
+    extraMs: number,
+  ): Promise<unknown> {
+    const headers: Record<string, string> = {
+      accept: "application/json, application/problem+json",
+      "user-agent": this.options.userAgent ?? "remote-builder-client",
+    };
+    if (token) headers.authorization = `Bearer ${token}`;
+    if (body !== undefined) headers["content-type"] = "application/json";
+    let response: Response;
+    try {
+      response = await fetch(url, {
+        method,
+        headers,
+        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+        signal: AbortSignal.timeout((this.options.timeoutMs ?? 15_000) + extraMs),
+      });
+    } catch (err) {
+      const error = err as Error & { cause?: { code?: string; message?: string } };
+      if (error.name === "TimeoutError") {
+        throw new ApiError(
+          `${this.serverUrl} did not answer ${method} ${new URL(url).pathname} in time`,
+          0,
+          "timeout",
+        );
+      }
+      const cause = error.cause?.code ?? error.cause?.message ?? error.message;
+      throw new ApiError(
+        `cannot reach the remote-builder service at ${this.serverUrl} (${cause}); check server-url and that the service is up`,
+        0,
+        "unreachable",
+      );
+    }
+    const text = await response.text();
+    const parsed = parseJson(text);
+    if (response.ok) return parsed;
+    const problem = parsed && typeof parsed === "object" ? (parsed as Record<string, unknown>) : null;
+    const type = typeof problem?.type === "string" ? problem.type : "";
+    const kind = type.slice(type.lastIndexOf("/") + 1) || `http-${response.status}`;
+    const title = typeof problem?.title === "string" ? problem.title : response.statusText;
+    const detail = typeof problem?.detail === "string" ? problem.detail : text.slice(0, 300);
+    const retryAfter = Number(response.headers.get("retry-after"));
+    throw new ApiError(
+      `${response.status} ${title}: ${detail}`,
+      response.status,
+      kind,
+      problem,
+      Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter : null,
+    );
+  }
+}
+
+function parseJson(text: string): unknown {
+  if (text === "") return null;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}

@@ -1,0 +1,72 @@
+import { spawn } from "node:child_process";
+import { appendFileSync } from "node:fs";
+import { setTimeout as sleep } from "node:timers/promises";
+import { type ApiClient, ApiError } from "./api-client.js";
+
+/** Why a keeper stops for good: the build is over, or it was told to. */
+const FINAL = new Set(["illegal-transition", "claim-lost", "not-found"]);
+
+/**
+ * Sends the build's heartbeats between the setup step and the end of the job, while docker
+ * commands come and go. A lost network is retried; a build that ended stops it.
+ */
+export async function keepAlive(
+  client: ApiClient,
+  buildId: string,
+  intervalSeconds: number,
+  signal: AbortSignal,
+  log: (line: string) => void = () => {},
+): Promise<string> {
+  while (!signal.aborted) {
+    try {
+      await client.heartbeat(buildId);
+    } catch (err) {
+      if (err instanceof ApiError && FINAL.has(err.kind)) {
+        log(`heartbeats stopped: ${err.message}`);
+        return err.kind;
+      }
+      log(`heartbeat failed, retrying: ${(err as Error).message}`);
+    }
+    await sleep(intervalSeconds * 1000, undefined, { signal }).catch(() => {});
+  }
+  return "stopped";
+}
+
+/**
+ * Starts this same program again, detached, with `args` (its keep-alive command): a process that
+ * outlives this step (CI runners keep a job's processes until it ends) and runs `keepAlive`.
+ * Secrets go through its environment, never its argv.
+ */
+export function spawnKeeper(args: string[], env: Record<string, string>, logPath: string): number {
+  const child = spawn(process.execPath, [...process.execArgv, process.argv[1]!, ...args], {
+    detached: true,
+    stdio: "ignore",
+    env: { ...process.env, ...env, RB_KEEPER_LOG: logPath },
+  });
+  child.unref();
+  if (child.pid === undefined) throw new Error("could not start the heartbeat process");
+  return child.pid;
+}
+
+/**
+ * The body of the process spawnKeeper starts: heartbeats for RB_KEEPER_BUILD every
+ * RB_KEEPER_INTERVAL seconds, with a line in RB_KEEPER_LOG for each problem, until the build
+ * ends or SIGTERM comes.
+ */
+export async function keeperProcess(client: ApiClient, env = process.env): Promise<void> {
+  // Told to stop, it stops at once: a heartbeat abandoned mid-flight does no harm.
+  process.on("SIGTERM", () => process.exit(0));
+  const log = (line: string) => {
+    if (env.RB_KEEPER_LOG) appendFileSync(env.RB_KEEPER_LOG, `${new Date().toISOString()} ${line}\n`);
+  };
+  const interval = Number(env.RB_KEEPER_INTERVAL) || 10;
+  await keepAlive(client, env.RB_KEEPER_BUILD ?? "", interval, new AbortController().signal, log);
+}
+
+export function stopKeeper(pid: number): void {
+  try {
+    process.kill(pid, "SIGTERM");
+  } catch {
+    // Already gone: the build ended or the runner cleaned it up.
+  }
+}

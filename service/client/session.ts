@@ -1,0 +1,150 @@
+import { type ApiClient, ApiError, type Build, type CacheVolume, type JobResult } from "./api-client.js";
+import { buildxBootstrapArgs, buildxCreateArgs, buildxRmArgs, docker } from "./docker.js";
+import { createKeyFiles, removeKeyFiles, writeCertificates } from "./keys.js";
+import { waitUntilReady } from "./wait.js";
+
+/**
+ * What the GitHub Action and the CLI do around a job, in one place: set a builder up (key pair,
+ * build, wait, `docker buildx create`), and tear it down (complete, `buildx rm`, key files).
+ */
+export interface SetupOptions {
+  shape?: string | undefined;
+  cache: "wait" | "cold";
+  waitTimeoutSeconds: number;
+  name?: string | undefined;
+  use: boolean;
+  labels: Record<string, string>;
+  /** Where the key folder goes (RUNNER_TEMP on GitHub). */
+  keyParent: string;
+  bootstrapTimeoutSeconds: number;
+  log: (line: string) => void;
+  /** Called as soon as there is something to clean up, so that a later failure leaves nothing behind. */
+  onState: (state: SessionState) => void;
+  /** Called with the private key before it is used, so that CI logs can mask it. */
+  onSecret?: (secret: string) => void;
+}
+
+export interface SessionState {
+  buildId: string | null;
+  name: string;
+  keyDir: string;
+  /** Whether `docker buildx create` ran, so there is a builder to remove. */
+  builderCreated: boolean;
+  startedAt: number;
+  readySeconds: number | null;
+}
+
+export interface SetupResult {
+  build: Build;
+  state: SessionState;
+  endpoint: string;
+  readySeconds: number;
+}
+
+export async function setUp(client: ApiClient, o: SetupOptions): Promise<SetupResult> {
+  const startedAt = Date.now();
+  const keys = createKeyFiles(o.keyParent);
+  o.onSecret?.(keys.privateKeyPem);
+  const state: SessionState = {
+    buildId: null,
+    name: o.name ?? "",
+    keyDir: keys.dir,
+    builderCreated: false,
+    startedAt,
+    readySeconds: null,
+  };
+  o.onState(state);
+  const created = await client.createBuild({
+    ...(o.shape ? { shape: o.shape } : {}),
+    cache: o.cache,
+    waitSeconds: o.waitTimeoutSeconds,
+    labels: o.labels,
+    publicKey: keys.publicKeyPem,
+  });
+  state.buildId = created.id;
+  state.name = o.name ?? `remote-builder-${created.id.slice(0, 8)}`;
+  o.onState(state);
+  o.log(`Build ${created.id} admitted (shape ${created.shape}, cache ${describeCache(created)})`);
+  const ready = await waitUntilReady(client, created, o.waitTimeoutSeconds, o.log, startedAt);
+  state.readySeconds = (Date.now() - startedAt) / 1000;
+  o.log(
+    `Builder ready in ${state.readySeconds.toFixed(1)} s (${ready.tier ?? "unknown"} tier, shape ${ready.shape})`,
+  );
+  if (!ready.certificate) throw new Error("the service returned no client certificate for the build");
+  writeCertificates(keys, ready.certificate, ready.broker.caCertificate);
+  await docker(
+    buildxCreateArgs({
+      name: state.name,
+      endpoint: ready.broker.endpoint,
+      serverName: ready.broker.serverName,
+      caPath: keys.caPath,
+      certPath: keys.certPath,
+      keyPath: keys.keyPath,
+      use: o.use,
+    }),
+    30_000,
+  );
+  state.builderCreated = true;
+  o.onState(state);
+  await docker(buildxBootstrapArgs(state.name), o.bootstrapTimeoutSeconds * 1000).catch((err: Error) => {
+    throw new Error(
+      `the builder did not answer through the broker at ${ready.broker.endpoint}: ${err.message}`,
+    );
+  });
+  o.log(`docker buildx builder "${state.name}" is ready${o.use ? " and in use" : ""}`);
+  return { build: ready, state, endpoint: ready.broker.endpoint, readySeconds: state.readySeconds };
+}
+
+export interface TeardownResult {
+  build: Build | null;
+  volume: CacheVolume | null;
+  warnings: string[];
+}
+
+/**
+ * Ends the build with the job's result and removes what setUp left. Nothing here fails a job:
+ * every problem becomes a warning, and each step runs whatever happened to the one before.
+ */
+export async function tearDown(
+  client: ApiClient,
+  state: SessionState,
+  result: JobResult,
+  o: { cleanup: boolean; log: (line: string) => void },
+): Promise<TeardownResult> {
+  const warnings: string[] = [];
+  let build: Build | null = null;
+  let volume: CacheVolume | null = null;
+  if (state.buildId) {
+    build = await client.complete(state.buildId, result).catch(async (err: Error) => {
+      if (err instanceof ApiError && err.kind === "illegal-transition") {
+        // It ended on its own (deadline, idle, lost heartbeats); say how, and report it as it is.
+        const ended = await client.getBuild(state.buildId!).catch(() => null);
+        warnings.push(
+          `the build had already ended (${ended?.state ?? "unknown"}: ${ended?.endReason ?? "?"})`,
+        );
+        return ended;
+      }
+      warnings.push(`could not complete build ${state.buildId}: ${err.message}`);
+      return null;
+    });
+    if (build?.state === "completed") o.log(`Build ${build.id} completed as ${build.result}`);
+  }
+  if (o.cleanup && state.builderCreated) {
+    await docker(buildxRmArgs(state.name), 30_000).then(
+      () => o.log(`Removed docker buildx builder "${state.name}"`),
+      (err: Error) => warnings.push(`could not remove the buildx builder "${state.name}": ${err.message}`),
+    );
+  }
+  removeKeyFiles(state.keyDir);
+  if (build && build.cache.mode === "persistent") {
+    const volumes = await client.listCacheVolumes(build.accountId).catch(() => []);
+    volume = volumes.find((v) => v.name === build!.cache.volume) ?? null;
+  }
+  return { build, volume, warnings };
+}
+
+function describeCache(build: Build): string {
+  if (build.cache.mode === "cold") return `cold: ${build.cache.reason ?? "no warm cache"}`;
+  if (build.cache.mode === "persistent") return `volume "${build.cache.volume}"`;
+  return `waiting for volume "${build.cache.volume}"`;
+}
