@@ -49,15 +49,18 @@ async function exchangeJobToken(inputs: ActionInputs): Promise<string> {
 }
 
 function isForkPullRequest(): boolean {
-  if (!process.env.GITHUB_EVENT_NAME?.startsWith("pull_request")) return false;
+  const event = process.env.GITHUB_EVENT_NAME ?? "";
+  // pull_request_target runs in this repository, where a token is only a permission away.
+  if (!event.startsWith("pull_request") || event === "pull_request_target") return false;
   try {
-    const event = JSON.parse(readFileSync(process.env.GITHUB_EVENT_PATH ?? "", "utf8")) as {
+    const payload = JSON.parse(readFileSync(process.env.GITHUB_EVENT_PATH ?? "", "utf8")) as {
       pull_request?: { head?: { repo?: { fork?: boolean; full_name?: string } } };
       repository?: { full_name?: string };
     };
-    const head = event.pull_request?.head?.repo;
+    const head = payload.pull_request?.head?.repo;
     return (
-      head?.fork === true || (head?.full_name !== undefined && head.full_name !== event.repository?.full_name)
+      head?.fork === true ||
+      (head?.full_name !== undefined && head.full_name !== payload.repository?.full_name)
     );
   } catch {
     return false;

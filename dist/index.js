@@ -20527,6 +20527,7 @@ var IDEMPOTENT = /* @__PURE__ */ new Set([
   "getUsage"
 ]);
 var RETRY_DELAYS_MS = [250, 1e3, 3e3];
+var MAX_RETRY_AFTER_MS = 1e4;
 var ApiClient = class {
   constructor(options) {
     this.options = options;
@@ -20568,21 +20569,43 @@ var ApiClient = class {
     const url = this.serverUrl + path + query;
     const auth = opts.auth === false ? null : this.options.auth ?? null;
     let token = auth ? await auth.token() : null;
-    for (let attempt = 0; ; attempt++) {
+    let refreshed = false;
+    for (let attempt = 0; ; ) {
       try {
         return await this.send(method, url, body, token, opts.extraMs ?? 0);
       } catch (err) {
         if (!(err instanceof ApiError)) throw err;
-        if (err.status === 401 && auth?.refresh && attempt === 0) {
+        if (err.status === 401 && auth?.refresh && !refreshed) {
+          refreshed = true;
           token = await auth.refresh();
           continue;
         }
-        const retriable = err.kind === "unreachable" || IDEMPOTENT.has(op) && (err.kind === "timeout" || [502, 503, 504].includes(err.status));
-        const delay = RETRY_DELAYS_MS[attempt];
+        const retriable = err.kind === "unreachable" || IDEMPOTENT.has(op) && (err.kind === "timeout" || err.kind === "connection-lost" || [502, 503, 504].includes(err.status));
+        const delay = RETRY_DELAYS_MS[attempt++];
         if (!retriable || delay === void 0) throw err;
-        await new Promise((resolve) => setTimeout(resolve, delay));
+        const asked = Math.min((err.retryAfterSeconds ?? 0) * 1e3, MAX_RETRY_AFTER_MS);
+        await new Promise((resolve) => setTimeout(resolve, Math.max(delay, asked)));
       }
     }
+  }
+  transportError(err, request) {
+    if (err.name === "TimeoutError") {
+      return new ApiError(`${this.serverUrl} did not answer ${request} in time`, 0, "timeout");
+    }
+    const cause = err.cause;
+    const code = cause?.code ?? "";
+    if (NEVER_SENT.has(code)) {
+      return new ApiError(
+        `cannot reach the remote-builder service at ${this.serverUrl} (${code}); check the server URL (server-url, --server or RB_SERVER_URL) and that the service is up`,
+        0,
+        "unreachable"
+      );
+    }
+    return new ApiError(
+      `the connection to ${this.serverUrl} broke during ${request} (${code || cause?.message || err.message})`,
+      0,
+      "connection-lost"
+    );
   }
   async send(method, url, body, token, extraMs) {
     const headers = {
@@ -20592,6 +20615,7 @@ var ApiClient = class {
     if (token) headers.authorization = `Bearer ${token}`;
     if (body !== void 0) headers["content-type"] = "application/json";
     let response;
+    let text;
     try {
       response = await fetch(url, {
         method,
@@ -20599,23 +20623,10 @@ var ApiClient = class {
         ...body !== void 0 ? { body: JSON.stringify(body) } : {},
         signal: AbortSignal.timeout((this.options.timeoutMs ?? 15e3) + extraMs)
       });
+      text = await response.text();
     } catch (err) {
-      const error2 = err;
-      if (error2.name === "TimeoutError") {
-        throw new ApiError(
-          `${this.serverUrl} did not answer ${method} ${new URL(url).pathname} in time`,
-          0,
-          "timeout"
-        );
-      }
-      const cause = error2.cause?.code ?? error2.cause?.message ?? error2.message;
-      throw new ApiError(
-        `cannot reach the remote-builder service at ${this.serverUrl} (${cause}); check server-url and that the service is up`,
-        0,
-        "unreachable"
-      );
+      throw this.transportError(err, `${method} ${new URL(url).pathname}`);
     }
-    const text = await response.text();
     const parsed = parseJson(text);
     if (response.ok) return parsed;
     const problem = parsed && typeof parsed === "object" ? parsed : null;
@@ -20633,6 +20644,7 @@ var ApiClient = class {
     );
   }
 };
+var NEVER_SENT = /* @__PURE__ */ new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH"]);
 function parseJson(text) {
   if (text === "") return null;
   try {
@@ -20644,7 +20656,7 @@ function parseJson(text) {
 
 // service/client/keeper.ts
 import { spawn } from "node:child_process";
-import { appendFileSync as appendFileSync2 } from "node:fs";
+import { appendFileSync as appendFileSync2, existsSync as existsSync2, readFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 var FINAL = /* @__PURE__ */ new Set(["illegal-transition", "claim-lost", "not-found"]);
 async function keepAlive(client, buildId, intervalSeconds, signal, log = () => {
@@ -20684,6 +20696,8 @@ async function keeperProcess(client, env = process.env) {
   await keepAlive(client, env.RB_KEEPER_BUILD ?? "", interval, new AbortController().signal, log);
 }
 function stopKeeper(pid) {
+  const cmdline = `/proc/${pid}/cmdline`;
+  if (existsSync2(cmdline) && !readFileSync(cmdline, "utf8").includes("keep-alive")) return;
   try {
     process.kill(pid, "SIGTERM");
   } catch {
@@ -20691,7 +20705,7 @@ function stopKeeper(pid) {
 }
 
 // action/credential.ts
-import { readFileSync } from "node:fs";
+import { readFileSync as readFileSync2 } from "node:fs";
 var PERMISSION_HELP = `The job has no OIDC token to exchange: GitHub only gives one to jobs allowed to ask for it.
 Add this to the workflow (or to the job):
 
@@ -20730,11 +20744,12 @@ async function exchangeJobToken(inputs) {
   return exchanged.credential;
 }
 function isForkPullRequest() {
-  if (!process.env.GITHUB_EVENT_NAME?.startsWith("pull_request")) return false;
+  const event = process.env.GITHUB_EVENT_NAME ?? "";
+  if (!event.startsWith("pull_request") || event === "pull_request_target") return false;
   try {
-    const event = JSON.parse(readFileSync(process.env.GITHUB_EVENT_PATH ?? "", "utf8"));
-    const head = event.pull_request?.head?.repo;
-    return head?.fork === true || head?.full_name !== void 0 && head.full_name !== event.repository?.full_name;
+    const payload = JSON.parse(readFileSync2(process.env.GITHUB_EVENT_PATH ?? "", "utf8"));
+    const head = payload.pull_request?.head?.repo;
+    return head?.fork === true || head?.full_name !== void 0 && head.full_name !== payload.repository?.full_name;
   } catch {
     return false;
   }
@@ -20889,8 +20904,15 @@ async function waitUntilReady(client, created, timeoutSeconds, log, startedAt = 
   let build = created;
   let said = "";
   let saidAt = 0;
+  let lastQueue = created.queue;
+  const timedOut = () => new ApiError(
+    `the builder was not ready within ${timeoutSeconds} s (the build is ${build.state === "failed" ? "queued" : build.state}${lastQueue ? `, position ${lastQueue.position} in the queue` : ""}); raise the wait timeout` + (lastQueue?.waitingFor === "cache" ? ", or ask for a cold cache (cache: cold, --cache cold) rather than wait for the volume" : ""),
+    0,
+    "wait-timeout"
+  );
   for (; ; ) {
     if (build.state === "ready" || build.state === "building") return build;
+    if (build.state === "failed" && build.endReason === "wait-timeout") throw timedOut();
     if (TERMINAL.has(build.state)) {
       throw new ApiError(
         `the build ${build.id} ${build.state} before it was ready: ${build.endReason ?? "no reason given"}`,
@@ -20898,6 +20920,7 @@ async function waitUntilReady(client, created, timeoutSeconds, log, startedAt = 
         "build-ended"
       );
     }
+    if (build.queue) lastQueue = build.queue;
     const now = Date.now();
     const where = `${build.state}:${build.queue?.waitingFor ?? ""}:${build.queue?.position ?? ""}`;
     if (where !== said || now - saidAt >= 3e4) {
@@ -20906,13 +20929,7 @@ async function waitUntilReady(client, created, timeoutSeconds, log, startedAt = 
       saidAt = now;
     }
     const left = Math.ceil((deadline - now) / 1e3);
-    if (left <= 0) {
-      throw new ApiError(
-        `the builder was not ready within ${timeoutSeconds} s (the build is ${build.state}${build.queue ? `, position ${build.queue.position} in the queue` : ""}); raise wait-timeout, or ask for cache: cold to skip waiting for the cache volume`,
-        0,
-        "wait-timeout"
-      );
-    }
+    if (left <= 0) throw timedOut();
     build = await client.getBuild(build.id, Math.min(left, POLL_SECONDS));
   }
 }
@@ -20941,35 +20958,43 @@ async function setUp(client, o) {
   state.buildId = created.id;
   state.name = o.name ?? `remote-builder-${created.id.slice(0, 8)}`;
   o.onState(state);
-  o.log(`Build ${created.id} admitted (shape ${created.shape}, cache ${describeCache(created)})`);
-  const ready = await waitUntilReady(client, created, o.waitTimeoutSeconds, o.log, startedAt);
-  state.readySeconds = (Date.now() - startedAt) / 1e3;
   o.log(
-    `Builder ready in ${state.readySeconds.toFixed(1)} s (${ready.tier ?? "unknown"} tier, shape ${ready.shape})`
+    created.state === "queued" ? `Build ${created.id} queued (shape ${created.shape}); waiting for ${created.queue?.waitingFor === "cache" ? "the cache volume" : "a concurrency slot"}` : `Build ${created.id} admitted (shape ${created.shape}, cache ${describeCache(created)})`
   );
-  if (!ready.certificate) throw new Error("the service returned no client certificate for the build");
-  writeCertificates(keys, ready.certificate, ready.broker.caCertificate);
-  await docker(
-    buildxCreateArgs({
-      name: state.name,
-      endpoint: ready.broker.endpoint,
-      serverName: ready.broker.serverName,
-      caPath: keys.caPath,
-      certPath: keys.certPath,
-      keyPath: keys.keyPath,
-      use: o.use
-    }),
-    3e4
-  );
-  state.builderCreated = true;
-  o.onState(state);
-  await docker(buildxBootstrapArgs(state.name), o.bootstrapTimeoutSeconds * 1e3).catch((err) => {
-    throw new Error(
-      `the builder did not answer through the broker at ${ready.broker.endpoint}: ${err.message}`
+  const beating = new AbortController();
+  void keepAlive(client, created.id, created.heartbeatIntervalSeconds, beating.signal);
+  try {
+    const ready = await waitUntilReady(client, created, o.waitTimeoutSeconds, o.log, startedAt);
+    state.readySeconds = (Date.now() - startedAt) / 1e3;
+    o.log(
+      `Builder ready in ${state.readySeconds.toFixed(1)} s (${ready.tier ?? "unknown"} tier, shape ${ready.shape})`
     );
-  });
-  o.log(`docker buildx builder "${state.name}" is ready${o.use ? " and in use" : ""}`);
-  return { build: ready, state, endpoint: ready.broker.endpoint, readySeconds: state.readySeconds };
+    if (!ready.certificate) throw new Error("the service returned no client certificate for the build");
+    writeCertificates(keys, ready.certificate, ready.broker.caCertificate);
+    await docker(
+      buildxCreateArgs({
+        name: state.name,
+        endpoint: ready.broker.endpoint,
+        serverName: ready.broker.serverName,
+        caPath: keys.caPath,
+        certPath: keys.certPath,
+        keyPath: keys.keyPath,
+        use: o.use
+      }),
+      3e4
+    );
+    state.builderCreated = true;
+    o.onState(state);
+    await docker(buildxBootstrapArgs(state.name), o.bootstrapTimeoutSeconds * 1e3).catch((err) => {
+      throw new Error(
+        `the builder did not answer through the broker at ${ready.broker.endpoint}: ${err.message}`
+      );
+    });
+    o.log(`docker buildx builder "${state.name}" is ready${o.use ? " and in use" : ""}`);
+    return { build: ready, state, endpoint: ready.broker.endpoint, readySeconds: state.readySeconds };
+  } finally {
+    beating.abort();
+  }
 }
 async function tearDown(client, state, result, o) {
   const warnings = [];
@@ -20988,6 +21013,9 @@ async function tearDown(client, state, result, o) {
       return null;
     });
     if (build?.state === "completed") o.log(`Build ${build.id} completed as ${build.result}`);
+    if (build?.state === "completed" && build.result !== result) {
+      warnings.push(`the build had already been completed as ${build.result}, not ${result}`);
+    }
   }
   if (o.cleanup && state.builderCreated) {
     await docker(buildxRmArgs(state.name), 3e4).then(
@@ -21069,7 +21097,7 @@ function githubLabels() {
 }
 
 // action/post.ts
-import { existsSync as existsSync2, readFileSync as readFileSync2 } from "node:fs";
+import { existsSync as existsSync3, readFileSync as readFileSync3 } from "node:fs";
 import { join as join3 } from "node:path";
 
 // action/summary.ts
@@ -21134,7 +21162,7 @@ async function post() {
   const pid = Number(getState(STATE.keeperPid));
   if (pid > 0) stopKeeper(pid);
   const heartbeats = join3(session.keyDir, "heartbeats.log");
-  const heartbeatLog = existsSync2(heartbeats) ? readFileSync2(heartbeats, "utf8") : "";
+  const heartbeatLog = existsSync3(heartbeats) ? readFileSync3(heartbeats, "utf8") : "";
   const inputs = readInputs();
   const client = new ApiClient({
     serverUrl: inputs.serverUrl,

@@ -188,6 +188,8 @@ export async function startService(
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await builds.drain();
+      // A driver passed in belongs to the caller (tests share one between replicas).
+      if (!overrides.driver) await driver.close?.();
       redis.disconnect();
       await pool.end();
     },

@@ -7,16 +7,18 @@ import { keeperProcess, spawnKeeper, stopKeeper } from "../client/keeper.js";
 import { type SessionState, setUp, tearDown } from "../client/session.js";
 import { progressLine } from "../client/wait.js";
 import { serverUrl } from "./http.js";
-import { cliCredential } from "./id-token.js";
+import { agentToken, cliCredential } from "./id-token.js";
 
 export const BUILDER_USAGE = `  remote-builder setup [--shape S] [--cache wait|cold] [--wait-timeout 600] [--name N] [--no-use]
+                       [--label K=V]…
     a remote builder for this CI job, as a docker buildx builder (default name: remote-builder)
   remote-builder finish [--result success|failure|cancelled] [--name N] [--keep-builder]
     hand the builder back with the job's result and remove the buildx builder
   remote-builder status [--name N]
     where this job's build stands
     each takes --server URL (RB_SERVER_URL) and --token T (RB_TOKEN, an agent token); without a
-    token, the CI's OIDC identity token is exchanged (--audience, default remote-builder)`;
+    token, the CI's OIDC identity token is exchanged (--audience, default remote-builder; --account
+    when several accounts trust the job)`;
 
 const COMMON = {
   server: { type: "string" },
@@ -31,6 +33,13 @@ interface CliState {
   server: string;
   session: SessionState;
   keeperPid: number | null;
+  /**
+   * The credential setup's exchange gave, when there was no agent token. A CI identity token is
+   * good for one exchange, and GitLab's or CircleCI's is the same one for every step of the job,
+   * so finish and status could not exchange it again. Kept beside the build's private key, as
+   * owner-only.
+   */
+  credential?: string | null;
 }
 
 /** The job's state lives beside the key files, one file per builder name, owner-only. */
@@ -56,7 +65,10 @@ export async function setupCommand(args: string[]): Promise<number> {
     throw new Error(`--cache is wait or cold, not "${values.cache}"`);
   }
   const waitTimeout = Number(values["wait-timeout"]);
-  if (!Number.isInteger(waitTimeout) || waitTimeout < 0) throw new Error("--wait-timeout is whole seconds");
+  if (!/^\d+$/.test(values["wait-timeout"]) || !Number.isSafeInteger(waitTimeout)) {
+    throw new Error(`--wait-timeout is whole seconds, not "${values["wait-timeout"]}"`);
+  }
+  const labels = parseLabels(values.label ?? []);
   const server = serverUrl(values.server);
   const dir = stateDir(values["state-dir"]);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -67,10 +79,13 @@ export async function setupCommand(args: string[]): Promise<number> {
     );
   }
   const auth = cliCredential(server, values);
-  await auth.token();
+  const token = await auth.token();
+  const credential = agentToken(values.token) ? null : token;
   const client = new ApiClient({ serverUrl: server, auth, userAgent: USER_AGENT });
   const save = (session: SessionState, keeperPid: number | null = null) =>
-    writeFileSync(path, JSON.stringify({ server, session, keeperPid } satisfies CliState), { mode: 0o600 });
+    writeFileSync(path, JSON.stringify({ server, session, keeperPid, credential } satisfies CliState), {
+      mode: 0o600,
+    });
   let session: SessionState | null = null;
   try {
     const result = await setUp(client, {
@@ -79,7 +94,7 @@ export async function setupCommand(args: string[]): Promise<number> {
       waitTimeoutSeconds: waitTimeout,
       name: values.name,
       use: !values["no-use"],
-      labels: Object.fromEntries((values.label ?? []).map((l) => l.split("=", 2) as [string, string])),
+      labels,
       keyParent: dir,
       bootstrapTimeoutSeconds: 60,
       log: say,
@@ -133,7 +148,7 @@ export async function finishCommand(args: string[]): Promise<number> {
   if (state.keeperPid) stopKeeper(state.keeperPid);
   const client = new ApiClient({
     serverUrl: state.server,
-    auth: cliCredential(state.server, values),
+    auth: savedCredential(state, values),
     userAgent: USER_AGENT,
   });
   const { build, warnings } = await tearDown(client, state.session, result as JobResult, {
@@ -152,7 +167,7 @@ export async function statusCommand(args: string[]): Promise<number> {
   if (!state.session.buildId) throw new Error("the setup never got as far as a build");
   const client = new ApiClient({
     serverUrl: state.server,
-    auth: cliCredential(state.server, values),
+    auth: savedCredential(state, values),
     userAgent: USER_AGENT,
   });
   const build = await client.getBuild(state.session.buildId);
@@ -171,6 +186,28 @@ export async function keepAliveCommand(): Promise<number> {
   });
   await keeperProcess(new ApiClient({ serverUrl: server, auth, userAgent: USER_AGENT }));
   return 0;
+}
+
+/** `--label key=value`, many times; a value may hold "=" itself. */
+function parseLabels(given: string[]): Record<string, string> {
+  const labels: Record<string, string> = {};
+  for (const label of given) {
+    const at = label.indexOf("=");
+    if (at < 1) throw new Error(`--label takes key=value, not "${label}"`);
+    labels[label.slice(0, at)] = label.slice(at + 1);
+  }
+  return labels;
+}
+
+/** The agent token if one is given now, else the credential setup exchanged (exchanged again once it expires). */
+function savedCredential(
+  state: CliState,
+  values: { token?: string | undefined; audience: string; account?: string | undefined },
+) {
+  return cliCredential(state.server, {
+    ...values,
+    ...(state.credential ? { initial: state.credential } : {}),
+  });
 }
 
 function readState(path: string, name: string): CliState {

@@ -21,7 +21,12 @@ export async function cacheCommand(args: string[]): Promise<number> {
   const [verb, account, volume = "buildkit"] = positionals;
   if (!account || (verb !== "list" && verb !== "reset")) throw new Error(`say what to do.\n\n${CACHE_USAGE}`);
   const server = serverUrl(values.server);
-  const client = new ApiClient({ serverUrl: server, auth: cliCredential(server, values) });
+  // The account named here is also the one to act for when several accounts trust the CI job.
+  const client = new ApiClient({
+    serverUrl: server,
+    auth: cliCredential(server, { ...values, account }),
+    userAgent: "remote-builder-cli/1",
+  });
   const result =
     verb === "list" ? await client.listCacheVolumes(account) : await client.resetCacheVolume(account, volume);
   if (verb === "reset") process.stderr.write(`Reset cache volume "${volume}": the next build starts cold.\n`);

@@ -35,12 +35,15 @@ export async function ciIdentityToken(audience: string, env = process.env): Prom
   return null;
 }
 
+/** The agent token given with --token or RB_TOKEN, if any. */
+export const agentToken = (given: string | undefined): string | undefined => given ?? process.env.RB_TOKEN;
+
 /** An agent token when given; otherwise the CI's identity, exchanged again when it expires. */
 export function cliCredential(
   server: string,
   options: { token?: string | undefined; audience: string; account?: string | undefined; initial?: string },
 ): TokenSource {
-  const agent = options.token ?? process.env.RB_TOKEN;
+  const agent = agentToken(options.token);
   if (agent) return staticToken(agent);
   let current = options.initial ?? null;
   const exchange = async () => {

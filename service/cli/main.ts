@@ -1,17 +1,13 @@
 import { parseArgs } from "node:util";
 import { adminCommand, ADMIN_USAGE } from "./admin.js";
-import { BUILDER_USAGE, finishCommand, keepAliveCommand, setupCommand, statusCommand } from "./builder.js";
-import { CACHE_USAGE, cacheCommand } from "./cache.js";
 import { devCommand } from "./dev.js";
+import { exitWith, JOB_COMMANDS, JOB_USAGE } from "./job-commands.js";
 import { serveCommand } from "./serve.js";
-import { usageCommand, USAGE_USAGE } from "./usage.js";
 
 const USAGE = `remote-builder — warm, isolated, per-account BuildKit builders
 
 In a CI job:
-${BUILDER_USAGE}
-${USAGE_USAGE}
-${CACHE_USAGE}
+${JOB_USAGE}
 
 Running the service:
   remote-builder dev [--data-dir .data] [--port 8080]   run everything on this machine (Redis and PostgreSQL included)
@@ -23,6 +19,8 @@ ${ADMIN_USAGE}
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
+  const job = command ? JOB_COMMANDS[command] : undefined;
+  if (job) return job(rest);
   switch (command) {
     case "dev": {
       const { values } = parseArgs({
@@ -36,20 +34,8 @@ async function main(argv: string[]): Promise<number> {
     }
     case "serve":
       return serveCommand();
-    case "setup":
-      return setupCommand(rest);
-    case "finish":
-      return finishCommand(rest);
-    case "status":
-      return statusCommand(rest);
-    case "cache":
-      return cacheCommand(rest);
-    case "keep-alive":
-      return keepAliveCommand();
     case "admin":
       return adminCommand(rest);
-    case "usage":
-      return usageCommand(rest);
     case undefined:
     case "help":
     case "--help":
@@ -62,12 +48,4 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err: Error) => {
-    process.stderr.write(`remote-builder: ${err.message}\n`);
-    process.exitCode = 1;
-  },
-);
+exitWith(main(process.argv.slice(2)));

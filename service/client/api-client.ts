@@ -75,6 +75,7 @@ const IDEMPOTENT = new Set<Operation>([
   "getUsage",
 ]);
 const RETRY_DELAYS_MS = [250, 1_000, 3_000];
+const MAX_RETRY_AFTER_MS = 10_000;
 
 export class ApiClient {
   readonly serverUrl: string;
@@ -131,25 +132,51 @@ export class ApiClient {
     const url = this.serverUrl + path + query;
     const auth = opts.auth === false ? null : (this.options.auth ?? null);
     let token = auth ? await auth.token() : null;
-    for (let attempt = 0; ; attempt++) {
+    let refreshed = false;
+    for (let attempt = 0; ;) {
       try {
         return (await this.send(method, url, body, token, opts.extraMs ?? 0)) as ResponseOf<Op>;
       } catch (err) {
         if (!(err instanceof ApiError)) throw err;
-        if (err.status === 401 && auth?.refresh && attempt === 0) {
+        if (err.status === 401 && auth?.refresh && !refreshed) {
+          refreshed = true;
           token = await auth.refresh();
           continue;
         }
         // A request that never reached the service is safe to send again; one that may have
-        // reached it only when sending it twice does no harm.
+        // reached it, only when sending it twice does no harm.
         const retriable =
           err.kind === "unreachable" ||
-          (IDEMPOTENT.has(op) && (err.kind === "timeout" || [502, 503, 504].includes(err.status)));
-        const delay = RETRY_DELAYS_MS[attempt];
+          (IDEMPOTENT.has(op) &&
+            (err.kind === "timeout" ||
+              err.kind === "connection-lost" ||
+              [502, 503, 504].includes(err.status)));
+        const delay = RETRY_DELAYS_MS[attempt++];
         if (!retriable || delay === undefined) throw err;
-        await new Promise((resolve) => setTimeout(resolve, delay));
+        const asked = Math.min((err.retryAfterSeconds ?? 0) * 1000, MAX_RETRY_AFTER_MS);
+        await new Promise((resolve) => setTimeout(resolve, Math.max(delay, asked)));
       }
     }
+  }
+
+  private transportError(err: Error, request: string): ApiError {
+    if (err.name === "TimeoutError") {
+      return new ApiError(`${this.serverUrl} did not answer ${request} in time`, 0, "timeout");
+    }
+    const cause = (err as Error & { cause?: { code?: string; message?: string } }).cause;
+    const code = cause?.code ?? "";
+    if (NEVER_SENT.has(code)) {
+      return new ApiError(
+        `cannot reach the remote-builder service at ${this.serverUrl} (${code}); check the server URL (server-url, --server or RB_SERVER_URL) and that the service is up`,
+        0,
+        "unreachable",
+      );
+    }
+    return new ApiError(
+      `the connection to ${this.serverUrl} broke during ${request} (${code || cause?.message || err.message})`,
+      0,
+      "connection-lost",
+    );
   }
 
   private async send(
@@ -166,6 +193,7 @@ export class ApiClient {
     if (token) headers.authorization = `Bearer ${token}`;
     if (body !== undefined) headers["content-type"] = "application/json";
     let response: Response;
+    let text: string;
     try {
       response = await fetch(url, {
         method,
@@ -173,23 +201,10 @@ export class ApiClient {
         ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
         signal: AbortSignal.timeout((this.options.timeoutMs ?? 15_000) + extraMs),
       });
+      text = await response.text();
     } catch (err) {
-      const error = err as Error & { cause?: { code?: string; message?: string } };
-      if (error.name === "TimeoutError") {
-        throw new ApiError(
-          `${this.serverUrl} did not answer ${method} ${new URL(url).pathname} in time`,
-          0,
-          "timeout",
-        );
-      }
-      const cause = error.cause?.code ?? error.cause?.message ?? error.message;
-      throw new ApiError(
-        `cannot reach the remote-builder service at ${this.serverUrl} (${cause}); check server-url and that the service is up`,
-        0,
-        "unreachable",
-      );
+      throw this.transportError(err as Error, `${method} ${new URL(url).pathname}`);
     }
-    const text = await response.text();
     const parsed = parseJson(text);
     if (response.ok) return parsed;
     const problem = parsed && typeof parsed === "object" ? (parsed as Record<string, unknown>) : null;
@@ -207,6 +222,9 @@ export class ApiClient {
     );
   }
 }
+
+/** Connection errors that mean the request was never sent, so sending it again is always safe. */
+const NEVER_SENT = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH"]);
 
 function parseJson(text: string): unknown {
   if (text === "") return null;

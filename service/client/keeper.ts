@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { appendFileSync } from "node:fs";
+import { appendFileSync, existsSync, readFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import { type ApiClient, ApiError } from "./api-client.js";
 
@@ -64,6 +64,9 @@ export async function keeperProcess(client: ApiClient, env = process.env): Promi
 }
 
 export function stopKeeper(pid: number): void {
+  // A pid saved long ago may belong to another process by now: stop it only if it is a keeper.
+  const cmdline = `/proc/${pid}/cmdline`;
+  if (existsSync(cmdline) && !readFileSync(cmdline, "utf8").includes("keep-alive")) return;
   try {
     process.kill(pid, "SIGTERM");
   } catch {

@@ -363,6 +363,7 @@ export interface components {
         | "https://remote-builder.tuist.dev/problems/shape-not-allowed"
         | "https://remote-builder.tuist.dev/problems/no-trust-relationship"
         | "https://remote-builder.tuist.dev/problems/event-not-allowed"
+        | "https://remote-builder.tuist.dev/problems/cache-write-not-allowed"
         | "https://remote-builder.tuist.dev/problems/not-found"
         | "https://remote-builder.tuist.dev/problems/illegal-transition"
         | "https://remote-builder.tuist.dev/problems/claim-lost"
@@ -1361,6 +1362,15 @@ export interface operations {
       };
       /** @description unauthorized: A valid bearer token is required */
       401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description cache-write-not-allowed: This credential may not change the warm cache */
+      403: {
         headers: {
           [name: string]: unknown;
         };

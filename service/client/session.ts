@@ -1,5 +1,6 @@
 import { type ApiClient, ApiError, type Build, type CacheVolume, type JobResult } from "./api-client.js";
 import { buildxBootstrapArgs, buildxCreateArgs, buildxRmArgs, docker } from "./docker.js";
+import { keepAlive } from "./keeper.js";
 import { createKeyFiles, removeKeyFiles, writeCertificates } from "./keys.js";
 import { waitUntilReady } from "./wait.js";
 
@@ -64,35 +65,47 @@ export async function setUp(client: ApiClient, o: SetupOptions): Promise<SetupRe
   state.buildId = created.id;
   state.name = o.name ?? `remote-builder-${created.id.slice(0, 8)}`;
   o.onState(state);
-  o.log(`Build ${created.id} admitted (shape ${created.shape}, cache ${describeCache(created)})`);
-  const ready = await waitUntilReady(client, created, o.waitTimeoutSeconds, o.log, startedAt);
-  state.readySeconds = (Date.now() - startedAt) / 1000;
   o.log(
-    `Builder ready in ${state.readySeconds.toFixed(1)} s (${ready.tier ?? "unknown"} tier, shape ${ready.shape})`,
+    created.state === "queued"
+      ? `Build ${created.id} queued (shape ${created.shape}); waiting for ${created.queue?.waitingFor === "cache" ? "the cache volume" : "a concurrency slot"}`
+      : `Build ${created.id} admitted (shape ${created.shape}, cache ${describeCache(created)})`,
   );
-  if (!ready.certificate) throw new Error("the service returned no client certificate for the build");
-  writeCertificates(keys, ready.certificate, ready.broker.caCertificate);
-  await docker(
-    buildxCreateArgs({
-      name: state.name,
-      endpoint: ready.broker.endpoint,
-      serverName: ready.broker.serverName,
-      caPath: keys.caPath,
-      certPath: keys.certPath,
-      keyPath: keys.keyPath,
-      use: o.use,
-    }),
-    30_000,
-  );
-  state.builderCreated = true;
-  o.onState(state);
-  await docker(buildxBootstrapArgs(state.name), o.bootstrapTimeoutSeconds * 1000).catch((err: Error) => {
-    throw new Error(
-      `the builder did not answer through the broker at ${ready.broker.endpoint}: ${err.message}`,
+  // The claim's lease runs from admission: booting, `buildx create` and the bootstrap may take
+  // longer than one lease, so heartbeats start now, not when the detached keeper takes over.
+  const beating = new AbortController();
+  void keepAlive(client, created.id, created.heartbeatIntervalSeconds, beating.signal);
+  try {
+    const ready = await waitUntilReady(client, created, o.waitTimeoutSeconds, o.log, startedAt);
+    state.readySeconds = (Date.now() - startedAt) / 1000;
+    o.log(
+      `Builder ready in ${state.readySeconds.toFixed(1)} s (${ready.tier ?? "unknown"} tier, shape ${ready.shape})`,
     );
-  });
-  o.log(`docker buildx builder "${state.name}" is ready${o.use ? " and in use" : ""}`);
-  return { build: ready, state, endpoint: ready.broker.endpoint, readySeconds: state.readySeconds };
+    if (!ready.certificate) throw new Error("the service returned no client certificate for the build");
+    writeCertificates(keys, ready.certificate, ready.broker.caCertificate);
+    await docker(
+      buildxCreateArgs({
+        name: state.name,
+        endpoint: ready.broker.endpoint,
+        serverName: ready.broker.serverName,
+        caPath: keys.caPath,
+        certPath: keys.certPath,
+        keyPath: keys.keyPath,
+        use: o.use,
+      }),
+      30_000,
+    );
+    state.builderCreated = true;
+    o.onState(state);
+    await docker(buildxBootstrapArgs(state.name), o.bootstrapTimeoutSeconds * 1000).catch((err: Error) => {
+      throw new Error(
+        `the builder did not answer through the broker at ${ready.broker.endpoint}: ${err.message}`,
+      );
+    });
+    o.log(`docker buildx builder "${state.name}" is ready${o.use ? " and in use" : ""}`);
+    return { build: ready, state, endpoint: ready.broker.endpoint, readySeconds: state.readySeconds };
+  } finally {
+    beating.abort();
+  }
 }
 
 export interface TeardownResult {
@@ -128,6 +141,9 @@ export async function tearDown(
       return null;
     });
     if (build?.state === "completed") o.log(`Build ${build.id} completed as ${build.result}`);
+    if (build?.state === "completed" && build.result !== result) {
+      warnings.push(`the build had already been completed as ${build.result}, not ${result}`);
+    }
   }
   if (o.cleanup && state.builderCreated) {
     await docker(buildxRmArgs(state.name), 30_000).then(

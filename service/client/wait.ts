@@ -33,8 +33,22 @@ export async function waitUntilReady(
   let build = created;
   let said = "";
   let saidAt = 0;
+  let lastQueue = created.queue;
+  const timedOut = () =>
+    new ApiError(
+      `the builder was not ready within ${timeoutSeconds} s (the build is ${build.state === "failed" ? "queued" : build.state}` +
+        `${lastQueue ? `, position ${lastQueue.position} in the queue` : ""}); raise the wait timeout` +
+        (lastQueue?.waitingFor === "cache"
+          ? ", or ask for a cold cache (cache: cold, --cache cold) rather than wait for the volume"
+          : ""),
+      0,
+      "wait-timeout",
+    );
   for (;;) {
     if (build.state === "ready" || build.state === "building") return build;
+    // The service ends a queued build at its own wait deadline, which usually lands within the
+    // client's last long poll: that is the same timeout, and says so the same way.
+    if (build.state === "failed" && build.endReason === "wait-timeout") throw timedOut();
     if (TERMINAL.has(build.state)) {
       throw new ApiError(
         `the build ${build.id} ${build.state} before it was ready: ${build.endReason ?? "no reason given"}`,
@@ -42,6 +56,7 @@ export async function waitUntilReady(
         "build-ended",
       );
     }
+    if (build.queue) lastQueue = build.queue;
     const now = Date.now();
     const where = `${build.state}:${build.queue?.waitingFor ?? ""}:${build.queue?.position ?? ""}`;
     if (where !== said || now - saidAt >= 30_000) {
@@ -50,15 +65,7 @@ export async function waitUntilReady(
       saidAt = now;
     }
     const left = Math.ceil((deadline - now) / 1000);
-    if (left <= 0) {
-      throw new ApiError(
-        `the builder was not ready within ${timeoutSeconds} s (the build is ${build.state}` +
-          `${build.queue ? `, position ${build.queue.position} in the queue` : ""}); ` +
-          "raise wait-timeout, or ask for cache: cold to skip waiting for the cache volume",
-        0,
-        "wait-timeout",
-      );
-    }
+    if (left <= 0) throw timedOut();
     build = await client.getBuild(build.id, Math.min(left, POLL_SECONDS));
   }
 }

@@ -89,7 +89,6 @@ type ClaimOutcome =
 
 const concurrencyScope = (accountId: string): ClaimScope => ({ kind: "concurrency", accountId });
 const LIMITS_TTL_MS = 5_000;
-const RECENT_MS = 60_000;
 
 type AccountLimits = { concurrencyLimit: number; cacheVolumeGiB: number };
 
@@ -100,8 +99,6 @@ export class BuildService {
   /** Queue members with no unfinished build, by when this process first saw them so. */
   private readonly unrecordedSince = new Map<string, number>();
   private readonly limits = new Map<string, { at: number; limits: AccountLimits }>();
-  /** When this process last recorded each account volume's use. */
-  private readonly volumesSeen = new Map<string, number>();
   /** The hour storage was last accrued for, by this process (null: not yet since start). */
   private accruedHour: number | null = null;
 
@@ -499,13 +496,8 @@ export class BuildService {
     const shape = config.catalog[build.shape];
     if (!shape) throw new Error(`shape ${build.shape} vanished from the catalog`);
     if (build.cacheMode === "persistent") {
-      // The volume's record and its last use (for eviction) need minute precision, not a write per build.
-      const key = `${build.accountId}/${build.cacheVolume}`;
-      const now = clock.now();
-      if (now - (this.volumesSeen.get(key) ?? -Infinity) >= RECENT_MS) {
-        await volumes.ensure(build.accountId, build.cacheVolume, cacheVolumeGiB, now);
-        this.volumesSeen.set(key, now);
-      }
+      // Every attach: a volume reset a moment ago (on any replica) must get its new record now.
+      await volumes.ensure(build.accountId, build.cacheVolume, cacheVolumeGiB, clock.now());
     }
     const { certificates } = this.deps;
     return driver.create({

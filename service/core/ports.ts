@@ -165,6 +165,14 @@ export interface BuilderTls {
   serverName: string;
 }
 
+/**
+ * Issues a builder's mTLS server credentials, naming the builder (not a build: idle and warm
+ * builders serve build after build). Only the broker, holding the CA, can connect with them.
+ */
+export interface BuilderCredentials {
+  issue(builderId: string): Promise<BuilderTls>;
+}
+
 /** Tells every replica's broker that a build ended, so its connections close at once. */
 export interface RevocationBus {
   publish(buildId: string): Promise<void>;
@@ -201,6 +209,8 @@ export interface BuilderDriver {
   list(): Promise<Builder[]>;
   /** Throws away a cache volume's data; the next build with that name starts empty. */
   dropVolume(accountId: string, name: string): Promise<void>;
+  /** Stops whatever the driver runs in this process (the service is shutting down). */
+  close?(): Promise<void>;
 }
 
 /** Counters and gauges the core reports; the Prometheus adapter implements it. */

@@ -17,6 +17,7 @@ export const PROBLEMS = {
   "shape-not-allowed": { status: 403, title: "The account's plan does not include this shape" },
   "no-trust-relationship": { status: 403, title: "No trust relationship admits this CI identity" },
   "event-not-allowed": { status: 403, title: "The job's event may not get a credential" },
+  "cache-write-not-allowed": { status: 403, title: "This credential may not change the warm cache" },
   "not-found": { status: 404, title: "Not found" },
   "illegal-transition": { status: 409, title: "The build cannot do that in its current state" },
   "claim-lost": { status: 409, title: "The build no longer holds its claim" },

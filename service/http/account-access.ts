@@ -12,7 +12,11 @@ export async function visibleAccount(
   ref: string,
   principal: Principal | null,
 ): Promise<Account> {
-  const account = await accounts.get(ref).catch(() => null);
+  // Only "no such account" is hidden behind the 404 below; a failing database is not a missing account.
+  const account = await accounts.get(ref).catch((err: unknown) => {
+    if (err instanceof Problem && err.kind === "not-found") return null;
+    throw err;
+  });
   if (!account || (principal && principal.account.id !== account.id)) {
     throw new Problem("not-found", `There is no account "${ref}" visible to this token.`);
   }

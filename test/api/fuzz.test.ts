@@ -258,6 +258,40 @@ describe("random request bodies", () => {
     );
   });
 
+  it("never make the cache-volume routes answer 5xx, whatever the path segments or the token", async () => {
+    // The account has a volume, so that a reset can reach the driver (and later ones find none).
+    const owner = await service.account({ plan: "team" });
+    const built = await http(service.url, "POST", "/api/v1/builds", { token: owner.token, body: {} });
+    expect(built.status).toBe(201);
+    const done = await http(service.url, "POST", `/api/v1/builds/${String(built.body.id)}/complete`, {
+      token: owner.token,
+      body: { result: "success" },
+    });
+    expect(done.status).toBe(200);
+    const segment = (...likely: string[]) =>
+      fc.oneof(
+        { weight: 2, arbitrary: fc.constantFrom(...likely) },
+        { weight: 1, arbitrary: validName },
+        { weight: 1, arbitrary: text.map(pathSegment) },
+        { weight: 1, arbitrary: fc.constantFrom("%", "%00", "%2F", "%ED%A0%80", "toString", "__proto__") },
+      );
+    const request = fc.record({
+      reset: fc.boolean(),
+      account: segment(owner.handle, owner.id, handleOf),
+      name: segment("buildkit"),
+      token: fc.constantFrom(owner.token, token, ADMIN_TOKEN, "rba_nope"),
+    });
+    await fc.assert(
+      fc.asyncProperty(request, async ({ reset, account, name, token: bearer }) => {
+        const base = `/api/v1/accounts/${account}/cache-volumes`;
+        const [method, path] = reset ? ["DELETE", `${base}/${name}`] : ["GET", base];
+        const res = await http(service.url, method, path, { token: bearer });
+        expectNoServerError(res, { method, path });
+      }),
+      { numRuns: RUNS },
+    );
+  });
+
   it("leaves the service serving builds afterwards", async () => {
     // A fresh account: the admin fuzzing above may have turned the first one's flag off.
     const fresh = await service.account({ plan: "team" });

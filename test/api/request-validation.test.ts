@@ -190,6 +190,8 @@ describe("request validation", () => {
       ["GET", "/"],
       ["DELETE", "/api/v1/builds"],
       ["PUT", `/api/v1/builds/${randomUUID()}`],
+      ["POST", "/api/v1/accounts/acme/cache-volumes"],
+      ["PUT", "/api/v1/accounts/acme/cache-volumes/buildkit"],
     ])("answers an unknown route %s %s with a 404 not-found problem", async (method, path) => {
       const res = await http(service.url, method, path, { token });
       expectProblem(res, 404, "not-found", new RegExp(`^There is no route ${method} ${path}\\.$`));

@@ -298,7 +298,7 @@ describe("usage and the ledger export", () => {
         (err: { code: number; stderr: string }) => err,
       );
       expect(refused?.code).toBe(1);
-      expect(refused?.stderr).toMatch(/^404 /);
+      expect(refused?.stderr).toMatch(/^remote-builder: 404 Not found: /);
     }, 30_000);
   });
 

@@ -2,12 +2,16 @@ import { execFile } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createRequire } from "node:module";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
 
 export const ROOT = resolve(import.meta.dirname, "../..");
 export const FAKE_BIN = join(ROOT, "test/harness/bin");
+// By path: `--import tsx` would be resolved from the job's folder, which has no node_modules.
+const TSX = pathToFileURL(createRequire(join(ROOT, "package.json")).resolve("tsx")).href;
 
 export interface StepRun {
   code: number;
@@ -94,7 +98,7 @@ export class ActionJob {
     const args =
       this.entry === "dist"
         ? [join(ROOT, "dist/index.js")]
-        : ["--import", "tsx", join(ROOT, "action/index.ts")];
+        : ["--import", TSX, join(ROOT, "action/index.ts")];
     return new Promise((done) => {
       execFile(
         process.execPath,

@@ -141,6 +141,14 @@ describe("the OIDC exchange, GitHub Actions end to end", () => {
         body: { result: "success" },
       });
     }
+    // Nor may the pull request throw the warm cache away; a job on main may.
+    const volume = `/api/v1/accounts/${account.handle}/cache-volumes/buildkit`;
+    const refused = await http<Json>(service.url, "DELETE", volume, { token: String(pr.body.credential) });
+    expect(refused.status).toBe(403);
+    expect(refused.body.type).toBe("https://remote-builder.tuist.dev/problems/cache-write-not-allowed");
+    expect(String(refused.body.detail)).toContain("may not reset it");
+    const reset = await http<Json>(service.url, "DELETE", volume, { token: String(main.body.credential) });
+    expect(reset.status).toBe(200);
   });
 
   it("refuses pull_request_target unless a relationship lists it, and says so", async () => {

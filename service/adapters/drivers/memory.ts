@@ -80,6 +80,11 @@ export class MemoryDriver implements BuilderDriver {
     }));
   }
 
+  /** Stops every builder's server (the echo builders tests run). */
+  async close(): Promise<void> {
+    await Promise.all([...this.builders.keys()].map((id) => this.terminate(id)));
+  }
+
   /** Memory builders keep nothing between builds, so there is nothing to drop; recorded for tests. */
   async dropVolume(accountId: string, name: string): Promise<void> {
     this.dropped.push(`${accountId}/${name}`);

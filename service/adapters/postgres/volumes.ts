@@ -8,13 +8,26 @@ export class PostgresVolumeStore implements VolumeStore {
   constructor(private readonly pool: Pool) {}
 
   async ensure(accountId: string, name: string, sizeGiB: number, now: number): Promise<Volume> {
+    // Last use only needs minute precision (for eviction): most attaches write nothing.
     const { rows } = await this.pool.query(
-      `INSERT INTO cache_volumes (account_id, name, size_gib, created_at, last_used_at) VALUES ($1, $2, $3, $4, $4)
-       ON CONFLICT (account_id, name) WHERE deleted_at IS NULL DO UPDATE SET last_used_at = EXCLUDED.last_used_at
-       RETURNING ${COLUMNS}`,
+      `WITH upserted AS (
+         INSERT INTO cache_volumes (account_id, name, size_gib, created_at, last_used_at) VALUES ($1, $2, $3, $4, $4)
+         ON CONFLICT (account_id, name) WHERE deleted_at IS NULL DO UPDATE SET last_used_at = EXCLUDED.last_used_at
+           WHERE cache_volumes.last_used_at < EXCLUDED.last_used_at - interval '1 minute'
+         RETURNING ${COLUMNS})
+       SELECT ${COLUMNS} FROM upserted
+       UNION ALL
+       SELECT ${COLUMNS} FROM cache_volumes
+        WHERE account_id = $1 AND name = $2 AND deleted_at IS NULL AND NOT EXISTS (SELECT 1 FROM upserted)`,
       [accountId, name, sizeGiB, new Date(now)],
     );
-    return toVolume(rows[0]);
+    if (rows[0]) return toVolume(rows[0]);
+    // Another transaction inserted the row after this statement's snapshot: read it now.
+    const again = await this.pool.query(
+      `SELECT ${COLUMNS} FROM cache_volumes WHERE account_id = $1 AND name = $2 AND deleted_at IS NULL`,
+      [accountId, name],
+    );
+    return toVolume(again.rows[0]);
   }
 
   async list(accountId: string): Promise<Volume[]> {

@@ -1,0 +1,14 @@
+import { readFileSync } from "node:fs";
+import { expect, it } from "@jest/globals";
+import { bundle, BUNDLES, distPath } from "../../scripts/build-dist.js";
+
+it.each(Object.keys(BUNDLES) as Array<keyof typeof BUNDLES>)(
+  "%s is exactly what its source bundles to (npm run build, then commit dist/)",
+  async (outfile) => {
+    const bundled = await bundle(outfile);
+    if (readFileSync(distPath(outfile), "utf8") !== bundled) {
+      throw new Error(`${outfile} is stale: run \`npm run build\` and commit dist/`);
+    }
+    expect(bundled).toContain("keep-alive");
+  },
+);
