@@ -40,8 +40,7 @@ import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import tls from "node:tls";
 import { pino } from "pino";
-import { MemoryDriver } from "../service/adapters/drivers/memory.js";
-import type { BuilderSpec } from "../service/core/ports.js";
+import { MemoryDriver, type ServedBuilder } from "../service/adapters/drivers/memory.js";
 import { loadConfig } from "../service/config.js";
 import { startPostgres } from "../service/embedded/postgres.js";
 import { freePort } from "../service/embedded/process.js";
@@ -110,7 +109,7 @@ interface HttpRun {
 
 /** A builder stand-in: an mTLS echo server with the build's builder credentials; notes its first connection. */
 function echoBuilders(firstConnection: Map<string, number>) {
-  return async (spec: BuilderSpec) => {
+  return async (spec: ServedBuilder) => {
     const sockets = new Set<tls.TLSSocket>();
     const server = tls.createServer(builderTlsOptions(await spec.tls()), (socket) => {
       if (!firstConnection.has(spec.buildId)) firstConnection.set(spec.buildId, Date.now());
@@ -215,11 +214,7 @@ async function main(): Promise<void> {
     });
     const service = await startService(config, {
       logger: pino({ level: "warn" }),
-      driver: new MemoryDriver({
-        clock: { now: () => Date.now() },
-        bootMs: 0,
-        serve: echoBuilders(firstConnection),
-      }),
+      driver: (context) => new MemoryDriver({ ...context, bootMs: 0, serve: echoBuilders(firstConnection) }),
     });
     stops.unshift(() => service.stop());
     const account = await service.accounts.create({

@@ -31,9 +31,9 @@ import { monitorEventLoopDelay, performance } from "node:perf_hooks";
 import tls from "node:tls";
 import { fileURLToPath } from "node:url";
 import { MemoryDriver } from "../service/adapters/drivers/memory.js";
+import type { DriverContext } from "../service/server.js";
 import { CertificateAuthority } from "../service/certs/authority.js";
 import { loadConfig } from "../service/config.js";
-import { builderServerName } from "../service/core/builder-names.js";
 import type { BuilderTls } from "../service/core/ports.js";
 import { startPostgres } from "../service/embedded/postgres.js";
 import { freePort } from "../service/embedded/process.js";
@@ -115,8 +115,10 @@ async function main(): Promise<void> {
       RB_LOG_LEVEL: "warn",
     });
     stops.unshift(() => stopChild(child));
+    const serverNames = new Map<string, string>();
     const ipc = new Ipc(child, async (msg) => {
       if (msg.type !== "serve") return;
+      serverNames.set(msg.buildId, msg.tls.serverName);
       const target = await startTarget(msg.tls);
       targets.push(target);
       ipc.send({ type: "served", id: msg.id, endpoint: target.endpoint });
@@ -153,7 +155,7 @@ async function main(): Promise<void> {
     const direct = (): tls.ConnectionOptions => ({
       host: "127.0.0.1",
       port: target.port,
-      servername: builderServerName(build.id),
+      servername: serverNames.get(build.id),
       ca: [ca.caPem],
       cert: brokerClient.certPem,
       key: brokerClient.keyPem,
@@ -235,15 +237,16 @@ async function serviceMain(): Promise<void> {
       send({ type: "memory", id: msg.id, usage: process.memoryUsage() });
     }
   });
-  const driver = new MemoryDriver({
-    clock: { now: () => Date.now() },
-    serve: async (spec) => {
-      const id = ++next;
-      const endpoint = new Promise<string>((resolve) => served.set(id, resolve));
-      send({ type: "serve", id, buildId: spec.buildId, tls: await spec.tls() });
-      return { endpoint: await endpoint, close: async () => {} };
-    },
-  });
+  const driver = (context: DriverContext) =>
+    new MemoryDriver({
+      ...context,
+      serve: async (spec) => {
+        const id = ++next;
+        const endpoint = new Promise<string>((resolve) => served.set(id, resolve));
+        send({ type: "serve", id, buildId: spec.buildId, tls: await spec.tls() });
+        return { endpoint: await endpoint, close: async () => {} };
+      },
+    });
   const service = await startService(loadConfig(process.env), { driver });
   process.once("SIGTERM", () => void service.stop().then(() => process.exit(0)));
   process.once("disconnect", () => void service.stop().then(() => process.exit(0)));

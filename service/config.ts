@@ -79,7 +79,27 @@ const FIELDS = z.object({
     .string()
     .min(32, "must be at least 32 characters")
     .describe("the admin API's bearer token; generate one with `openssl rand -hex 32`"),
-  RB_DRIVER: z.enum(["memory"]).default("memory").describe("where builders run"),
+  RB_DRIVER: z
+    .enum(["memory", "local"])
+    .default("memory")
+    .describe(
+      "where builders run: memory (tests; builds nothing) or local (buildkitd processes on this machine)",
+    ),
+  RB_LOCAL_DIR: z
+    .string()
+    .min(1)
+    .default(".data/local")
+    .describe("the local driver's folder: cache volumes (kept across restarts) and per-builder files"),
+  RB_BUILDKITD: z.string().min(1).default("buildkitd").describe("the buildkitd the local driver runs"),
+  RB_BUILDER_IDLE_TTL_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(600)
+    .describe("how long an account's builder stays up after its build, for the next one (0: never)"),
+  RB_WARM_POOL: json(z.record(z.string(), z.number().int().min(0).max(100)))
+    .default({})
+    .describe('pre-booted builders to keep per shape (the warm tier), as JSON, e.g. {"small":2}'),
   RB_MEMORY_BOOT_MS: z.coerce
     .number()
     .int()
@@ -243,6 +263,14 @@ const ENV = FIELDS.superRefine((env, ctx) => {
       message: "each issuer needs its own name and its own issuer URL",
     });
   }
+  const unknownPools = Object.keys(env.RB_WARM_POOL).filter((s) => !(s in env.RB_SHAPES));
+  if (unknownPools.length > 0) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["RB_WARM_POOL"],
+      message: `shapes missing from RB_SHAPES: ${unknownPools.join(", ")}`,
+    });
+  }
   for (const [name, p] of Object.entries(env.RB_PLANS)) {
     const unknown = p.allowedShapes.filter((s) => !(s in env.RB_SHAPES));
     if (unknown.length > 0) {
@@ -266,6 +294,9 @@ export interface Config {
   adminToken: string;
   driver: Env["RB_DRIVER"];
   memoryBootMs: number;
+  local: { dir: string; buildkitd: string };
+  builderIdleTtlMs: number;
+  warmPool: Record<string, number>;
   shapes: Env["RB_SHAPES"];
   defaultShape: string;
   plans: Env["RB_PLANS"];
@@ -332,6 +363,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     adminToken: e.RB_ADMIN_TOKEN,
     driver: e.RB_DRIVER,
     memoryBootMs: e.RB_MEMORY_BOOT_MS,
+    local: { dir: e.RB_LOCAL_DIR, buildkitd: e.RB_BUILDKITD },
+    builderIdleTtlMs: e.RB_BUILDER_IDLE_TTL_SECONDS * 1000,
+    warmPool: e.RB_WARM_POOL,
     shapes: e.RB_SHAPES,
     defaultShape: e.RB_DEFAULT_SHAPE,
     plans: e.RB_PLANS,

@@ -3,6 +3,7 @@ import type { AddressInfo } from "node:net";
 import type { Redis } from "ioredis";
 import type pg from "pg";
 import { pino, type Logger } from "pino";
+import { LocalDriver, SINGLE_TENANT_WARNING } from "./adapters/drivers/local.js";
 import { MemoryDriver } from "./adapters/drivers/memory.js";
 import { PostgresAccountStore } from "./adapters/postgres/accounts.js";
 import { PostgresBuildStore } from "./adapters/postgres/builds.js";
@@ -16,7 +17,8 @@ import { RedisKeys } from "./adapters/redis/keys.js";
 import type { Config } from "./config.js";
 import { AccountService } from "./core/account-service.js";
 import { BuildService } from "./core/build-service.js";
-import type { BuilderDriver, Clock } from "./core/ports.js";
+import { builderCredentials } from "./core/builder-credentials.js";
+import type { BuilderCredentials, BuilderDriver, Clock } from "./core/ports.js";
 import { createApp } from "./http/app.js";
 import { Metrics } from "./http/metrics.js";
 import { Reconciler } from "./reconciler.js";
@@ -54,7 +56,13 @@ export interface RunningService {
 export interface ServiceOverrides {
   logger?: Logger;
   clock?: Clock;
-  driver?: BuilderDriver;
+  /** A driver, or a function that makes one with the service's builder credentials. */
+  driver?: BuilderDriver | ((context: DriverContext) => BuilderDriver);
+}
+
+export interface DriverContext {
+  credentials: BuilderCredentials;
+  clock: Clock;
 }
 
 /** The composition root: wires adapters to the core, migrates, listens, starts the reconcile loop. */
@@ -68,13 +76,34 @@ export async function startService(
   const pool = createPool(config.databaseUrl, (err) =>
     logger.warn({ err: err.message }, "postgres connection"),
   );
+  try {
+    return await compose(config, overrides, { logger, clock, redis, pool });
+  } catch (err) {
+    // A start that fails (a missing buildkitd, a port in use) leaves no connection open.
+    redis.disconnect();
+    await pool.end().catch(() => {});
+    throw err;
+  }
+}
+
+async function compose(
+  config: Config,
+  overrides: ServiceOverrides,
+  { logger, clock, redis, pool }: { logger: Logger; clock: Clock; redis: Redis; pool: pg.Pool },
+): Promise<RunningService> {
   const applied = await migrate(pool);
   if (applied.length > 0) logger.info({ applied }, "database migrated");
 
-  const driver = overrides.driver ?? new MemoryDriver({ clock, bootMs: config.memoryBootMs });
   const metrics = new Metrics();
   const keys = new RedisKeys(config.redisPrefix);
   const authority = await loadAuthority(config, logger);
+  const context: DriverContext = { credentials: builderCredentials(authority, clock), clock };
+  // A driver passed in belongs to the caller (tests share one between replicas).
+  const ownsDriver = typeof overrides.driver !== "object";
+  const driver =
+    typeof overrides.driver === "function"
+      ? overrides.driver(context)
+      : (overrides.driver ?? (await configuredDriver(config, context, logger)));
   const revocations = new RedisRevocations(redis, keys);
   const buildStore = new PostgresBuildStore(pool);
   const accountStore = new PostgresAccountStore(pool);
@@ -188,12 +217,40 @@ export async function startService(
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await builds.drain();
-      // A driver passed in belongs to the caller (tests share one between replicas).
-      if (!overrides.driver) await driver.close?.();
+      if (ownsDriver) await driver.close?.();
       redis.disconnect();
       await pool.end();
     },
   };
+}
+
+/** The driver RB_DRIVER names, started. */
+async function configuredDriver(
+  config: Config,
+  context: DriverContext,
+  logger: Logger,
+): Promise<BuilderDriver> {
+  if (config.driver === "memory") {
+    return new MemoryDriver({
+      clock: context.clock,
+      bootMs: config.memoryBootMs,
+      credentials: context.credentials,
+    });
+  }
+  logger.warn(SINGLE_TENANT_WARNING);
+  const driver = new LocalDriver({
+    dataDir: config.local.dir,
+    buildkitd: config.local.buildkitd,
+    credentials: context.credentials,
+    shapes: config.shapes,
+    clock: context.clock,
+    idleTtlMs: config.builderIdleTtlMs,
+    warmPool: config.warmPool,
+    warmVolumeGiB: Math.min(...Object.values(config.plans).map((p) => p.cacheVolumeGiB)),
+    onEvent: (message, fields) => logger.info(fields, message),
+  });
+  await driver.start();
+  return driver;
 }
 
 /** The CA from files (production), from a folder made on first use, or a throw-away one in memory. */

@@ -71,6 +71,35 @@ describe("configuration", () => {
   });
 });
 
+describe("builder configuration", () => {
+  it("runs the local driver with its folder, idle time and warm pool", () => {
+    const config = loadConfig({
+      ...valid,
+      RB_DRIVER: "local",
+      RB_LOCAL_DIR: "/var/lib/rb",
+      RB_BUILDER_IDLE_TTL_SECONDS: "0",
+      RB_WARM_POOL: JSON.stringify({ small: 2, large: 0 }),
+    });
+    expect(config).toMatchObject({
+      driver: "local",
+      local: { dir: "/var/lib/rb", buildkitd: "buildkitd" },
+      builderIdleTtlMs: 0,
+      warmPool: { small: 2, large: 0 },
+    });
+    expect(loadConfig(valid)).toMatchObject({ builderIdleTtlMs: 600_000, warmPool: {} });
+  });
+
+  it("refuses a warm pool for a shape not in the catalog, or of a negative size", () => {
+    expect(problems({ ...valid, RB_WARM_POOL: JSON.stringify({ huge: 1 }) })).toEqual([
+      expect.stringContaining("RB_WARM_POOL: shapes missing from RB_SHAPES: huge"),
+    ]);
+    expect(problems({ ...valid, RB_WARM_POOL: JSON.stringify({ small: -1 }) })[0]).toMatch(/^RB_WARM_POOL/);
+    expect(problems({ ...valid, RB_BUILDER_IDLE_TTL_SECONDS: "-5" })[0]).toMatch(
+      /^RB_BUILDER_IDLE_TTL_SECONDS/,
+    );
+  });
+});
+
 describe("OIDC configuration", () => {
   it("trusts GitHub Actions by default, with credentials of an hour", () => {
     expect(loadConfig(valid).oidc).toMatchObject({

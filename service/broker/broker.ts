@@ -180,7 +180,8 @@ export class Broker {
     }
     if (build.state !== "ready" && build.state !== "building") return refuse("inactive");
     const target = parseEndpoint(build.endpoint);
-    if (!target) return refuse("no-route");
+    if (!target || !build.builderId) return refuse("no-route");
+    const builderId = build.builderId;
     if (client.destroyed) return;
 
     const tunnel: Tunnel = { buildId: build.id, client, upstream: null, connected: false };
@@ -190,7 +191,7 @@ export class Broker {
       host: target.host,
       port: target.port,
       secureContext: this.upstreamContext,
-      servername: builderServerName(build.id),
+      servername: builderServerName(builderId),
       ALPNProtocols: ALPN,
     });
     tunnel.upstream = upstream;

@@ -124,8 +124,8 @@ export class CertificateAuthority {
   }
 
   /** A builder's server certificate, which only the broker (holding the CA) will trust. */
-  issueBuilder(buildId: string, notAfter: number): Promise<KeyPairPem> {
-    return this.issueServer([builderServerName(buildId)], notAfter);
+  issueBuilder(builderId: string, notAfter: number): Promise<KeyPairPem> {
+    return this.issueServer([builderServerName(builderId)], notAfter);
   }
 
   private async issueKeyPair(spec: SignSpec): Promise<KeyPairPem> {

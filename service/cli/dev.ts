@@ -1,51 +1,134 @@
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { isAbsolute, join, relative, resolve } from "node:path";
+import { BUILDKIT_HELP, SINGLE_TENANT_WARNING } from "../adapters/drivers/local.js";
 import { loadConfig } from "../config.js";
+import type { AccountService } from "../core/account-service.js";
 import { startPostgres } from "../embedded/postgres.js";
-import { freePort } from "../embedded/process.js";
+import { findExecutable, freePort } from "../embedded/process.js";
 import { startRedis } from "../embedded/redis.js";
 import { startService } from "../server.js";
-import { untilSignal } from "./serve.js";
+import { type StopSignals, stopSignals } from "./signals.js";
+
+const DEV_ACCOUNT = "dev";
 
 /**
  * The newcomer's first run: Redis (AOF on) and PostgreSQL of its own in `dataDir`, the service on
- * top, until Ctrl-C. Running it again reuses the data.
+ * top with the local buildkitd driver, a dev account and its agent token, until Ctrl-C. Running
+ * it again reuses the data, the cache volumes included.
+ *
+ * Ctrl-C is listened for from the first line on: one that comes while things start lets them
+ * finish starting, then stops them all, rather than killing this process and leaving Redis and
+ * PostgreSQL behind.
  */
 export async function devCommand(options: { dataDir: string; port: number }): Promise<number> {
+  const signals = stopSignals();
+  // What is running, to stop in the reverse order it started.
+  const running: Running[] = [];
+  let failure: unknown = null;
+  try {
+    await runUntilSignal(options, signals, running);
+  } catch (err) {
+    failure = err;
+  }
+  // Whatever came up is stopped, also when something else failed to start.
+  const stopFailure = await stopAll(running);
+  failure ??= stopFailure;
+  signals.dispose();
+  if (failure) throw failure as Error;
+  if (running.length > 0) process.stdout.write("stopped.\n");
+  return 0;
+}
+
+interface Running {
+  what: string;
+  stop(): Promise<void>;
+}
+
+/** Stops each one, even when another fails to; returns the first failure. */
+async function stopAll(running: Running[]): Promise<unknown> {
+  let failure: unknown = null;
+  for (const { what, stop } of [...running].reverse()) {
+    await stop().catch((err: Error) => {
+      process.stderr.write(`remote-builder: stopping ${what} failed: ${err.message}\n`);
+      failure ??= err;
+    });
+  }
+  return failure;
+}
+
+/** Starts everything (pushing each onto `running` as it comes up), prints the banner, waits for Ctrl-C. */
+async function runUntilSignal(
+  options: { dataDir: string; port: number },
+  signals: StopSignals,
+  running: Running[],
+): Promise<void> {
   const dataDir = resolve(options.dataDir);
   mkdirSync(dataDir, { recursive: true });
   const adminToken = readOrCreateSecret(join(dataDir, "admin-token"));
-  const redis = await startRedis({ dataDir: join(dataDir, "redis"), port: await freePort() });
-  const postgres = await startPostgres({ dataDir: join(dataDir, "postgres"), port: await freePort() }).catch(
-    async (err) => {
-      await redis.stop();
-      throw err;
-    },
-  );
-  const stopAll = async () => {
-    await postgres.stop();
-    await redis.stop();
-  };
-  try {
-    const config = loadConfig({
-      ...process.env,
-      RB_PORT: String(options.port),
-      RB_DATABASE_URL: await postgres.createDatabase("remote_builder"),
-      RB_REDIS_URL: redis.url,
-      RB_ADMIN_TOKEN: adminToken,
-      RB_CA_DIR: process.env.RB_CA_DIR ?? join(dataDir, "ca"),
-      RB_LOG_LEVEL: process.env.RB_LOG_LEVEL ?? "warn",
-    });
-    const service = await startService(config);
-    process.stdout.write(banner(service.url, service.brokerInfo.endpoint, dataDir));
-    await untilSignal();
-    process.stdout.write("\nstopping the service, PostgreSQL and Redis…\n");
-    await service.stop();
-  } finally {
-    await stopAll();
+  const missing = [process.env.RB_BUILDKITD ?? "buildkitd", "runc"].filter((name) => !findExecutable(name));
+  const local = missing.length === 0;
+  if (!local) {
+    process.stderr.write(
+      `\n${missing.join(" and ")} ${missing.length > 1 ? "are" : "is"} not on PATH, so builders will be the ` +
+        `in-memory test driver: builds are admitted, queued and tracked, but nothing builds.\n` +
+        `${BUILDKIT_HELP}\nThen run this again.\n\n`,
+    );
   }
-  return 0;
+  if (signals.received()) return;
+  const redis = await startRedis({ dataDir: join(dataDir, "redis"), port: await freePort() });
+  running.push({ what: "Redis", stop: () => redis.stop() });
+  if (signals.received()) return;
+  const postgres = await startPostgres({ dataDir: join(dataDir, "postgres"), port: await freePort() });
+  running.push({ what: "PostgreSQL", stop: () => postgres.stop() });
+  if (signals.received()) return;
+  const defaultShape = process.env.RB_DEFAULT_SHAPE ?? "small";
+  const config = loadConfig({
+    RB_DRIVER: local ? "local" : "memory",
+    RB_WARM_POOL: JSON.stringify({ [defaultShape]: 1 }),
+    RB_LOCAL_DIR: join(dataDir, "local"),
+    RB_LOG_LEVEL: "warn",
+    ...process.env,
+    RB_PORT: String(options.port),
+    RB_DATABASE_URL: await postgres.createDatabase("remote_builder"),
+    RB_REDIS_URL: redis.url,
+    RB_ADMIN_TOKEN: adminToken,
+    RB_CA_DIR: process.env.RB_CA_DIR ?? join(dataDir, "ca"),
+  });
+  const service = await startService(config);
+  running.push({ what: "the service", stop: () => service.stop() });
+  if (signals.received()) return;
+  const tokenPath = join(dataDir, "dev-token");
+  await ensureDevAccount(service.accounts, tokenPath);
+  if (signals.received()) return;
+  process.stdout.write(
+    banner({
+      url: service.url,
+      broker: service.brokerInfo.endpoint,
+      dataDir: shown(dataDir),
+      tokenPath: shown(tokenPath),
+      local,
+    }),
+  );
+  await signals.first;
+  process.stdout.write("\nstopping the builders, the service, PostgreSQL and Redis…\n");
+}
+
+/** A path as the banner shows it: relative to this folder when inside it, else absolute. */
+function shown(path: string): string {
+  const rel = relative(process.cwd(), path);
+  if (rel === "") return ".";
+  return rel.startsWith("..") || isAbsolute(rel) ? path : rel;
+}
+
+/** The `dev` account, enabled, with an agent token kept in `tokenPath` across runs. */
+async function ensureDevAccount(accounts: AccountService, tokenPath: string): Promise<void> {
+  const existing = await accounts.get(DEV_ACCOUNT).catch(() => null);
+  if (existing && existsSync(tokenPath)) return;
+  const account = existing ?? (await accounts.create({ handle: DEV_ACCOUNT, plan: "team" }));
+  await accounts.setFeature(account.id, "remote_builder", true);
+  const { token } = await accounts.mintToken(account.id, "dev");
+  writeFileSync(tokenPath, `${token}\n`, { mode: 0o600 });
 }
 
 function readOrCreateSecret(path: string): string {
@@ -55,22 +138,28 @@ function readOrCreateSecret(path: string): string {
   return secret;
 }
 
-function banner(url: string, broker: string, dataDir: string): string {
+function banner(o: {
+  url: string;
+  broker: string;
+  dataDir: string;
+  tokenPath: string;
+  local: boolean;
+}): string {
+  const builders = o.local
+    ? `buildkitd processes on this machine, cache volumes in ${o.dataDir}/local/volumes\n  ${SINGLE_TENANT_WARNING}`
+    : "the in-memory test driver (install buildkitd and runc for real builds)";
   return `
-remote-builder is running at ${url}
-  TLS broker (builds connect here with their client certificate): ${broker}
-  data (PostgreSQL, Redis with AOF, the CA, the admin token): ${dataDir}
-  builders: the in-memory test driver. It admits, queues and tracks builds for real, but its
-  builders run nothing; the local buildkitd driver is the next step on the roadmap.
+remote-builder is running at ${o.url}
+  TLS broker (builds connect here with their client certificate): ${o.broker}
+  builders: ${builders}
+  data (PostgreSQL, Redis with AOF, the CA, the tokens): ${o.dataDir}
 
-Create an account and an agent token (in another terminal, from this folder):
-  npx remote-builder admin accounts create acme --plan team
-  npx remote-builder admin accounts feature acme remote_builder on
-  npx remote-builder admin tokens create acme --name ci
+Build something, from another terminal in this folder (the "${DEV_ACCOUNT}" account is ready):
+  export RB_SERVER_URL=${o.url} RB_TOKEN=$(cat ${o.tokenPath})
+  npx remote-builder setup
+  docker buildx build --builder remote-builder -t hello .
+  npx remote-builder finish --result success
 
-Then ask for a builder with that token:
-  curl -sX POST ${url}/api/v1/builds -H "Authorization: Bearer <token>" -H 'Content-Type: application/json' -d '{"shape":"small"}'
-
-Ctrl-C stops everything this started.
+Ctrl-C stops everything this started; running it again keeps the data and the build cache.
 `;
 }

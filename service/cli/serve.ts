@@ -1,23 +1,14 @@
 import { loadConfig } from "../config.js";
 import { startService } from "../server.js";
+import { stopSignals } from "./signals.js";
 
-/** Runs until SIGINT or SIGTERM, then stops cleanly. */
+/** Runs until SIGINT or SIGTERM, then stops cleanly (a second signal does not cut that short). */
 export async function serveCommand(): Promise<number> {
+  const signals = stopSignals();
   const service = await startService(loadConfig());
-  await untilSignal();
+  await signals.first;
   service.logger.info("stopping");
   await service.stop();
+  signals.dispose();
   return 0;
-}
-
-export function untilSignal(): Promise<NodeJS.Signals> {
-  return new Promise((resolve) => {
-    const on = (signal: NodeJS.Signals) => {
-      process.off("SIGINT", on);
-      process.off("SIGTERM", on);
-      resolve(signal);
-    };
-    process.on("SIGINT", on);
-    process.on("SIGTERM", on);
-  });
 }

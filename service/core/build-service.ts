@@ -5,7 +5,6 @@ import type { Build, BuilderTier, BuildPatch, CacheRequest, JobResult } from "./
 import { BuildEvents } from "./build-events.js";
 import type { ShapeCatalog } from "./catalog.js";
 import { billedEnd, buildEntry, hourStart, storageEntries } from "./ledger.js";
-import { builderServerName } from "./builder-names.js";
 import {
   type BuildEvent,
   type BuildState,
@@ -336,7 +335,8 @@ export class BuildService {
         await driver.terminate(builder.builderId);
       }
     }
-    const lost = unfinished.filter((b) => isActive(b.state) && b.builderId !== null);
+    // A pending build's boot owns its outcome (and has the driver's reason for a failure).
+    const lost = unfinished.filter((b) => isActive(b.state) && b.state !== "pending" && b.builderId !== null);
     if (lost.length > 0) await this.failLostBuilders(lost, builders, now);
     await this.dropUnrecordedWaiters(scopes, live, now);
     if (hourStart(now) !== this.accruedHour) {
@@ -499,13 +499,7 @@ export class BuildService {
       // Every attach: a volume reset a moment ago (on any replica) must get its new record now.
       await volumes.ensure(build.accountId, build.cacheVolume, cacheVolumeGiB, clock.now());
     }
-    const { certificates } = this.deps;
     return driver.create({
-      tls: async () => ({
-        ...(await certificates.issueBuilder(build.id, build.deadlineAt)),
-        caPem: certificates.caPem,
-        serverName: builderServerName(build.id),
-      }),
       buildId: build.id,
       accountId: build.accountId,
       shapeName: build.shape,
@@ -631,10 +625,17 @@ export class BuildService {
     }
   }
 
+  /**
+   * A builder the driver says crashed fails its build at once; one the driver no longer lists
+   * does after a grace (a driver's list may lag a builder it just made).
+   */
   private async failLostBuilders(builds: Build[], builders: Builder[], now: number): Promise<void> {
-    const alive = new Set(builders.map((b) => b.builderId));
+    const byId = new Map(builders.map((b) => [b.builderId, b]));
     for (const build of builds) {
-      if (!alive.has(build.builderId!) && now - (build.startedAt ?? now) >= this.deps.config.orphanGraceMs) {
+      const builder = byId.get(build.builderId!);
+      if (builder?.state === "failed") {
+        await this.finishQuietly(build, "fail", "builder-crashed: the builder stopped running");
+      } else if (!builder && now - (build.startedAt ?? now) >= this.deps.config.orphanGraceMs) {
         await this.finishQuietly(build, "fail", "builder-lost: the builder stopped running");
       }
     }

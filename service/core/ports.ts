@@ -150,12 +150,6 @@ export interface BuilderSpec {
   shape: Shape;
   /** The account's cache volume, or null for a cold, throw-away builder. */
   volume: { name: string; sizeGiB: number } | null;
-  /**
-   * Issues the builder's mTLS server credentials, which only the broker (holding `caPem`) can
-   * connect with. A fresh key pair each call; a driver whose builders accept no connections
-   * never pays for one.
-   */
-  tls: () => Promise<BuilderTls>;
 }
 
 export interface BuilderTls {
@@ -187,7 +181,7 @@ export interface CertificateIssuer {
     identity: { accountId: string; buildId: string },
     notAfter: number,
   ): Promise<string>;
-  issueBuilder(buildId: string, notAfter: number): Promise<{ certPem: string; keyPem: string }>;
+  issueBuilder(builderId: string, notAfter: number): Promise<{ certPem: string; keyPem: string }>;
 }
 
 export interface Builder {

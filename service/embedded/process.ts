@@ -17,8 +17,9 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** Finds `name` on PATH, then in `extraDirs`; null when it is nowhere. */
+/** Finds `name` on PATH, then in `extraDirs` (a path is taken as it is); null when it is nowhere. */
 export function findExecutable(name: string, extraDirs: string[] = []): string | null {
+  if (name.includes("/")) return existsSync(name) ? name : null;
   const dirs = [...(process.env.PATH ?? "").split(":"), ...extraDirs].filter(Boolean);
   for (const dir of dirs) {
     const candidate = join(dir, name);

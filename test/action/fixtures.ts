@@ -1,6 +1,4 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
-import { createServer } from "node:net";
-import { setTimeout as sleep } from "node:timers/promises";
 import { MemoryDriver } from "../../service/adapters/drivers/memory.js";
 import type { Build } from "../../service/client/api-client.js";
 import { ActionJob, FakeActionsTokenEndpoint, type StepRun } from "../harness/action-job.js";
@@ -38,7 +36,7 @@ export async function startActionWorld(env: Record<string, string> = {}): Promis
     issuer.token(githubClaims({ aud: audience })),
   );
   const service = await startTestService(oidcEnv([{ name: "github", kind: "github", issuer }], null, env), {
-    driver: new MemoryDriver({ clock: { now: () => Date.now() }, serve: startEchoBuilder }),
+    driver: (context) => new MemoryDriver({ ...context, serve: startEchoBuilder }),
   });
   return {
     service,
@@ -105,23 +103,6 @@ export async function createBuild(
   return response.body;
 }
 
-type Maybe<T> = T | null | undefined | false;
-
-/** Polls `check` every 100 ms until it returns something truthy, or fails after `timeoutMs`. */
-export async function eventually<T>(
-  what: string,
-  check: () => Promise<Maybe<T>> | Maybe<T>,
-  timeoutMs = 10_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value as T;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(100);
-  }
-}
-
 /**
  * The live heartbeat processes for a build: main starts `node <entry> keep-alive` with
  * RB_KEEPER_BUILD=<id> in its environment. A zombie's environ reads empty, so it does not count.
@@ -159,11 +140,4 @@ export function savedBuildId(run: StepRun): string | undefined {
   return session ? ((JSON.parse(session) as { buildId: string | null }).buildId ?? undefined) : undefined;
 }
 
-/** A loopback port nothing listens on. */
-export async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((ok) => server.listen(0, "127.0.0.1", ok));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((ok) => server.close(() => ok()));
-  return port;
-}
+export { closedPort, eventually } from "../harness/wait.js";

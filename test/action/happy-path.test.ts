@@ -17,9 +17,8 @@ describe("the Action, main then post, against a real service", () => {
     tokens = await FakeActionsTokenEndpoint.start((audience) =>
       issuer.token(githubClaims({ aud: audience })),
     );
-    const clock = { now: () => Date.now() };
     service = await startTestService(oidcEnv([{ name: "github", kind: "github", issuer }], null), {
-      driver: new MemoryDriver({ clock, serve: startEchoBuilder }),
+      driver: (context) => new MemoryDriver({ ...context, serve: startEchoBuilder }),
     });
     account = await service.account();
     const trusted = await http(service.url, "POST", `/api/v1/admin/accounts/${account.handle}/trust`, {

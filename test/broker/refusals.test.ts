@@ -266,7 +266,7 @@ describe("an account's certificate never reaches another account's builder", () 
 
     // A's own certificate, with the client naming B's builder as the server it wants: it lands on A's.
     const own = dialBuild(rig.service, a, {
-      servername: builderServerName(b.id),
+      servername: builderServerName(rig.specs.get(b.id)!.builderId),
       checkServerIdentity: () => undefined,
     });
     await own.secure;

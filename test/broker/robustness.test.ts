@@ -4,7 +4,7 @@ import net, { type AddressInfo } from "node:net";
 import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
 import tls from "node:tls";
-import type { BuilderSpec } from "../../service/core/ports.js";
+import type { ServedBuilder } from "../../service/adapters/drivers/memory.js";
 import { freePort } from "../../service/embedded/process.js";
 import {
   dialBuild,
@@ -340,7 +340,7 @@ describe("small messages do not wait (TCP_NODELAY on both legs)", () => {
    * itself: the pattern (a gRPC header frame, then its data frame) that Nagle's algorithm stalls
    * behind a delayed ACK, for about 40 ms on Linux, on any leg without TCP_NODELAY.
    */
-  async function twoPartBuilder(spec: BuilderSpec, requestGaps: number[]) {
+  async function twoPartBuilder(spec: ServedBuilder, requestGaps: number[]) {
     const creds = await spec.tls();
     const server = tls.createServer(builderTlsOptions(creds), (socket) => {
       socket.setNoDelay(true);

@@ -13,7 +13,8 @@ import tls from "node:tls";
 import type { z } from "zod";
 import { MemoryDriver } from "../../service/adapters/drivers/memory.js";
 import { CertificateAuthority } from "../../service/certs/authority.js";
-import type { BuilderSpec } from "../../service/core/ports.js";
+import type { ServedBuilder } from "../../service/adapters/drivers/memory.js";
+import type { DriverContext } from "../../service/server.js";
 import type { Build as BuildSchema } from "../../service/http/schemas.js";
 import { http, startTestService, type TestService } from "../harness/context.js";
 import { type EchoBuilder, startEchoBuilder } from "../harness/echo-builder.js";
@@ -28,11 +29,11 @@ export interface Rig {
   /** The echo builder of each build, by build id. */
   builders: Map<string, EchoBuilder>;
   /** The spec each builder was created with (its TLS credentials), by build id. */
-  specs: Map<string, BuilderSpec>;
+  specs: Map<string, ServedBuilder>;
   /** When set, the next builders report this endpoint instead of running an echo server. */
   endpoint: string | null;
   /** When set, the next builders run this instead of an echo server. */
-  serve: ((spec: BuilderSpec) => Promise<{ endpoint: string; close(): Promise<void> }>) | null;
+  serve: ((spec: ServedBuilder) => Promise<{ endpoint: string; close(): Promise<void> }>) | null;
   stop(): Promise<void>;
 }
 
@@ -50,7 +51,7 @@ export interface RigOptions {
 export async function startRig(options: RigOptions = {}): Promise<Rig> {
   const caDir = options.replicaOf?.caDir ?? mkdtempSync(join(tmpdir(), "rb-broker-ca-"));
   const builders = new Map<string, EchoBuilder>();
-  const specs = new Map<string, BuilderSpec>();
+  const specs = new Map<string, ServedBuilder>();
   const all: EchoBuilder[] = [];
   const rig: Partial<Rig> & Pick<Rig, "endpoint" | "serve"> = {
     builders,
@@ -59,21 +60,22 @@ export async function startRig(options: RigOptions = {}): Promise<Rig> {
     endpoint: null,
     serve: null,
   };
-  const driver = new MemoryDriver({
-    clock: { now: () => Date.now() },
-    serve: async (spec) => {
-      specs.set(spec.buildId, spec);
-      if (rig.endpoint !== null) return { endpoint: rig.endpoint, close: async () => {} };
-      if (rig.serve !== null) return rig.serve(spec);
-      const builder = await startEchoBuilder(spec);
-      builders.set(spec.buildId, builder);
-      all.push(builder);
-      return {
-        endpoint: builder.endpoint,
-        close: options.buildersOutliveBuilds ? async () => {} : () => builder.close(),
-      };
-    },
-  });
+  const driver = (context: DriverContext) =>
+    new MemoryDriver({
+      ...context,
+      serve: async (spec) => {
+        specs.set(spec.buildId, spec);
+        if (rig.endpoint !== null) return { endpoint: rig.endpoint, close: async () => {} };
+        if (rig.serve !== null) return rig.serve(spec);
+        const builder = await startEchoBuilder(spec);
+        builders.set(spec.buildId, builder);
+        all.push(builder);
+        return {
+          endpoint: builder.endpoint,
+          close: options.buildersOutliveBuilds ? async () => {} : () => builder.close(),
+        };
+      },
+    });
   const shared: Record<string, string> = options.replicaOf
     ? {
         RB_DATABASE_URL: options.replicaOf.service.config.databaseUrl,

@@ -6,19 +6,21 @@ import type { z } from "zod";
 import type { Build } from "../../service/http/schemas.js";
 import { http, startTestService, type TestService } from "../harness/context.js";
 import { type EchoBuilder, startEchoBuilder } from "../harness/echo-builder.js";
+import type { DriverContext } from "../../service/server.js";
 
 describe("a build's connection through the broker", () => {
   let service: TestService;
   const builders: EchoBuilder[] = [];
   beforeAll(async () => {
-    const driver = new MemoryDriver({
-      clock: { now: () => Date.now() },
-      serve: async (spec) => {
-        const builder = await startEchoBuilder(spec);
-        builders.push(builder);
-        return builder;
-      },
-    });
+    const driver = (context: DriverContext) =>
+      new MemoryDriver({
+        ...context,
+        serve: async (spec) => {
+          const builder = await startEchoBuilder(spec);
+          builders.push(builder);
+          return builder;
+        },
+      });
     service = await startTestService({}, { driver });
   });
   afterAll(async () => {

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import tls from "node:tls";
 import * as x509 from "@peculiar/x509";
 import { CertificateAuthority } from "../../service/certs/authority.js";
+import { BUILDER_CERT_LIFETIME_MS } from "../../service/core/builder-credentials.js";
 import { builderServerName } from "../../service/core/builder-names.js";
 import { http, startTestService } from "../harness/context.js";
 import { errorPaths, expectProblem } from "../harness/problems.js";
@@ -246,18 +247,21 @@ describe("build client certificates", () => {
     expect(res.body.certificate).toBeNull();
   });
 
-  it("gives each builder a server certificate for its own name, which ends with the build", async () => {
+  it("gives each builder a server certificate for its own name (not the build's), for a week at most", async () => {
     const res = await create({ publicKey: clientKey().publicKeyPem });
     const ready = await http<BuildBody>(rig.service.url, "GET", `/api/v1/builds/${res.body.id}?wait=5`, {
       token: account.token,
     });
     expect(ready.body.state).toBe("ready");
-    const creds = await rig.specs.get(res.body.id)!.tls();
+    const served = rig.specs.get(res.body.id)!;
+    const creds = await served.tls();
     const cert = new x509.X509Certificate(creds.certPem);
-    expect(sanOf(cert)).toEqual([{ type: "dns", value: builderServerName(res.body.id) }]);
-    expect(creds.serverName).toBe(builderServerName(res.body.id));
+    expect(served.builderId).not.toBe(res.body.id);
+    expect(sanOf(cert)).toEqual([{ type: "dns", value: builderServerName(served.builderId) }]);
+    expect(creds.serverName).toBe(builderServerName(served.builderId));
     expect(ekuOf(cert)).toEqual([SERVER_AUTH]);
-    expect(cert.notAfter.getTime()).toBeLessThanOrEqual(new Date(res.body.deadlineAt).getTime());
+    expect(cert.notAfter.getTime()).toBeLessThanOrEqual(Date.now() + BUILDER_CERT_LIFETIME_MS);
+    expect(cert.notAfter.getTime()).toBeGreaterThan(new Date(res.body.deadlineAt).getTime());
     expect(creds.caPem).toBe(rig.service.brokerInfo.caCertificate);
   });
 });

@@ -1,11 +1,11 @@
 import { execFile } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { ADMIN_TOKEN, http, startTestService, type TestService } from "../harness/context.js";
+import { closedPort } from "../harness/wait.js";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 const BIN = join(ROOT, "bin/remote-builder.js");
@@ -29,15 +29,6 @@ function cli(args: string[], env: Record<string, string | undefined>, cwd = ROOT
       },
     );
   });
-}
-
-/** A port nothing listens on: bound once by us, then closed. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((ok) => server.listen(0, "127.0.0.1", ok));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((ok) => server.close(() => ok()));
-  return port;
 }
 
 describe("remote-builder admin, the CLI", () => {

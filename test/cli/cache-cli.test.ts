@@ -21,9 +21,8 @@ describe("remote-builder cache and usage, the CLI", () => {
 
   beforeAll(async () => {
     gitlab = await TestIssuer.start();
-    driver = new MemoryDriver({ clock: { now: () => Date.now() }, serve: startEchoBuilder });
     service = await startTestService(oidcEnv([{ name: "gitlab", kind: "gitlab", issuer: gitlab }], null), {
-      driver,
+      driver: (context) => (driver = new MemoryDriver({ ...context, serve: startEchoBuilder })),
     });
   });
   afterEach(() => {

@@ -1,9 +1,7 @@
 import { execFile } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { FAKE_BIN, ROOT, type DockerCall } from "../harness/action-job.js";
 
 const BIN = join(ROOT, "bin/remote-builder.js");
@@ -138,45 +136,5 @@ export function environOf(pid: number): Record<string, string> {
   );
 }
 
-/** Polls `check` until it returns something truthy; throws naming `what` when `timeoutMs` runs out. */
-export async function until<T>(
-  what: string,
-  check: () => T | Promise<T>,
-  timeoutMs = 10_000,
-): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value as NonNullable<T>;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(100);
-  }
-}
-
-/** A port nothing listens on: bound once by us, then closed. */
-export async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((ok) => server.listen(0, "127.0.0.1", ok));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((ok) => server.close(() => ok()));
-  return port;
-}
-
-/** GitLab CI's id_tokens claims for a push to main of group/project (namespace 72, project 20). */
-export function gitlabClaims(overrides: Record<string, unknown> = {}): Record<string, unknown> {
-  return {
-    sub: "project_path:group/project:ref_type:branch:ref:main",
-    namespace_id: "72",
-    namespace_path: "group",
-    project_id: "20",
-    project_path: "group/project",
-    ref: "main",
-    ref_type: "branch",
-    ref_protected: "true",
-    pipeline_source: "push",
-    pipeline_id: "1212",
-    job_id: "3434",
-    ci_config_ref_uri: "gitlab.example.com/group/project//.gitlab-ci.yml@refs/heads/main",
-    ...overrides,
-  };
-}
+export { closedPort, eventually as until } from "../harness/wait.js";
+export { gitlabClaims } from "../oidc/fixtures.js";

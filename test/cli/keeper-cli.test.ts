@@ -26,8 +26,10 @@ describe("remote-builder's heartbeat process between setup and finish", () => {
     (await http<Json>(service.url, "GET", `/api/v1/builds/${id}`, { token })).body;
 
   beforeAll(async () => {
-    driver = new MemoryDriver({ clock: { now: () => Date.now() }, serve: startEchoBuilder });
-    service = await startTestService({ RB_CLAIM_LEASE_SECONDS: "10" }, { driver });
+    service = await startTestService(
+      { RB_CLAIM_LEASE_SECONDS: "10" },
+      { driver: (context) => (driver = new MemoryDriver({ ...context, serve: startEchoBuilder })) },
+    );
   });
   afterEach(() => {
     for (const made of jobs.splice(0)) made.cleanUp();

@@ -1,6 +1,7 @@
 import type { AddressInfo } from "node:net";
 import tls from "node:tls";
-import type { BuilderSpec, BuilderTls } from "../../service/core/ports.js";
+import type { ServedBuilder } from "../../service/adapters/drivers/memory.js";
+import type { BuilderTls } from "../../service/core/ports.js";
 
 export interface EchoBuilder {
   endpoint: string;
@@ -28,7 +29,7 @@ export function builderTlsOptions(credentials: BuilderTls): tls.TlsOptions {
  * certificate from the service CA, offers only h2, and echoes every byte back. A line "stream N\n"
  * makes it send N bytes instead, to test long streams.
  */
-export async function startEchoBuilder(spec: BuilderSpec): Promise<EchoBuilder> {
+export async function startEchoBuilder(spec: ServedBuilder): Promise<EchoBuilder> {
   const credentials = await spec.tls();
   const alpn: Array<string | false> = [];
   const peers: string[] = [];

@@ -146,6 +146,25 @@ export function githubClaims(overrides: Record<string, unknown> = {}): Record<st
   };
 }
 
+/** GitLab CI's id_tokens claims for a push to main of group/project (namespace 72, project 20). */
+export function gitlabClaims(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    sub: "project_path:group/project:ref_type:branch:ref:main",
+    namespace_id: "72",
+    namespace_path: "group",
+    project_id: "20",
+    project_path: "group/project",
+    ref: "main",
+    ref_type: "branch",
+    ref_protected: "true",
+    pipeline_source: "push",
+    pipeline_id: "1212",
+    job_id: "3434",
+    ci_config_ref_uri: "gitlab.example.com/group/project//.gitlab-ci.yml@refs/heads/main",
+    ...overrides,
+  };
+}
+
 export interface GitHubEntity {
   id: number;
   login: string;

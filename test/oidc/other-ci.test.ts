@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { ADMIN_TOKEN, http, startTestService, type TestService } from "../harness/context.js";
-import { oidcEnv, TestIssuer } from "./fixtures.js";
+import { gitlabClaims, oidcEnv, TestIssuer } from "./fixtures.js";
 
 type Json = Record<string, unknown>;
 
@@ -44,22 +44,6 @@ describe("other CI systems through the same exchange", () => {
   afterAll(async () => {
     await service.stop();
     await Promise.all([gitlab.stop(), circleci.stop(), buildkite.stop()]);
-  });
-
-  const gitlabClaims = (overrides: Json = {}) => ({
-    sub: "project_path:group/project:ref_type:branch:ref:main",
-    namespace_id: "72",
-    namespace_path: "group",
-    project_id: "20",
-    project_path: "group/project",
-    ref: "main",
-    ref_type: "branch",
-    ref_protected: "true",
-    pipeline_source: "push",
-    pipeline_id: "1212",
-    job_id: "3434",
-    ci_config_ref_uri: "gitlab.example.com/group/project//.gitlab-ci.yml@refs/heads/main",
-    ...overrides,
   });
 
   it("GitLab CI id_tokens: exchanged, then a build recorded with the project, ref and pipeline", async () => {

@@ -6,7 +6,6 @@ import { http } from "../harness/context.js";
 import { type BuildBody, Scenario } from "./scenario.js";
 
 /** Builders made by hand here never accept a connection, so their credentials are never read. */
-const NO_TLS = { caPem: "", certPem: "", keyPem: "", serverName: "none" };
 
 const SECOND = 1000;
 const BOOT_TIMEOUT = 5;
@@ -146,7 +145,6 @@ describe("builders that fail, crash or are left behind", () => {
       shapeName: "small",
       shape: { cpu: 2, memoryGiB: 4 },
       volume: null,
-      tls: async () => NO_TLS,
     });
 
     await s.after(BOOT_TIMEOUT * SECOND - 1);
@@ -166,7 +164,6 @@ describe("builders that fail, crash or are left behind", () => {
       shapeName: "small",
       shape: { cpu: 2, memoryGiB: 4 },
       volume: null,
-      tls: async () => NO_TLS,
     });
 
     await s.after(BOOT_TIMEOUT * SECOND);

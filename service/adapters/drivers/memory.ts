@@ -1,7 +1,20 @@
 import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { BuilderTier } from "../../core/build.js";
-import type { Builder, BuilderDriver, BuilderSpec, Clock } from "../../core/ports.js";
+import type {
+  Builder,
+  BuilderCredentials,
+  BuilderDriver,
+  BuilderSpec,
+  BuilderTls,
+  Clock,
+} from "../../core/ports.js";
+
+/** What `serve` gets: the spec, the builder's id, and its server credentials on demand. */
+export interface ServedBuilder extends BuilderSpec {
+  builderId: string;
+  tls: () => Promise<BuilderTls>;
+}
 
 export interface MemoryDriverOptions {
   clock: Clock;
@@ -9,9 +22,11 @@ export interface MemoryDriverOptions {
   bootMs?: number;
   /**
    * Runs something that accepts connections for a builder (tests stand in for buildkitd with an
-   * mTLS echo server); without it, builders accept none and `endpoint` only names them.
+   * mTLS echo server, with credentials from `credentials`); without it, builders accept none and
+   * `endpoint` only names them.
    */
-  serve?: (spec: BuilderSpec) => Promise<{ endpoint: string; close(): Promise<void> }>;
+  serve?: (builder: ServedBuilder) => Promise<{ endpoint: string; close(): Promise<void> }>;
+  credentials?: BuilderCredentials;
 }
 
 /**
@@ -55,7 +70,13 @@ export class MemoryDriver implements BuilderDriver {
       throw new Error(builder.failure);
     }
     if (this.options.serve) {
-      const served = await this.options.serve(builder.spec);
+      const { credentials } = this.options;
+      if (!credentials) throw new Error("a memory driver that serves needs credentials");
+      const served = await this.options.serve({
+        ...builder.spec,
+        builderId,
+        tls: () => credentials.issue(builderId),
+      });
       builder.close = served.close;
       builder.state = "ready";
       return { endpoint: served.endpoint };

@@ -1,0 +1,464 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { connect } from "node:net";
+import { join, resolve } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import type { BuilderTier } from "../../core/build.js";
+import { BUILDER_MAX_REUSE_AGE_MS } from "../../core/builder-credentials.js";
+import type { ShapeCatalog } from "../../core/catalog.js";
+import { choosePlacement, keepStorageMB, warmDeficit } from "../../core/placement.js";
+import type { Builder, BuilderCredentials, BuilderDriver, BuilderSpec, Clock } from "../../core/ports.js";
+import { findExecutable, freePort } from "../../embedded/process.js";
+
+export interface LocalDriverOptions {
+  /** Holds `volumes/` (the cache volumes, which outlive the service) and `run/` (per builder). */
+  dataDir: string;
+  credentials: BuilderCredentials;
+  shapes: ShapeCatalog;
+  clock: Clock;
+  /** How long the account's builder stays up after its build, for the next one (the idle tier). */
+  idleTtlMs: number;
+  /** Pre-booted builders to keep per shape (the warm tier). */
+  warmPool: Record<string, number>;
+  /**
+   * The volume size a warm builder's GC keeps within: it boots before any account adopts it, so
+   * the smallest size any plan gives is the one that is always safe.
+   */
+  warmVolumeGiB?: number;
+  buildkitd?: string;
+  onEvent?: (message: string, fields: Record<string, unknown>) => void;
+}
+
+type Role = "warm" | "serving" | "idle";
+
+interface Daemon {
+  builderId: string;
+  role: Role;
+  buildId: string | null;
+  accountId: string | null;
+  /** account/name of the volume it holds; null for a throw-away root. */
+  volumeKey: string | null;
+  shapeName: string;
+  root: string;
+  runDir: string;
+  port: number;
+  child: ChildProcess;
+  state: Builder["state"];
+  /** It accepted a connection once: a later exit is a crash, an earlier one a failed boot. */
+  listened: boolean;
+  /** When it booted: its certificate's age. */
+  createdAt: number;
+  /** When its current build got it: what list() reports, since the core's orphan grace counts from there. */
+  assignedAt: number;
+  idleSince: number;
+  stderr: string;
+  exited: Promise<void>;
+}
+
+export const BUILDKIT_HELP = `The local driver runs each builder as a buildkitd process, and needs buildkitd and runc on PATH:
+  buildkitd  https://github.com/moby/buildkit/releases (bin/buildkitd from the linux tarball)
+  runc       apt install runc (Debian, Ubuntu), or https://github.com/opencontainers/runc/releases`;
+
+export const SINGLE_TENANT_WARNING =
+  "The local driver runs builders as processes on this machine, with no microVM boundary between " +
+  "them and the host: use it for one tenant you trust (development, self-hosting), never for strangers.";
+
+/**
+ * Builders as `buildkitd` child processes on loopback, each behind the broker with mTLS, each
+ * with a directory as its cache volume (its `--root`). The same three tiers as Kubernetes: the
+ * account's idle builder, a warm one with a fresh directory, or a cold start on the account's.
+ */
+export class LocalDriver implements BuilderDriver {
+  readonly name = "local";
+  private readonly daemons = new Map<string, Daemon>();
+  private readonly binary: string;
+  private readonly volumesDir: string;
+  private readonly runRoot: string;
+  private readonly index: string;
+  private timer: NodeJS.Timeout | null = null;
+  private ticking: Promise<void> | null = null;
+  private closed = false;
+
+  constructor(private readonly o: LocalDriverOptions) {
+    const name = o.buildkitd ?? "buildkitd";
+    // A path is taken as it is (join would graft it onto each PATH entry); a name is looked up.
+    const binary = name.includes("/") ? (existsSync(name) ? resolve(name) : null) : findExecutable(name);
+    if (!binary) {
+      throw new Error(
+        `buildkitd (${name}) is not ${name.includes("/") ? "there" : "on PATH"}.\n${BUILDKIT_HELP}`,
+      );
+    }
+    if (!findExecutable("runc")) throw new Error(`runc is not on PATH.\n${BUILDKIT_HELP}`);
+    this.binary = binary;
+    this.volumesDir = join(o.dataDir, "volumes");
+    this.runRoot = join(o.dataDir, "run");
+    this.index = join(this.volumesDir, "index.json");
+    mkdirSync(this.volumesDir, { recursive: true, mode: 0o700 });
+    mkdirSync(this.runRoot, { recursive: true, mode: 0o700 });
+  }
+
+  /** Stops what a killed predecessor left running, then keeps the warm pool and idle builders. */
+  async start(): Promise<void> {
+    for (const name of readdirSync(this.runRoot)) {
+      const runDir = join(this.runRoot, name);
+      const pidFile = join(runDir, "pid");
+      const pid = existsSync(pidFile) ? Number(readFileSync(pidFile, "utf8")) : 0;
+      // After a reboot the id may be another process's: only a buildkitd run with this config is ours.
+      if (startedWith(pid, join(runDir, CONFIG_FILE))) killQuietly(pid, "SIGKILL");
+      rmSync(runDir, { recursive: true, force: true });
+    }
+    const adopted = new Set(Object.values(this.volumes()));
+    for (const dir of readdirSync(this.volumesDir)) {
+      // Warm roots no account adopted, and cold throw-away roots, were scratch.
+      const path = join(this.volumesDir, dir);
+      if (dir.startsWith("scratch-") && !adopted.has(path)) rmSync(path, { recursive: true, force: true });
+    }
+    await this.tick();
+    if (this.closed) return;
+    this.timer = setInterval(
+      () =>
+        void this.tick().catch((err: Error) => this.emit("keeping the pool failed", { err: err.message })),
+      1_000,
+    );
+    this.timer.unref();
+  }
+
+  async create(spec: BuilderSpec): Promise<{ builderId: string; tier: BuilderTier }> {
+    const key = spec.volume ? `${spec.accountId}/${spec.volume.name}` : null;
+    const volumes = this.volumes();
+    const now = this.o.clock.now();
+    const idle = key ? this.find((d) => d.role === "idle" && d.volumeKey === key, now) : undefined;
+    const warm = this.find((d) => d.role === "warm" && d.shapeName === spec.shapeName, now);
+    const tier = choosePlacement({
+      idleBuilder: idle !== undefined,
+      warmBuilder: warm !== undefined,
+      wantsVolume: key !== null,
+      volumeExists: key !== null && key in volumes,
+    });
+    if (tier === "idle" || tier === "warm") {
+      const daemon = (tier === "idle" ? idle : warm)!;
+      if (tier === "warm" && key) {
+        // The warm builder's fresh directory becomes the account's volume.
+        this.writeVolumes({ ...volumes, [key]: daemon.root });
+        daemon.volumeKey = key;
+      }
+      Object.assign(daemon, {
+        role: "serving",
+        buildId: spec.buildId,
+        accountId: spec.accountId,
+        assignedAt: now,
+      });
+      this.emit("builder assigned", { builderId: daemon.builderId, buildId: spec.buildId, tier });
+      return { builderId: daemon.builderId, tier };
+    }
+    let root: string;
+    if (key) {
+      // buildkitd locks its root: an idle builder on it too old to reuse (or dead) goes first.
+      await this.stopIdle(key);
+      root = volumes[key] ?? join(this.volumesDir, spec.accountId, spec.volume!.name);
+      if (!volumes[key]) this.writeVolumes({ ...volumes, [key]: root });
+    } else {
+      root = join(this.volumesDir, `scratch-${randomUUID()}`);
+    }
+    const daemon = await this.launch(spec.shapeName, root, spec.volume?.sizeGiB ?? null);
+    Object.assign(daemon, {
+      role: "serving",
+      buildId: spec.buildId,
+      accountId: spec.accountId,
+      volumeKey: key,
+    });
+    return { builderId: daemon.builderId, tier };
+  }
+
+  async awaitReady(builderId: string, timeoutMs: number): Promise<{ endpoint: string }> {
+    const daemon = this.daemons.get(builderId);
+    if (!daemon) throw new Error(`builder ${builderId} is gone`);
+    const deadline = this.o.clock.now() + timeoutMs;
+    while (daemon.state === "booting") {
+      if (await accepts(daemon.port)) Object.assign(daemon, { state: "ready", listened: true });
+      else if (this.o.clock.now() >= deadline) {
+        throw new Error(`buildkitd did not listen within ${Math.round(timeoutMs / 1000)} s`);
+      } else await sleep(50);
+    }
+    if (daemon.state === "failed") {
+      throw new Error(
+        `buildkitd exited: ${daemon.stderr.trim().split("\n").slice(-3).join(" | ") || "no output"}`,
+      );
+    }
+    return { endpoint: `tcp://127.0.0.1:${daemon.port}` };
+  }
+
+  /**
+   * The build is done with its builder. A healthy one holding a volume stays up, idle, for the
+   * account's next build; anything else stops.
+   */
+  async terminate(builderId: string): Promise<void> {
+    const daemon = this.daemons.get(builderId);
+    if (!daemon) return;
+    if (daemon.role === "serving" && daemon.volumeKey && daemon.state === "ready" && this.o.idleTtlMs > 0) {
+      Object.assign(daemon, { role: "idle", buildId: null, idleSince: this.o.clock.now() });
+      return;
+    }
+    await this.stop(daemon);
+  }
+
+  /**
+   * Builders serving builds; idle and warm ones are the driver's own to keep or stop. One that died
+   * before it ever listened still shows as booting: its failure is the boot's, which awaitReady
+   * (always awaited for a build's builder, in this process) reports in buildkitd's own words,
+   * where "failed" would let the reconciler end the build first as a crash, without them.
+   */
+  async list(): Promise<Builder[]> {
+    return [...this.daemons.values()]
+      .filter((d) => d.role === "serving" && d.buildId !== null)
+      .map((d) => ({
+        builderId: d.builderId,
+        buildId: d.buildId!,
+        accountId: d.accountId!,
+        state: d.state === "failed" && !d.listened ? "booting" : d.state,
+        createdAt: d.assignedAt,
+      }));
+  }
+
+  async dropVolume(accountId: string, name: string): Promise<void> {
+    const key = `${accountId}/${name}`;
+    await this.stopIdle(key);
+    const volumes = this.volumes();
+    const root = volumes[key];
+    delete volumes[key];
+    this.writeVolumes(volumes);
+    if (root) rmSync(root, { recursive: true, force: true });
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.timer) clearInterval(this.timer);
+    // A pass still starting a warm builder would add it after the stop below.
+    await this.ticking?.catch(() => {});
+    await Promise.all([...this.daemons.values()].map((d) => this.stop(d)));
+  }
+
+  /** One pass at a time: a slow one must not be joined by another that starts the same builders. */
+  private tick(): Promise<void> {
+    this.ticking ??= this.keepPool().finally(() => (this.ticking = null));
+    return this.ticking;
+  }
+
+  /**
+   * Stops idle builders past their TTL, and idle or warm ones that died or grew too old to take a
+   * build (their certificate must outlive it); refills the warm pool.
+   */
+  private async keepPool(): Promise<void> {
+    if (this.closed) return;
+    const now = this.o.clock.now();
+    for (const daemon of this.daemons.values()) {
+      if (daemon.role === "serving") continue;
+      const expired = daemon.role === "idle" && now - daemon.idleSince >= this.o.idleTtlMs;
+      if (expired || daemon.state === "failed" || !reusable(daemon, now)) await this.stop(daemon);
+    }
+    const current: Record<string, number> = {};
+    for (const d of this.daemons.values()) {
+      if (d.role === "warm") current[d.shapeName] = (current[d.shapeName] ?? 0) + 1;
+    }
+    for (const { shape, missing } of warmDeficit(this.o.warmPool, current)) {
+      for (let i = 0; i < missing && !this.closed; i++) {
+        const root = join(this.volumesDir, `scratch-${randomUUID()}`);
+        const daemon = await this.launch(shape, root, this.o.warmVolumeGiB ?? null).catch(
+          (err: Error) => (this.emit("warm builder failed to start", { shape, err: err.message }), null),
+        );
+        // A warm builder that never listens is no builder: stop it, and the next pass replaces it.
+        if (daemon) {
+          void this.awaitReady(daemon.builderId, 60_000).catch(async () => {
+            if (daemon.role === "warm" && this.daemons.has(daemon.builderId)) await this.stop(daemon);
+          });
+        }
+      }
+    }
+  }
+
+  private async launch(shapeName: string, root: string, sizeGiB: number | null): Promise<Daemon> {
+    const builderId = `local-${randomUUID()}`;
+    const runDir = join(this.runRoot, builderId);
+    mkdirSync(runDir, { recursive: true, mode: 0o700 });
+    mkdirSync(root, { recursive: true, mode: 0o700 });
+    const tls = await this.o.credentials.issue(builderId);
+    const files = {
+      ca: join(runDir, "ca.pem"),
+      cert: join(runDir, "cert.pem"),
+      key: join(runDir, "key.pem"),
+    };
+    writeFileSync(files.ca, tls.caPem, { mode: 0o600 });
+    writeFileSync(files.cert, tls.certPem, { mode: 0o600 });
+    writeFileSync(files.key, tls.keyPem, { mode: 0o600 });
+    const config = join(runDir, CONFIG_FILE);
+    writeFileSync(config, buildkitdConfig(runDir, sizeGiB));
+    const port = await freePort();
+    const shape = this.o.shapes[shapeName];
+    const child = spawn(
+      this.binary,
+      buildkitdArgs({ root, port, config, ...files, cpu: shape?.cpu ?? null }),
+      // The environment the driver searched for runc is the one buildkitd must find it in: named,
+      // since a default would be the host process's, not this module's (they differ in a sandbox).
+      { stdio: ["ignore", "ignore", "pipe"], env: process.env },
+    );
+    writeFileSync(join(runDir, "pid"), String(child.pid ?? ""));
+    const daemon: Daemon = {
+      builderId,
+      role: "warm",
+      buildId: null,
+      accountId: null,
+      volumeKey: null,
+      shapeName,
+      root,
+      runDir,
+      port,
+      child,
+      state: "booting",
+      listened: false,
+      createdAt: this.o.clock.now(),
+      assignedAt: this.o.clock.now(),
+      idleSince: 0,
+      stderr: "",
+      exited: new Promise((resolve) => child.once("exit", () => resolve())),
+    };
+    child.stderr!.on("data", (chunk: Buffer) => {
+      daemon.stderr = (daemon.stderr + chunk.toString()).slice(-4096);
+    });
+    child.once("error", (err) => {
+      daemon.stderr += err.message;
+      daemon.state = "failed";
+    });
+    child.once("exit", (code, signal) => {
+      if (daemon.state !== "failed")
+        this.emit("buildkitd exited", { builderId, code, signal, role: daemon.role });
+      daemon.state = "failed";
+    });
+    this.daemons.set(builderId, daemon);
+    return daemon;
+  }
+
+  private async stop(daemon: Daemon): Promise<void> {
+    this.daemons.delete(daemon.builderId);
+    if (daemon.child.exitCode === null && daemon.child.signalCode === null) {
+      daemon.child.kill("SIGTERM");
+      const grace = new AbortController();
+      const killed = await Promise.race([
+        daemon.exited.then(() => true),
+        sleep(5_000, false, { signal: grace.signal }).catch(() => false),
+      ]);
+      grace.abort(); // a timer left running would hold the process up for 5 s after everything stopped
+      if (!killed) daemon.child.kill("SIGKILL");
+      await daemon.exited;
+    }
+    rmSync(daemon.runDir, { recursive: true, force: true });
+    if (!daemon.volumeKey) rmSync(daemon.root, { recursive: true, force: true });
+  }
+
+  /** Stops the volume's idle builder, whether or not it could still take a build. */
+  private async stopIdle(volumeKey: string): Promise<void> {
+    for (const d of [...this.daemons.values()]) {
+      if (d.role === "idle" && d.volumeKey === volumeKey) await this.stop(d);
+    }
+  }
+
+  /** A live builder young enough to take a build. */
+  private find(predicate: (d: Daemon) => boolean, now: number): Daemon | undefined {
+    return [...this.daemons.values()].find((d) => predicate(d) && d.state !== "failed" && reusable(d, now));
+  }
+
+  /** account/name → directory, kept in a file so that volumes outlive the service. */
+  private volumes(): Record<string, string> {
+    return existsSync(this.index)
+      ? (JSON.parse(readFileSync(this.index, "utf8")) as Record<string, string>)
+      : {};
+  }
+
+  /** Whole or not at all: a torn index would lose which warm directories accounts adopted. */
+  private writeVolumes(volumes: Record<string, string>): void {
+    const next = `${this.index}.next`;
+    writeFileSync(next, JSON.stringify(volumes, null, 2), { mode: 0o600 });
+    renameSync(next, this.index);
+  }
+
+  private emit(message: string, fields: Record<string, unknown>): void {
+    this.o.onEvent?.(message, fields);
+  }
+}
+
+const CONFIG_FILE = "buildkitd.toml";
+
+/** Whether a builder was booted recently enough that its certificate outlives any build it takes. */
+function reusable(daemon: Daemon, now: number): boolean {
+  return now - daemon.createdAt < BUILDER_MAX_REUSE_AGE_MS;
+}
+
+/** buildkitd's command line: mTLS on a loopback port, the volume as its root. */
+export function buildkitdArgs(o: {
+  root: string;
+  port: number;
+  config: string;
+  ca: string;
+  cert: string;
+  key: string;
+  cpu: number | null;
+}): string[] {
+  return [
+    "--config",
+    o.config,
+    "--root",
+    o.root,
+    "--addr",
+    `tcp://127.0.0.1:${o.port}`,
+    "--tlscacert",
+    o.ca,
+    "--tlscert",
+    o.cert,
+    "--tlskey",
+    o.key,
+    ...(o.cpu ? ["--oci-max-parallelism", String(o.cpu)] : []),
+  ];
+}
+
+/**
+ * The rest of buildkitd's settings: garbage collection that keeps the cache inside the volume,
+ * and a trace socket of its own (the default path is shared by every buildkitd on the machine).
+ */
+export function buildkitdConfig(runDir: string, sizeGiB: number | null): string {
+  return [
+    "[otel]",
+    `  socketPath = ${JSON.stringify(join(runDir, "otel-grpc.sock"))}`,
+    "",
+    "[worker.oci]",
+    "  gc = true",
+    ...(sizeGiB ? [`  gckeepstorage = ${keepStorageMB(sizeGiB)}`] : []),
+    "",
+  ].join("\n");
+}
+
+async function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: "127.0.0.1", port });
+    socket.once("connect", () => (socket.destroy(), resolve(true)));
+    socket.once("error", () => resolve(false));
+  });
+}
+
+/** Whether process `pid` runs with `arg` on its command line; true where there is no /proc to ask. */
+function startedWith(pid: number, arg: string): boolean {
+  if (!(pid > 0)) return false;
+  if (!existsSync("/proc")) return true;
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").includes(arg);
+  } catch {
+    return false;
+  }
+}
+
+function killQuietly(pid: number, signal: NodeJS.Signals): void {
+  try {
+    if (pid > 0) process.kill(pid, signal);
+  } catch {
+    // Gone already.
+  }
+}

@@ -1,0 +1,123 @@
+import { mkdtempSync, rmSync, symlinkSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, afterEach, describe, expect, it } from "@jest/globals";
+import { LocalDriver, type LocalDriverOptions } from "../../service/adapters/drivers/local.js";
+import { CertificateAuthority } from "../../service/certs/authority.js";
+import { builderCredentials } from "../../service/core/builder-credentials.js";
+import { FAKE_BIN } from "../harness/action-job.js";
+import type { TestService } from "../harness/context.js";
+import {
+  alive,
+  completeBuild,
+  createBuild,
+  daemons,
+  killStrays,
+  readyBuild,
+  settle,
+  startLocalService,
+} from "./support.js";
+
+const PATH = `${FAKE_BIN}:${process.env.PATH}`;
+process.env.PATH = PATH;
+const work = mkdtempSync(join(tmpdir(), "rb-local-failures-"));
+process.env.FAKE_BUILDKITD_LOG = join(work, "buildkitd.jsonl");
+
+afterEach(() => {
+  process.env.PATH = PATH;
+  delete process.env.FAKE_BUILDKITD_FAIL;
+});
+
+afterAll(() => {
+  killStrays(work);
+  rmSync(work, { recursive: true, force: true });
+});
+
+async function options(overrides: Partial<LocalDriverOptions> = {}): Promise<LocalDriverOptions> {
+  const clock = { now: () => Date.now() };
+  const { authority } = await CertificateAuthority.create();
+  return {
+    dataDir: mkdtempSync(join(work, "driver-")),
+    credentials: builderCredentials(authority, clock),
+    shapes: { small: { cpu: 2, memoryGiB: 4 } },
+    clock,
+    idleTtlMs: 60_000,
+    warmPool: {},
+    ...overrides,
+  };
+}
+
+describe("the local driver without buildkitd or runc", () => {
+  it("says where to get buildkitd and runc when RB_BUILDKITD names nothing on PATH", async () => {
+    const o = await options({ buildkitd: "no-such-buildkitd" });
+    expect(() => new LocalDriver(o)).toThrow(/buildkitd/);
+    let message = "";
+    try {
+      new LocalDriver(o);
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).toContain("no-such-buildkitd");
+    expect(message).toContain("https://github.com/moby/buildkit/releases");
+    expect(message).toContain("runc");
+  });
+
+  it("names runc when buildkitd is there and runc is not", async () => {
+    const bin = mkdtempSync(join(work, "bin-"));
+    symlinkSync(join(FAKE_BIN, "buildkitd"), join(bin, "buildkitd"));
+    process.env.PATH = `${bin}:/usr/bin:/bin`;
+    let message = "";
+    try {
+      new LocalDriver(await options());
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).toMatch(/^runc is not on PATH/);
+    expect(message).toContain("https://github.com/opencontainers/runc/releases");
+  });
+
+  it("refuses to start the service with RB_DRIVER=local and no buildkitd, with the same help", async () => {
+    await expect(
+      startLocalService(join(work, "no-binary"), { RB_BUILDKITD: "no-such-buildkitd" }),
+    ).rejects.toThrow(/no-such-buildkitd[\s\S]*moby\/buildkit\/releases[\s\S]*runc/);
+  });
+
+  it("takes RB_BUILDKITD as a path, too", async () => {
+    const driver = new LocalDriver(await options({ buildkitd: join(FAKE_BIN, "buildkitd") }));
+    await driver.close();
+  });
+});
+
+describe("a buildkitd that cannot start", () => {
+  let service: TestService | undefined;
+  afterEach(async () => {
+    await service?.stop();
+    service = undefined;
+  });
+
+  it("fails the build at boot with what buildkitd said, and frees the slot for the next build", async () => {
+    const dir = join(work, "boot-fails");
+    service = await startLocalService(dir);
+    const account = await service.account({ concurrencyLimit: 1 });
+    process.env.FAKE_BUILDKITD_FAIL = "failed to create worker: permission denied on /var/lib/buildkit";
+    // Several in a row: the reconcile loop (every 100 ms) must not get there first and call it a crash.
+    const reasons: Array<string | null> = [];
+    for (let i = 0; i < 5; i++) {
+      const failed = await settle(service, await createBuild(service, account, { waitSeconds: 10 }));
+      expect(failed.state).toBe("failed");
+      reasons.push(failed.endReason);
+    }
+    expect(reasons).toEqual(
+      Array(5).fill(
+        "boot-failed: buildkitd exited: buildkitd: failed to create worker: permission denied on /var/lib/buildkit",
+      ),
+    );
+    expect(daemons(dir)).toHaveLength(5);
+    for (const { pid } of daemons(dir)) expect(alive(pid)).toBe(false);
+
+    delete process.env.FAKE_BUILDKITD_FAIL;
+    const next = await readyBuild(service, account, { waitSeconds: 10 });
+    expect(next.tier).toBe("cold");
+    await completeBuild(service, next);
+  });
+});
