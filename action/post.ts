@@ -3,7 +3,7 @@ import { join } from "node:path";
 import * as core from "@actions/core";
 import { ApiClient, type JobResult } from "../service/client/api-client.js";
 import { stopKeeper } from "../service/client/keeper.js";
-import { type SessionState, tearDown } from "../service/client/session.js";
+import { jobResult, type SessionState, tearDown } from "../service/client/session.js";
 import { credentialSource } from "./credential.js";
 import { readInputs } from "./inputs.js";
 import { STATE } from "./state.js";
@@ -32,7 +32,7 @@ export async function post(): Promise<void> {
     auth: credentialSource(inputs),
     userAgent: USER_AGENT,
   });
-  const result = jobResult(inputs.jobStatus);
+  const result = resultOf(inputs.jobStatus);
   const { build, volume, warnings } = await tearDown(client, session, result, {
     cleanup: inputs.cleanup,
     log: (line) => core.info(line),
@@ -43,8 +43,9 @@ export async function post(): Promise<void> {
   if (build && process.env.GITHUB_STEP_SUMMARY) await writeSummary(build, volume, session, warnings);
 }
 
-function jobResult(status: string): JobResult {
-  if (status === "success" || status === "failure" || status === "cancelled") return status;
+function resultOf(status: string): JobResult {
+  const result = jobResult(status);
+  if (result) return result;
   core.warning(`job-status "${status}" is not success, failure or cancelled; reporting failure`);
   return "failure";
 }

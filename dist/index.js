@@ -21030,6 +21030,13 @@ async function tearDown(client, state, result, o) {
   }
   return { build, volume, warnings };
 }
+function jobResult(status) {
+  const word = status.trim().toLowerCase();
+  if (word === "success") return "success";
+  if (["failure", "failed", "unstable"].includes(word)) return "failure";
+  if (["cancelled", "canceled", "aborted"].includes(word)) return "cancelled";
+  return null;
+}
 function describeCache(build) {
   if (build.cache.mode === "cold") return `cold: ${build.cache.reason ?? "no warm cache"}`;
   if (build.cache.mode === "persistent") return `volume "${build.cache.volume}"`;
@@ -21169,7 +21176,7 @@ async function post() {
     auth: credentialSource(inputs),
     userAgent: USER_AGENT
   });
-  const result = jobResult(inputs.jobStatus);
+  const result = resultOf(inputs.jobStatus);
   const { build, volume, warnings } = await tearDown(client, session, result, {
     cleanup: inputs.cleanup,
     log: (line) => info(line)
@@ -21179,8 +21186,9 @@ async function post() {
   for (const warning2 of warnings) warning(warning2);
   if (build && process.env.GITHUB_STEP_SUMMARY) await writeSummary(build, volume, session, warnings);
 }
-function jobResult(status) {
-  if (status === "success" || status === "failure" || status === "cancelled") return status;
+function resultOf(status) {
+  const result = jobResult(status);
+  if (result) return result;
   warning(`job-status "${status}" is not success, failure or cancelled; reporting failure`);
   return "failure";
 }

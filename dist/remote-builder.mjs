@@ -436,6 +436,13 @@ async function tearDown(client, state, result, o) {
   }
   return { build, volume, warnings };
 }
+function jobResult(status) {
+  const word = status.trim().toLowerCase();
+  if (word === "success") return "success";
+  if (["failure", "failed", "unstable"].includes(word)) return "failure";
+  if (["cancelled", "canceled", "aborted"].includes(word)) return "cancelled";
+  return null;
+}
 function describeCache(build) {
   if (build.cache.mode === "cold") return `cold: ${build.cache.reason ?? "no warm cache"}`;
   if (build.cache.mode === "persistent") return `volume "${build.cache.volume}"`;
@@ -615,9 +622,11 @@ async function finishCommand(args) {
       "keep-builder": { type: "boolean" }
     }
   });
-  const result = values.result;
-  if (result !== "success" && result !== "failure" && result !== "cancelled") {
-    throw new Error(`--result is success, failure or cancelled, not "${result}"`);
+  const result = jobResult(values.result);
+  if (!result) {
+    throw new Error(
+      `--result is success, failure or cancelled (or the CI's word for one: failed, canceled, ABORTED, \u2026), not "${values.result}"`
+    );
   }
   const path = statePath(stateDir(values["state-dir"]), values.name);
   const state = readState(path, values.name);

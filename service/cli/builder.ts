@@ -2,9 +2,9 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { ApiClient, type JobResult } from "../client/api-client.js";
+import { ApiClient } from "../client/api-client.js";
 import { keeperProcess, spawnKeeper, stopKeeper } from "../client/keeper.js";
-import { type SessionState, setUp, tearDown } from "../client/session.js";
+import { jobResult, type SessionState, setUp, tearDown } from "../client/session.js";
 import { progressLine } from "../client/wait.js";
 import { serverUrl } from "./http.js";
 import { agentToken, cliCredential } from "./id-token.js";
@@ -139,9 +139,11 @@ export async function finishCommand(args: string[]): Promise<number> {
       "keep-builder": { type: "boolean" },
     },
   });
-  const result = values.result;
-  if (result !== "success" && result !== "failure" && result !== "cancelled") {
-    throw new Error(`--result is success, failure or cancelled, not "${result}"`);
+  const result = jobResult(values.result);
+  if (!result) {
+    throw new Error(
+      `--result is success, failure or cancelled (or the CI's word for one: failed, canceled, ABORTED, …), not "${values.result}"`,
+    );
   }
   const path = statePath(stateDir(values["state-dir"]), values.name);
   const state = readState(path, values.name);
@@ -151,7 +153,7 @@ export async function finishCommand(args: string[]): Promise<number> {
     auth: savedCredential(state, values),
     userAgent: USER_AGENT,
   });
-  const { build, warnings } = await tearDown(client, state.session, result as JobResult, {
+  const { build, warnings } = await tearDown(client, state.session, result, {
     cleanup: !values["keep-builder"],
     log: say,
   });

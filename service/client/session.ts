@@ -159,6 +159,19 @@ export async function tearDown(
   return { build, volume, warnings };
 }
 
+/**
+ * A job's result in the words CIs use for it: ours, GitHub's `job.status`, GitLab's
+ * `$CI_JOB_STATUS` (failed, canceled), Jenkins' `currentResult` (SUCCESS, FAILURE, UNSTABLE,
+ * ABORTED). Null for anything else.
+ */
+export function jobResult(status: string): JobResult | null {
+  const word = status.trim().toLowerCase();
+  if (word === "success") return "success";
+  if (["failure", "failed", "unstable"].includes(word)) return "failure";
+  if (["cancelled", "canceled", "aborted"].includes(word)) return "cancelled";
+  return null;
+}
+
 function describeCache(build: Build): string {
   if (build.cache.mode === "cold") return `cold: ${build.cache.reason ?? "no warm cache"}`;
   if (build.cache.mode === "persistent") return `volume "${build.cache.volume}"`;

@@ -327,7 +327,9 @@ describe("remote-builder setup, status and finish in another CI system", () => {
     for (const run of [cache, result, timeout, label, unknown])
       expect(run).toMatchObject({ code: 1, stdout: "" });
     expect(cache.stderr).toBe('remote-builder: --cache is wait or cold, not "warm"\n');
-    expect(result.stderr).toBe('remote-builder: --result is success, failure or cancelled, not "maybe"\n');
+    expect(result.stderr).toBe(
+      'remote-builder: --result is success, failure or cancelled (or the CI\'s word for one: failed, canceled, ABORTED, …), not "maybe"\n',
+    );
     expect(timeout.stderr).toBe('remote-builder: --wait-timeout is whole seconds, not "soon"\n');
     expect(label.stderr).toBe('remote-builder: --label takes key=value, not "pipeline"\n');
     expect(unknown.stderr).toMatch(/^remote-builder: Unknown option '--shpae'/);
