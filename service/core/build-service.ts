@@ -514,6 +514,8 @@ export class BuildService {
     try {
       const { endpoint } = await driver.awaitReady(build.builderId, config.timeouts.bootMs);
       const now = clock.now();
+      // Booted past its deadline, it is the reconciler's to expire: never ready (nor billed).
+      if (now >= build.deadlineAt) return;
       const ready = await builds.transition(build.id, "pending", "ready", {
         endpoint,
         readyAt: now,

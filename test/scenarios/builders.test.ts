@@ -213,3 +213,43 @@ describe("a builder that boots slowly", () => {
     await s.expectEnded(token, id, "reaped", /^lease-expired/, s.clock.now() - LEASE * SECOND);
   });
 });
+
+describe("a builder that finishes booting after its build's deadline", () => {
+  let s: Scenario;
+  let driver: HangingDriver;
+  beforeAll(async () => {
+    s = await Scenario.start(
+      {
+        RB_BOOT_TIMEOUT_SECONDS: "60",
+        RB_BUILD_DEADLINE_SECONDS: "10",
+        RB_CLAIM_LEASE_SECONDS: "86400",
+        RB_IDLE_TIMEOUT_SECONDS: "86400",
+      },
+      { driver: (clock) => (driver = new HangingDriver(clock)) },
+    );
+  });
+  afterAll(async () => {
+    driver.releaseAll();
+    await s.stop();
+  });
+
+  it("never makes the build ready: it expires, unready and unbilled", async () => {
+    const { token } = await s.account();
+    driver.hangNext();
+    const created = await http<BuildBody>(s.service.url, "POST", "/api/v1/builds", { token, body: {} });
+    expect(created.body.state).toBe("pending");
+
+    s.clock.advance(10 * SECOND);
+    driver.releaseAll();
+    await s.settle();
+    const late = await s.build(token, created.body.id);
+    expect({ state: late.state, readyAt: late.readyAt }).toEqual({ state: "pending", readyAt: null });
+
+    await s.service.builds.reconcile();
+    await s.expectEnded(token, created.body.id, "expired", "deadline");
+    const rows = await s.service.pool.query("SELECT 1 FROM ledger_entries WHERE build_id = $1", [
+      created.body.id,
+    ]);
+    expect(rows.rowCount).toBe(0);
+  });
+});
