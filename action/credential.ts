@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import * as core from "@actions/core";
-import { ApiClient, staticToken, type TokenSource } from "../service/client/api-client.js";
+import { ApiClient, exchangedToken, staticToken, type TokenSource } from "../service/client/api-client.js";
 import type { ActionInputs } from "./inputs.js";
 
 export const PERMISSION_HELP = `The job has no OIDC token to exchange: GitHub only gives one to jobs allowed to ask for it.
@@ -27,12 +27,7 @@ credentials. remote-builder refuses that event unless a trust relationship allow
  */
 export function credentialSource(inputs: ActionInputs, initial?: string): TokenSource {
   if (inputs.token) return staticToken(inputs.token);
-  let current = initial ?? null;
-  const exchange = async () => {
-    current = await exchangeJobToken(inputs);
-    return current;
-  };
-  return { token: async () => current ?? exchange(), refresh: exchange };
+  return exchangedToken(() => exchangeJobToken(inputs), initial);
 }
 
 async function exchangeJobToken(inputs: ActionInputs): Promise<string> {

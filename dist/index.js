@@ -20519,6 +20519,11 @@ var ApiError = class extends Error {
   retryAfterSeconds;
 };
 var staticToken = (token) => ({ token: async () => token });
+function exchangedToken(exchange, initial) {
+  let current = initial ?? null;
+  const refresh = async () => current = await exchange();
+  return { token: async () => current ?? refresh(), refresh };
+}
 var IDEMPOTENT = /* @__PURE__ */ new Set([
   "getBuild",
   "heartbeatBuild",
@@ -20724,12 +20729,7 @@ Do not switch to pull_request_target to get a token: it would run the fork's cod
 credentials. remote-builder refuses that event unless a trust relationship allows it explicitly.`;
 function credentialSource(inputs, initial) {
   if (inputs.token) return staticToken(inputs.token);
-  let current = initial ?? null;
-  const exchange = async () => {
-    current = await exchangeJobToken(inputs);
-    return current;
-  };
-  return { token: async () => current ?? exchange(), refresh: exchange };
+  return exchangedToken(() => exchangeJobToken(inputs), initial);
 }
 async function exchangeJobToken(inputs) {
   if (!process.env.ACTIONS_ID_TOKEN_REQUEST_URL || !process.env.ACTIONS_ID_TOKEN_REQUEST_TOKEN) {

@@ -32,6 +32,11 @@ var ApiError = class extends Error {
   retryAfterSeconds;
 };
 var staticToken = (token) => ({ token: async () => token });
+function exchangedToken(exchange, initial) {
+  let current = initial ?? null;
+  const refresh = async () => current = await exchange();
+  return { token: async () => current ?? refresh(), refresh };
+}
 var IDEMPOTENT = /* @__PURE__ */ new Set([
   "getBuild",
   "heartbeatBuild",
@@ -499,14 +504,11 @@ var agentToken = (given) => given ?? process.env.RB_TOKEN;
 function cliCredential(server, options) {
   const agent = agentToken(options.token);
   if (agent) return staticToken(agent);
-  let current = options.initial ?? null;
-  const exchange = async () => {
+  return exchangedToken(async () => {
     const idToken = await ciIdentityToken(options.audience);
     if (!idToken) throw new Error(CREDENTIAL_HELP);
-    current = (await new ApiClient({ serverUrl: server }).exchangeOidcToken(idToken, options.account)).credential;
-    return current;
-  };
-  return { token: async () => current ?? exchange(), refresh: exchange };
+    return (await new ApiClient({ serverUrl: server }).exchangeOidcToken(idToken, options.account)).credential;
+  }, options.initial);
 }
 
 // service/cli/builder.ts

@@ -1,6 +1,6 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
-import { ApiClient, staticToken, type TokenSource } from "../client/api-client.js";
+import { ApiClient, exchangedToken, staticToken, type TokenSource } from "../client/api-client.js";
 
 const run = promisify(execFile);
 
@@ -45,13 +45,10 @@ export function cliCredential(
 ): TokenSource {
   const agent = agentToken(options.token);
   if (agent) return staticToken(agent);
-  let current = options.initial ?? null;
-  const exchange = async () => {
+  return exchangedToken(async () => {
     const idToken = await ciIdentityToken(options.audience);
     if (!idToken) throw new Error(CREDENTIAL_HELP);
-    current = (await new ApiClient({ serverUrl: server }).exchangeOidcToken(idToken, options.account))
+    return (await new ApiClient({ serverUrl: server }).exchangeOidcToken(idToken, options.account))
       .credential;
-    return current;
-  };
-  return { token: async () => current ?? exchange(), refresh: exchange };
+  }, options.initial);
 }

@@ -59,6 +59,13 @@ export interface TokenSource {
 
 export const staticToken = (token: string): TokenSource => ({ token: async () => token });
 
+/** A token `exchange` gets, kept until a 401 asks for another; `initial` spares the first exchange. */
+export function exchangedToken(exchange: () => Promise<string>, initial?: string): TokenSource {
+  let current = initial ?? null;
+  const refresh = async () => (current = await exchange());
+  return { token: async () => current ?? refresh(), refresh };
+}
+
 export interface ClientOptions {
   serverUrl: string;
   auth?: TokenSource;

@@ -1,7 +1,7 @@
 import { type ChildProcess, execFileSync, spawn, type SpawnOptions } from "node:child_process";
 import { existsSync, readdirSync } from "node:fs";
 import { createServer } from "node:net";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 
 /** A free TCP port on loopback, as the kernel hands it out. */
@@ -19,7 +19,7 @@ export function freePort(): Promise<number> {
 
 /** Finds `name` on PATH, then in `extraDirs` (a path is taken as it is); null when it is nowhere. */
 export function findExecutable(name: string, extraDirs: string[] = []): string | null {
-  if (name.includes("/")) return existsSync(name) ? name : null;
+  if (name.includes("/")) return existsSync(name) ? resolve(name) : null;
   const dirs = [...(process.env.PATH ?? "").split(":"), ...extraDirs].filter(Boolean);
   for (const dir of dirs) {
     const candidate = join(dir, name);

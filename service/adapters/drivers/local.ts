@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { BuilderTier } from "../../core/build.js";
 import { BUILDER_MAX_REUSE_AGE_MS } from "../../core/builder-credentials.js";
@@ -76,14 +76,14 @@ export class LocalDriver implements BuilderDriver {
   private readonly volumesDir: string;
   private readonly runRoot: string;
   private readonly index: string;
+  private volumeIndex: Record<string, string>;
   private timer: NodeJS.Timeout | null = null;
   private ticking: Promise<void> | null = null;
   private closed = false;
 
   constructor(private readonly o: LocalDriverOptions) {
     const name = o.buildkitd ?? "buildkitd";
-    // A path is taken as it is (join would graft it onto each PATH entry); a name is looked up.
-    const binary = name.includes("/") ? (existsSync(name) ? resolve(name) : null) : findExecutable(name);
+    const binary = findExecutable(name);
     if (!binary) {
       throw new Error(
         `buildkitd (${name}) is not ${name.includes("/") ? "there" : "on PATH"}.\n${BUILDKIT_HELP}`,
@@ -94,6 +94,9 @@ export class LocalDriver implements BuilderDriver {
     this.volumesDir = join(o.dataDir, "volumes");
     this.runRoot = join(o.dataDir, "run");
     this.index = join(this.volumesDir, "index.json");
+    this.volumeIndex = existsSync(this.index)
+      ? (JSON.parse(readFileSync(this.index, "utf8")) as Record<string, string>)
+      : {};
     mkdirSync(this.volumesDir, { recursive: true, mode: 0o700 });
     mkdirSync(this.runRoot, { recursive: true, mode: 0o700 });
   }
@@ -367,11 +370,12 @@ export class LocalDriver implements BuilderDriver {
     return [...this.daemons.values()].find((d) => predicate(d) && d.state !== "failed" && reusable(d, now));
   }
 
-  /** account/name → directory, kept in a file so that volumes outlive the service. */
+  /**
+   * account/name → directory, kept in a file so that volumes outlive the service; this driver
+   * alone writes it, so memory holds the truth.
+   */
   private volumes(): Record<string, string> {
-    return existsSync(this.index)
-      ? (JSON.parse(readFileSync(this.index, "utf8")) as Record<string, string>)
-      : {};
+    return { ...this.volumeIndex };
   }
 
   /** Whole or not at all: a torn index would lose which warm directories accounts adopted. */
@@ -379,6 +383,7 @@ export class LocalDriver implements BuilderDriver {
     const next = `${this.index}.next`;
     writeFileSync(next, JSON.stringify(volumes, null, 2), { mode: 0o600 });
     renameSync(next, this.index);
+    this.volumeIndex = { ...volumes };
   }
 
   private emit(message: string, fields: Record<string, unknown>): void {
