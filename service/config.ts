@@ -1,3 +1,4 @@
+import { hostname } from "node:os";
 import { z } from "zod";
 import { CI_KINDS, type IssuerConfig } from "./core/ci-identity.js";
 
@@ -61,6 +62,21 @@ const DEFAULT_ISSUERS = [
   { name: "github", issuer: "https://token.actions.githubusercontent.com", kind: "github" },
 ];
 
+const dnsLabel = z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, "must be a DNS label");
+const digestImage = z
+  .string()
+  .regex(/^[^@\s]+@sha256:[a-f0-9]{64}$/, "must be pinned by digest: <image>@sha256:<64 hex>");
+const CIDR = /^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$|^[0-9a-fA-F:]+\/\d{1,3}$/;
+const toleration = z
+  .object({
+    key: z.string().optional(),
+    operator: z.enum(["Exists", "Equal"]).optional(),
+    value: z.string().optional(),
+    effect: z.enum(["NoSchedule", "PreferNoSchedule", "NoExecute"]).optional(),
+    tolerationSeconds: z.number().int().optional(),
+  })
+  .strict();
+
 const seconds = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 
 const FIELDS = z.object({
@@ -80,10 +96,10 @@ const FIELDS = z.object({
     .min(32, "must be at least 32 characters")
     .describe("the admin API's bearer token; generate one with `openssl rand -hex 32`"),
   RB_DRIVER: z
-    .enum(["memory", "local"])
+    .enum(["memory", "local", "kubernetes"])
     .default("memory")
     .describe(
-      "where builders run: memory (tests; builds nothing) or local (buildkitd processes on this machine)",
+      "where builders run: memory (tests; builds nothing), local (buildkitd processes on this machine) or kubernetes (kata-fc microVM pods)",
     ),
   RB_LOCAL_DIR: z
     .string()
@@ -100,6 +116,69 @@ const FIELDS = z.object({
   RB_WARM_POOL: json(z.record(z.string(), z.number().int().min(0).max(100)))
     .default({})
     .describe('pre-booted builders to keep per shape (the warm tier), as JSON, e.g. {"small":2}'),
+  RB_K8S_NAMESPACE: dnsLabel
+    .default("remote-builder-builders")
+    .describe("the namespace builder pods, their Secrets and cache-volume claims live in"),
+  RB_K8S_SERVICE_NAMESPACE: dnsLabel
+    .default("remote-builder")
+    .describe("the service's own namespace: its leader Lease, and where the builders admit the broker from"),
+  RB_K8S_LEASE_NAME: dnsLabel
+    .default("remote-builder-reconciler")
+    .describe("the coordination.k8s.io Lease that elects the one replica that reconciles"),
+  RB_K8S_IDENTITY: z
+    .string()
+    .min(1)
+    .optional()
+    .describe("this replica's name in the Lease; default the pod's name (POD_NAME) or the host name"),
+  RB_K8S_RUNTIME_CLASS: z.string().min(1).default("kata-fc").describe("the builder pods' RuntimeClass"),
+  RB_K8S_BUILDKIT_IMAGE: digestImage
+    .optional()
+    .describe("the buildkitd image, pinned by digest, e.g. moby/buildkit:v0.11.6@sha256:<64 hex>"),
+  RB_K8S_FORMAT_IMAGE: digestImage
+    .optional()
+    .describe(
+      "an image with blkid and mkfs.ext4, pinned by digest: formats a Block cache volume on first use",
+    ),
+  RB_K8S_STORAGE_CLASS: z
+    .string()
+    .min(1)
+    .default("scw-local-nvme")
+    .describe("the StorageClass of cache volumes (local, block-capable, WaitForFirstConsumer)"),
+  RB_K8S_VOLUME_MODE: z
+    .enum(["Block", "Filesystem"])
+    .default("Block")
+    .describe(
+      "how a cache volume reaches the builder: Block (kata-fc: formatted ext4 in the guest) or Filesystem",
+    ),
+  RB_K8S_NODE_SELECTOR: json(z.record(z.string(), z.string()))
+    .default({ "kubernetes.io/os": "linux" })
+    .describe('the builder pool\'s node labels as JSON, e.g. {"kubernetes.io/os":"linux"}'),
+  RB_K8S_TOLERATIONS: json(z.array(toleration))
+    .default([])
+    .describe(
+      'tolerations of the builder pool\'s taints as JSON, e.g. [{"key":"builders","operator":"Exists"}]',
+    ),
+  RB_K8S_BROKER_LABELS: json(z.record(z.string(), z.string()))
+    .default({ "app.kubernetes.io/name": "remote-builder" })
+    .describe("the labels of the service's pods: the only ones the builders' NetworkPolicy lets in"),
+  RB_K8S_BLOCKED_CIDRS: json(z.array(z.string().regex(CIDR, "a CIDR such as 10.0.0.0/8")))
+    .default(["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16"])
+    .describe("address ranges builders may not reach (cluster networks, the cloud metadata address)"),
+  RB_K8S_NODE_GRACE_SECONDS: seconds(300).describe(
+    "how long a node may be gone or NotReady before the cache volumes on it are given up",
+  ),
+  RB_K8S_NODE_BUDGET_GIB: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(1500)
+    .describe("the cache-volume space per node; past it, the least recently used volumes are evicted"),
+  RB_VOLUME_RETENTION_DAYS: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(30)
+    .describe("a cache volume unused this long is deleted"),
   RB_MEMORY_BOOT_MS: z.coerce
     .number()
     .int()
@@ -263,6 +342,16 @@ const ENV = FIELDS.superRefine((env, ctx) => {
       message: "each issuer needs its own name and its own issuer URL",
     });
   }
+  if (env.RB_DRIVER === "kubernetes") {
+    for (const name of ["RB_K8S_BUILDKIT_IMAGE", "RB_K8S_FORMAT_IMAGE"] as const) {
+      if (
+        env[name] === undefined &&
+        (name === "RB_K8S_BUILDKIT_IMAGE" || env.RB_K8S_VOLUME_MODE === "Block")
+      ) {
+        ctx.addIssue({ code: "custom", path: [name], message: "is required by the kubernetes driver" });
+      }
+    }
+  }
   const unknownPools = Object.keys(env.RB_WARM_POOL).filter((s) => !(s in env.RB_SHAPES));
   if (unknownPools.length > 0) {
     ctx.addIssue({
@@ -295,6 +384,8 @@ export interface Config {
   driver: Env["RB_DRIVER"];
   memoryBootMs: number;
   local: { dir: string; buildkitd: string };
+  kubernetes: KubernetesConfig;
+  volumeRetentionMs: number;
   builderIdleTtlMs: number;
   warmPool: Record<string, number>;
   shapes: Env["RB_SHAPES"];
@@ -332,6 +423,24 @@ export interface Config {
   };
 }
 
+export interface KubernetesConfig {
+  namespace: string;
+  serviceNamespace: string;
+  leaseName: string;
+  identity: string;
+  runtimeClassName: string;
+  buildkitImage: string;
+  formatImage: string | null;
+  storageClassName: string;
+  volumeMode: "Block" | "Filesystem";
+  nodeSelector: Record<string, string>;
+  tolerations: Array<z.output<typeof toleration>>;
+  brokerLabels: Record<string, string>;
+  blockedCidrs: string[];
+  nodeGraceMs: number;
+  nodeBudgetGiB: number;
+}
+
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
     super(
@@ -364,6 +473,25 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     driver: e.RB_DRIVER,
     memoryBootMs: e.RB_MEMORY_BOOT_MS,
     local: { dir: e.RB_LOCAL_DIR, buildkitd: e.RB_BUILDKITD },
+    kubernetes: {
+      namespace: e.RB_K8S_NAMESPACE,
+      serviceNamespace: e.RB_K8S_SERVICE_NAMESPACE,
+      leaseName: e.RB_K8S_LEASE_NAME,
+      identity: e.RB_K8S_IDENTITY ?? env.POD_NAME ?? hostname(),
+      runtimeClassName: e.RB_K8S_RUNTIME_CLASS,
+      // Required (by the refinement above) only when the kubernetes driver is chosen.
+      buildkitImage: e.RB_K8S_BUILDKIT_IMAGE ?? "",
+      formatImage: e.RB_K8S_FORMAT_IMAGE ?? null,
+      storageClassName: e.RB_K8S_STORAGE_CLASS,
+      volumeMode: e.RB_K8S_VOLUME_MODE,
+      nodeSelector: e.RB_K8S_NODE_SELECTOR,
+      tolerations: e.RB_K8S_TOLERATIONS,
+      brokerLabels: e.RB_K8S_BROKER_LABELS,
+      blockedCidrs: e.RB_K8S_BLOCKED_CIDRS,
+      nodeGraceMs: e.RB_K8S_NODE_GRACE_SECONDS * 1000,
+      nodeBudgetGiB: e.RB_K8S_NODE_BUDGET_GIB,
+    },
+    volumeRetentionMs: e.RB_VOLUME_RETENTION_DAYS * 86_400_000,
     builderIdleTtlMs: e.RB_BUILDER_IDLE_TTL_SECONDS * 1000,
     warmPool: e.RB_WARM_POOL,
     shapes: e.RB_SHAPES,

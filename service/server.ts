@@ -21,7 +21,8 @@ import { builderCredentials } from "./core/builder-credentials.js";
 import type { BuilderCredentials, BuilderDriver, Clock } from "./core/ports.js";
 import { createApp } from "./http/app.js";
 import { Metrics } from "./http/metrics.js";
-import { Reconciler } from "./reconciler.js";
+import { type Leadership, Reconciler } from "./reconciler.js";
+import { kubernetesFleet } from "./adapters/drivers/kubernetes/fleet.js";
 import { RedisRevocations } from "./adapters/redis/revocations.js";
 import { Broker } from "./broker/broker.js";
 import { CertificateAuthority } from "./certs/authority.js";
@@ -58,6 +59,8 @@ export interface ServiceOverrides {
   clock?: Clock;
   /** A driver, or a function that makes one with the service's builder credentials. */
   driver?: BuilderDriver | ((context: DriverContext) => BuilderDriver);
+  /** Who reconciles, beside a driver passed in (tests run replicas on one fake cluster). */
+  leadership?: Leadership & { start(): void; stop(): Promise<void> };
 }
 
 export interface DriverContext {
@@ -100,10 +103,12 @@ async function compose(
   const context: DriverContext = { credentials: builderCredentials(authority, clock), clock };
   // A driver passed in belongs to the caller (tests share one between replicas).
   const ownsDriver = typeof overrides.driver !== "object";
+  const configured = overrides.driver ? null : await configuredDriver(config, context, logger);
   const driver =
     typeof overrides.driver === "function"
       ? overrides.driver(context)
-      : (overrides.driver ?? (await configuredDriver(config, context, logger)));
+      : (overrides.driver ?? configured!.driver);
+  const leadership = overrides.leadership ?? configured?.leadership ?? null;
   const revocations = new RedisRevocations(redis, keys);
   const buildStore = new PostgresBuildStore(pool);
   const accountStore = new PostgresAccountStore(pool);
@@ -134,7 +139,14 @@ async function compose(
     },
     onBackgroundError: (message, err) => logger.error({ err }, message),
   });
-  const volumes = new VolumeService({ volumes: volumeStore, claims, driver, clock });
+  const volumes = new VolumeService({
+    volumes: volumeStore,
+    claims,
+    driver,
+    clock,
+    retentionMs: config.volumeRetentionMs,
+    nodeBudgetGiB: config.kubernetes.nodeBudgetGiB,
+  });
   const trustStore = new PostgresTrustStore(pool);
   const oidc = new OidcExchange({
     verifier: new JoseIdentityVerifier(
@@ -185,7 +197,11 @@ async function compose(
     readiness: { redis: () => redis.ping(), postgres: () => pool.query("SELECT 1") },
     version: VERSION,
   });
-  const reconciler = new Reconciler(builds, metrics, logger, config.reconcileIntervalMs);
+  const reconciler = new Reconciler(builds, metrics, logger, config.reconcileIntervalMs, {
+    volumes,
+    leadership,
+  });
+  driver.onChange?.(() => reconciler.poke());
   const server = await new Promise<Server>((resolve, reject) => {
     const s = app.listen(config.port, config.host, () => resolve(s));
     s.once("error", reject);
@@ -193,6 +209,7 @@ async function compose(
   // Long polls hold a request for up to 60 s; keep-alive sockets must outlive them.
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;
+  leadership?.start();
   reconciler.start();
   const { port } = server.address() as AddressInfo;
   const url = `http://${config.host}:${port}`;
@@ -212,6 +229,7 @@ async function compose(
     brokerInfo: broker.info,
     async stop() {
       await reconciler.stop();
+      await leadership?.stop();
       revocations.close();
       await broker.broker.close();
       server.closeAllConnections();
@@ -229,13 +247,29 @@ async function configuredDriver(
   config: Config,
   context: DriverContext,
   logger: Logger,
-): Promise<BuilderDriver> {
+): Promise<{ driver: BuilderDriver; leadership: ServiceOverrides["leadership"] | null }> {
+  const warmVolumeGiB = Math.min(...Object.values(config.plans).map((p) => p.cacheVolumeGiB));
   if (config.driver === "memory") {
-    return new MemoryDriver({
+    const driver = new MemoryDriver({
       clock: context.clock,
       bootMs: config.memoryBootMs,
       credentials: context.credentials,
     });
+    return { driver, leadership: null };
+  }
+  if (config.driver === "kubernetes") {
+    const { driver, elector } = kubernetesFleet({
+      config: config.kubernetes,
+      credentials: context.credentials,
+      clock: context.clock,
+      shapes: config.shapes,
+      idleTtlMs: config.builderIdleTtlMs,
+      warmPool: config.warmPool,
+      warmVolumeGiB,
+      onEvent: (message, fields) => logger.info(fields, message),
+    });
+    await driver.start();
+    return { driver, leadership: elector };
   }
   logger.warn(SINGLE_TENANT_WARNING);
   const driver = new LocalDriver({
@@ -246,11 +280,11 @@ async function configuredDriver(
     clock: context.clock,
     idleTtlMs: config.builderIdleTtlMs,
     warmPool: config.warmPool,
-    warmVolumeGiB: Math.min(...Object.values(config.plans).map((p) => p.cacheVolumeGiB)),
+    warmVolumeGiB,
     onEvent: (message, fields) => logger.info(fields, message),
   });
   await driver.start();
-  return driver;
+  return { driver, leadership: null };
 }
 
 /** The CA from files (production), from a folder made on first use, or a throw-away one in memory. */

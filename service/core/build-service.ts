@@ -173,8 +173,8 @@ export class BuildService {
     let build: Build = { ...draft, ...claimed.patch };
     try {
       if (claimed.ok) {
-        const { builderId, tier } = await this.createBuilder(build, account.cacheVolumeGiB);
-        build = { ...build, state: "pending", builderId, tier, startedAt: now };
+        const placed = await this.createBuilder(build, account.cacheVolumeGiB);
+        build = { ...build, ...placed, state: "pending", startedAt: now };
         await builds.insert(build);
       } else {
         await builds.insert(build);
@@ -377,14 +377,11 @@ export class BuildService {
       if (Object.keys(claimed.patch).length > 0) await builds.patch(build.id, "queued", claimed.patch);
       return;
     }
-    const { builderId, tier } = await this.createBuilder(
-      { ...build, ...claimed.patch },
-      account.cacheVolumeGiB,
-    );
+    const placed = await this.createBuilder({ ...build, ...claimed.patch }, account.cacheVolumeGiB);
+    const { builderId } = placed;
     const started = await builds.transition(build.id, "queued", "pending", {
       ...claimed.patch,
-      builderId,
-      tier,
+      ...placed,
       startedAt: now,
     });
     if (started === null) {
@@ -491,21 +488,27 @@ export class BuildService {
   private async createBuilder(
     build: Build,
     cacheVolumeGiB: number,
-  ): Promise<{ builderId: string; tier: BuilderTier }> {
+  ): Promise<{ builderId: string; tier: BuilderTier; cacheReason?: string }> {
     const { driver, config, volumes, clock } = this.deps;
     const shape = config.catalog[build.shape];
     if (!shape) throw new Error(`shape ${build.shape} vanished from the catalog`);
+    let lost: { volumeId: string; note: string } | null = null;
     if (build.cacheMode === "persistent") {
       // Every attach: a volume reset a moment ago (on any replica) must get its new record now.
-      await volumes.ensure(build.accountId, build.cacheVolume, cacheVolumeGiB, clock.now());
+      const volume = await volumes.ensure(build.accountId, build.cacheVolume, cacheVolumeGiB, clock.now());
+      if (volume.lostNote !== null) lost = { volumeId: volume.id, note: volume.lostNote };
     }
-    return driver.create({
+    const placed = await driver.create({
       buildId: build.id,
       accountId: build.accountId,
       shapeName: build.shape,
       shape,
       volume: build.cacheMode === "persistent" ? { name: build.cacheVolume, sizeGiB: cacheVolumeGiB } : null,
     });
+    if (lost === null) return placed;
+    // Told once: the build that starts on the fresh volume says why its cache is empty.
+    await volumes.clearLostNote(lost.volumeId);
+    return { ...placed, cacheReason: `cache lost: ${lost.note}; this build starts with an empty cache` };
   }
 
   private async boot(build: Build): Promise<void> {

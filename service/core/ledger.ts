@@ -39,6 +39,8 @@ export interface Volume {
   createdAt: number;
   lastUsedAt: number;
   deletedAt: number | null;
+  /** Why the volume before this one by that name was lost, until a build has said so. */
+  lostNote: string | null;
 }
 
 /**

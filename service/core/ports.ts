@@ -94,8 +94,13 @@ export interface VolumeStore {
   listLive(): Promise<Volume[]>;
   /** The account's live volumes, by name. */
   list(accountId: string): Promise<Volume[]>;
-  /** Ends the live volume's life (billing stops); null when there is none by that name. */
-  retire(accountId: string, name: string, now: number): Promise<Volume | null>;
+  /**
+   * Ends the live volume's life (billing stops); null when there is none by that name. A `lostReason`
+   * (node gone, evicted) is told to the next build that gets a volume by that name.
+   */
+  retire(accountId: string, name: string, now: number, lostReason?: string): Promise<Volume | null>;
+  /** The build that reported a lost volume's reason clears it, so it is told once. */
+  clearLostNote(volumeId: string): Promise<void>;
 }
 
 /** A Redis-backed counting semaphore with a FIFO wait queue: concurrency slots, volume leases. */
@@ -205,6 +210,30 @@ export interface BuilderDriver {
   dropVolume(accountId: string, name: string): Promise<void>;
   /** Stops whatever the driver runs in this process (the service is shutting down). */
   close?(): Promise<void>;
+  /**
+   * The leader's pass over the fleet: keeps warm pools, reaps idle builders, removes orphans and
+   * gives up volumes on lost nodes. `live` are the volumes the service knows; anything else is an
+   * orphan. Reports where the volumes are, for eviction.
+   */
+  maintain?(live: Volume[]): Promise<FleetReport>;
+  /** Calls `listener` when the fleet changes, so the next pass need not wait for its timer. */
+  onChange?(listener: () => void): void;
+}
+
+export interface PlacedVolume {
+  accountId: string;
+  name: string;
+  /** The node holding it; null while it is not bound to one yet. */
+  node: string | null;
+  sizeGiB: number;
+  /** A builder serving a build holds it. */
+  busy: boolean;
+}
+
+export interface FleetReport {
+  /** Volumes whose data is gone (their node is), already removed from the cluster. */
+  lost: Array<{ accountId: string; name: string; reason: string }>;
+  placed: PlacedVolume[];
 }
 
 /** Counters and gauges the core reports; the Prometheus adapter implements it. */

@@ -48,6 +48,7 @@ describe("ledger rules", () => {
       createdAt: T + 30 * 60_000,
       lastUsedAt: T + 30 * 60_000,
       deletedAt: null,
+      lostNote: null,
     };
     const rows = storageEntries(volume, null, T + 3 * HOUR_MS + 59 * 60_000);
     expect(rows.map((r) => r.key)).toEqual([
@@ -67,6 +68,7 @@ describe("ledger rules", () => {
       createdAt: T,
       lastUsedAt: T,
       deletedAt: null,
+      lostNote: null,
     };
     const rows = storageEntries(volume, T + HOUR_MS, T + 7 * HOUR_MS);
     expect(rows.map((r) => r.startedAt)).toEqual([2, 3, 4, 5, 6].map((h) => T + h * HOUR_MS));
@@ -82,6 +84,7 @@ describe("ledger rules", () => {
       createdAt: T,
       lastUsedAt: T,
       deletedAt: T + HOUR_MS + 5,
+      lostNote: null,
     };
     expect(storageEntries(volume, null, T + 10 * HOUR_MS)).toHaveLength(2);
   });

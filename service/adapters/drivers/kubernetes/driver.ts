@@ -1,0 +1,403 @@
+import { createHash, randomBytes } from "node:crypto";
+import { EventEmitter } from "node:events";
+import {
+  type Informer,
+  makeInformer,
+  type ObjectCache,
+  type V1PersistentVolumeClaim,
+  type V1Pod,
+} from "@kubernetes/client-node";
+import type { BuilderTier } from "../../../core/build.js";
+import { BUILDER_MAX_REUSE_AGE_MS } from "../../../core/builder-credentials.js";
+import type { ShapeCatalog } from "../../../core/catalog.js";
+import type { Volume } from "../../../core/ledger.js";
+import { choosePlacement, keepStorageMB } from "../../../core/placement.js";
+import type {
+  Builder,
+  BuilderCredentials,
+  BuilderDriver,
+  BuilderSpec,
+  Clock,
+  FleetReport,
+} from "../../../core/ports.js";
+import type { Cluster } from "./cluster.js";
+import { ANNOTATIONS, type BuilderRole, LABELS, MANAGED } from "./labels.js";
+import { maintainFleet } from "./maintenance.js";
+import {
+  BUILDKIT_PORT,
+  builderPod,
+  builderSecret,
+  builderSecretName,
+  cacheVolumeClaim,
+  type FleetSettings,
+} from "./objects.js";
+import { podFailure, podReady, roleOf } from "./pod-status.js";
+import { ClusterWriter } from "./writer.js";
+
+export interface KubernetesDriverOptions {
+  cluster: Cluster;
+  settings: FleetSettings;
+  credentials: BuilderCredentials;
+  shapes: ShapeCatalog;
+  clock: Clock;
+  idleTtlMs: number;
+  warmPool: Record<string, number>;
+  /** A warm builder's volume size: the smallest any plan gives, since any account may adopt it. */
+  warmVolumeGiB: number;
+  serviceNamespace: string;
+  brokerLabels: Record<string, string>;
+  blockedCidrs: string[];
+  nodeGraceMs: number;
+  onEvent?: (message: string, fields: Record<string, unknown>) => void;
+}
+
+/**
+ * Builders as kata-fc microVM pods, each with a per-builder TLS Secret and the account's cache
+ * volume (a PVC on one node's local disk). State lives on the objects (labels, annotations), read
+ * through informers, so every replica serves builds and the elected leader alone keeps the pools.
+ */
+export class KubernetesDriver implements BuilderDriver {
+  readonly name = "kubernetes";
+  private readonly pods: Informer<V1Pod> & ObjectCache<V1Pod>;
+  private readonly claims: Informer<V1PersistentVolumeClaim> & ObjectCache<V1PersistentVolumeClaim>;
+  private readonly changes = new EventEmitter();
+  private readonly writer: ClusterWriter;
+  private readonly missingSince = new Map<string, number>();
+  private started: Promise<void> | null = null;
+  private closed = false;
+
+  constructor(private readonly o: KubernetesDriverOptions) {
+    const { cluster, settings } = o;
+    const ns = settings.namespace;
+    this.writer = new ClusterWriter(cluster, ns);
+    this.pods = makeInformer(
+      cluster.config,
+      `/api/v1/namespaces/${ns}/pods`,
+      () => cluster.core.listNamespacedPod({ namespace: ns, labelSelector: MANAGED }),
+      MANAGED,
+    );
+    this.claims = makeInformer(
+      cluster.config,
+      `/api/v1/namespaces/${ns}/persistentvolumeclaims`,
+      () => cluster.core.listNamespacedPersistentVolumeClaim({ namespace: ns, labelSelector: MANAGED }),
+      MANAGED,
+    );
+    this.changes.setMaxListeners(0);
+    for (const informer of [this.pods, this.claims] as Array<Informer<V1Pod | V1PersistentVolumeClaim>>) {
+      for (const verb of ["add", "update", "delete"] as const) {
+        informer.on(verb, () => this.changes.emit("change"));
+      }
+      // An informer stops on a watch error; it restarts (relisting) after a pause.
+      informer.on("error", (err) => {
+        this.emit("watch failed; restarting", { err: String((err as Error)?.message ?? err) });
+        if (!this.closed) setTimeout(() => void informer.start().catch(() => {}), 1_000).unref();
+      });
+    }
+  }
+
+  /** Lists and starts watching; create() waits for it, so nothing is decided on an empty cache. */
+  start(): Promise<void> {
+    this.started ??= Promise.all([this.pods.start(), this.claims.start()]).then(() => undefined);
+    return this.started;
+  }
+
+  onChange(listener: () => void): void {
+    this.changes.on("change", listener);
+  }
+
+  async create(spec: BuilderSpec): Promise<{ builderId: string; tier: BuilderTier }> {
+    await this.start();
+    const now = this.o.clock.now();
+    const volume = spec.volume;
+    const accountClaim = volume ? this.accountClaim(spec.accountId, volume.name) : undefined;
+    const idle = volume
+      ? this.candidates(
+          (p) =>
+            roleOf(p) === "idle" &&
+            p.metadata?.labels?.[LABELS.account] === spec.accountId &&
+            p.metadata?.labels?.[LABELS.volume] === volume.name,
+          now,
+        )
+      : [];
+    const warm = this.candidates(
+      (p) => roleOf(p) === "warm" && p.metadata?.labels?.[LABELS.shape] === spec.shapeName,
+      now,
+    );
+    const tier = choosePlacement({
+      idleBuilder: idle.length > 0,
+      warmBuilder: warm.length > 0,
+      wantsVolume: volume !== null,
+      volumeExists: accountClaim !== undefined,
+    });
+    if (tier !== "cold") {
+      // Another replica may take the same pod: the patch carries its resourceVersion, so one wins.
+      for (const pod of tier === "idle" ? idle : warm) {
+        const taken = await this.writer.assign(pod, spec, now);
+        if (!taken) continue;
+        if (tier === "warm" && volume) await this.writer.adoptClaim(pod, spec.accountId, volume.name);
+        this.emit("builder assigned", { builderId: taken, buildId: spec.buildId, tier });
+        return { builderId: taken, tier };
+      }
+    }
+    return { builderId: await this.coldStart(spec, now), tier: "cold" };
+  }
+
+  async awaitReady(builderId: string, timeoutMs: number): Promise<{ endpoint: string }> {
+    await this.start();
+    const deadline = this.o.clock.now() + timeoutMs;
+    let seen = false;
+    for (;;) {
+      // The informer is the fast path; a direct read keeps a stalled watch from stalling the boot.
+      const pod =
+        this.pods.get(builderId, this.o.settings.namespace) ?? (await this.writer.readPod(builderId));
+      if (pod) {
+        seen = true;
+        const failure = podFailure(pod);
+        if (failure) throw new Error(failure);
+        if (podReady(pod)) return { endpoint: `tcp://${pod.status!.podIP!}:${BUILDKIT_PORT}` };
+      } else if (seen) {
+        throw new Error("the builder's pod was deleted while it booted");
+      }
+      if (this.o.clock.now() >= deadline) {
+        throw new Error(
+          `the builder's pod was not ready within ${Math.round(timeoutMs / 1000)} s${pending(pod)}`,
+        );
+      }
+      await this.changed(500);
+    }
+  }
+
+  /**
+   * The build is done with its builder. A healthy one holding the account's volume stays up,
+   * idle, for the account's next build; anything else goes, with its Secret.
+   */
+  async terminate(builderId: string): Promise<void> {
+    const pod = this.pods.get(builderId, this.o.settings.namespace) ?? (await this.writer.readPod(builderId));
+    if (!pod) return this.writer.deleteBuilder(builderId);
+    const now = this.o.clock.now();
+    const keep =
+      roleOf(pod) === "serving" &&
+      pod.metadata?.labels?.[LABELS.volume] !== undefined &&
+      podReady(pod) &&
+      this.o.idleTtlMs > 0 &&
+      reusable(pod, now);
+    if (keep && (await this.writer.release(pod, now))) return;
+    await this.writer.deleteBuilder(builderId);
+  }
+
+  async list(): Promise<Builder[]> {
+    await this.start();
+    return this.pods
+      .list(this.o.settings.namespace)
+      .filter((p) => roleOf(p) === "serving" && p.metadata?.labels?.[LABELS.build])
+      .map((p) => ({
+        builderId: p.metadata!.name!,
+        buildId: p.metadata!.labels![LABELS.build]!,
+        accountId: p.metadata!.labels![LABELS.account] ?? "",
+        state: podFailure(p) ? "failed" : podReady(p) ? "ready" : "booting",
+        createdAt: Number(p.metadata?.annotations?.[ANNOTATIONS.assignedAt] ?? created(p)),
+      }));
+  }
+
+  async dropVolume(accountId: string, name: string): Promise<void> {
+    await this.start();
+    for (const pod of this.pods.list(this.o.settings.namespace)) {
+      const labels = pod.metadata?.labels ?? {};
+      if (labels[LABELS.account] === accountId && labels[LABELS.volume] === name && roleOf(pod) === "idle") {
+        await this.writer.deleteBuilder(pod.metadata!.name!);
+      }
+    }
+    for (const claim of await this.writer.accountClaims(accountId, name)) {
+      await this.writer.deleteClaim(claim.metadata!.name!);
+    }
+  }
+
+  maintain(live: Volume[]): Promise<FleetReport> {
+    return maintainFleet({
+      driver: this.o,
+      writer: this.writer,
+      pods: this.pods.list(this.o.settings.namespace),
+      claims: this.claims.list(this.o.settings.namespace),
+      live,
+      missingSince: this.missingSince,
+      startWarm: (shapeName) => this.startWarm(shapeName),
+    });
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.allSettled([this.pods.stop(), this.claims.stop()]);
+    this.changes.removeAllListeners();
+  }
+
+  /** Ready builders that `match`, youngest first (their certificates have the longest to live). */
+  private candidates(match: (pod: V1Pod) => boolean, now: number): V1Pod[] {
+    return this.pods
+      .list(this.o.settings.namespace)
+      .filter((p) => match(p) && !p.metadata?.deletionTimestamp && podReady(p) && reusable(p, now))
+      .sort((a, b) => created(b) - created(a));
+  }
+
+  private accountClaim(accountId: string, name: string): V1PersistentVolumeClaim | undefined {
+    return this.claims
+      .list(this.o.settings.namespace)
+      .find(
+        (c) =>
+          c.metadata?.labels?.[LABELS.role] === "account" &&
+          c.metadata.labels[LABELS.account] === accountId &&
+          c.metadata.labels[LABELS.volume] === name &&
+          !c.metadata.deletionTimestamp,
+      );
+  }
+
+  private async coldStart(spec: BuilderSpec, now: number): Promise<string> {
+    const { settings } = this.o;
+    let claim: { name: string; volume: string } | null = null;
+    if (spec.volume) {
+      // ReadWriteOncePod: an idle builder still holding the volume (too old, or not ready) goes first.
+      for (const pod of this.pods.list(settings.namespace)) {
+        const labels = pod.metadata?.labels ?? {};
+        if (
+          roleOf(pod) === "idle" &&
+          labels[LABELS.account] === spec.accountId &&
+          labels[LABELS.volume] === spec.volume.name
+        ) {
+          await this.writer.deleteBuilder(pod.metadata!.name!);
+        }
+      }
+      const name =
+        this.accountClaim(spec.accountId, spec.volume.name)?.metadata?.name ??
+        accountClaimName(spec.accountId, spec.volume.name);
+      // The name is a function of the volume: a create repeated after a lost answer meets itself.
+      await this.writer.ensure(
+        "persistentvolumeclaim",
+        cacheVolumeClaim(settings, {
+          name,
+          role: "account",
+          accountId: spec.accountId,
+          volume: spec.volume.name,
+          shapeName: null,
+          sizeGiB: spec.volume.sizeGiB,
+        }),
+      );
+      claim = { name, volume: spec.volume.name };
+    }
+    return this.launch({
+      role: "serving",
+      shapeName: spec.shapeName,
+      accountId: spec.accountId,
+      buildId: spec.buildId,
+      claim,
+      sizeGiB: spec.volume?.sizeGiB ?? this.o.warmVolumeGiB,
+      now,
+    });
+  }
+
+  /** A pre-booted builder of the shape, holding a fresh volume that an account will adopt. */
+  private async startWarm(shapeName: string): Promise<string> {
+    const builderId = newBuilderId();
+    const claimName = `cache-${builderId}`;
+    await this.writer.ensure(
+      "persistentvolumeclaim",
+      cacheVolumeClaim(this.o.settings, {
+        name: claimName,
+        role: "warm",
+        accountId: null,
+        volume: null,
+        shapeName,
+        sizeGiB: this.o.warmVolumeGiB,
+      }),
+    );
+    return this.launch({
+      builderId,
+      role: "warm",
+      shapeName,
+      accountId: null,
+      buildId: null,
+      claim: { name: claimName, volume: null },
+      sizeGiB: this.o.warmVolumeGiB,
+      now: this.o.clock.now(),
+    });
+  }
+
+  private async launch(i: {
+    builderId?: string;
+    role: BuilderRole;
+    shapeName: string;
+    accountId: string | null;
+    buildId: string | null;
+    claim: { name: string; volume: string | null } | null;
+    sizeGiB: number;
+    now: number;
+  }): Promise<string> {
+    const { settings, shapes, credentials } = this.o;
+    const shape = shapes[i.shapeName];
+    if (!shape) throw new Error(`shape ${i.shapeName} is not in the catalog`);
+    const builderId = i.builderId ?? newBuilderId();
+    const tls = await credentials.issue(builderId);
+    // The Secret first: a pod whose Secret is missing would sit in ContainerCreating.
+    await this.writer.ensure("secret", builderSecret(settings, builderId, i.shapeName, tls));
+    await this.writer.ensure(
+      "pod",
+      builderPod(settings, {
+        builderId,
+        shapeName: i.shapeName,
+        shape,
+        role: i.role,
+        accountId: i.accountId,
+        buildId: i.buildId,
+        claim: i.claim,
+        volumeSizeGiB: i.sizeGiB,
+        keepStorageMB: keepStorageMB(i.sizeGiB),
+        now: i.now,
+      }),
+    );
+    this.emit("builder pod created", { builderId, role: i.role, shape: i.shapeName });
+    return builderId;
+  }
+
+  /** Resolves on the next change to the fleet, or after `ms`. */
+  private changed(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.changes.off("change", done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.changes.on("change", done);
+    });
+  }
+
+  private emit(message: string, fields: Record<string, unknown>): void {
+    this.o.onEvent?.(message, fields);
+  }
+}
+
+export { builderSecretName };
+
+export function newBuilderId(): string {
+  return `rb-${randomBytes(6).toString("hex")}`;
+}
+
+/** The account volume's claim name: a function of the volume, so creating it twice is harmless. */
+export function accountClaimName(accountId: string, name: string): string {
+  return `cache-${createHash("sha256").update(`${accountId}/${name}`).digest("hex").slice(0, 20)}`;
+}
+
+function created(pod: V1Pod): number {
+  const t = pod.metadata?.creationTimestamp;
+  return t ? new Date(t).getTime() : 0;
+}
+
+/** Whether a builder booted recently enough that its certificate outlives any build it takes. */
+function reusable(pod: V1Pod, now: number): boolean {
+  return now - created(pod) < BUILDER_MAX_REUSE_AGE_MS;
+}
+
+/** Why a pod is still pending, for a boot that timed out. */
+function pending(pod: V1Pod | null | undefined): string {
+  const scheduled = pod?.status?.conditions?.find((c) => c.type === "PodScheduled");
+  if (scheduled?.status === "False" && scheduled.message) return `: ${scheduled.message}`;
+  return "";
+}

@@ -1,0 +1,56 @@
+import type { KubernetesConfig } from "../../../config.js";
+import type { ShapeCatalog } from "../../../core/catalog.js";
+import type { BuilderCredentials, Clock } from "../../../core/ports.js";
+import { type Cluster, connectCluster } from "./cluster.js";
+import { KubernetesDriver } from "./driver.js";
+import { LeaseElector } from "./lease-elector.js";
+
+/** The kubernetes driver and the leader election that decides which replica keeps the fleet. */
+export function kubernetesFleet(o: {
+  config: KubernetesConfig;
+  credentials: BuilderCredentials;
+  clock: Clock;
+  shapes: ShapeCatalog;
+  idleTtlMs: number;
+  warmPool: Record<string, number>;
+  warmVolumeGiB: number;
+  cluster?: Cluster;
+  leaseDurationMs?: number;
+  onEvent?: (message: string, fields: Record<string, unknown>) => void;
+}): { driver: KubernetesDriver; elector: LeaseElector } {
+  const k = o.config;
+  const cluster = o.cluster ?? connectCluster();
+  const driver = new KubernetesDriver({
+    cluster,
+    settings: {
+      namespace: k.namespace,
+      runtimeClassName: k.runtimeClassName,
+      buildkitImage: k.buildkitImage,
+      formatImage: k.formatImage,
+      storageClassName: k.storageClassName,
+      volumeMode: k.volumeMode,
+      nodeSelector: k.nodeSelector,
+      tolerations: k.tolerations,
+    },
+    credentials: o.credentials,
+    shapes: o.shapes,
+    clock: o.clock,
+    idleTtlMs: o.idleTtlMs,
+    warmPool: o.warmPool,
+    warmVolumeGiB: o.warmVolumeGiB,
+    serviceNamespace: k.serviceNamespace,
+    brokerLabels: k.brokerLabels,
+    blockedCidrs: k.blockedCidrs,
+    nodeGraceMs: k.nodeGraceMs,
+    ...(o.onEvent ? { onEvent: o.onEvent } : {}),
+  });
+  const elector = new LeaseElector({
+    cluster,
+    namespace: k.serviceNamespace,
+    name: k.leaseName,
+    identity: k.identity,
+    clock: o.clock,
+    ...(o.leaseDurationMs ? { leaseDurationMs: o.leaseDurationMs } : {}),
+  });
+  return { driver, elector };
+}

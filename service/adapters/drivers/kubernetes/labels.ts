@@ -1,0 +1,36 @@
+/**
+ * The labels and annotations that carry the driver's state on the objects themselves: any
+ * replica (and the next leader) reads the fleet back from Kubernetes, never from memory.
+ */
+const PREFIX = "remote-builder.tuist.dev";
+
+export const LABELS = {
+  managedBy: "app.kubernetes.io/managed-by",
+  component: "app.kubernetes.io/component",
+  account: `${PREFIX}/account`,
+  build: `${PREFIX}/build`,
+  shape: `${PREFIX}/shape`,
+  role: `${PREFIX}/role`,
+  builder: `${PREFIX}/builder`,
+  volume: `${PREFIX}/volume`,
+} as const;
+
+export const ANNOTATIONS = {
+  /** When an idle builder's last build ended (ms since the epoch): the idle TTL counts from it. */
+  idleSince: `${PREFIX}/idle-since`,
+  /** When a serving builder got its build: the core's orphan grace counts from it. */
+  assignedAt: `${PREFIX}/assigned-at`,
+  /** The cache volume size the builder's GC keeps within (GiB). */
+  volumeSizeGiB: `${PREFIX}/volume-size-gib`,
+} as const;
+
+export const MANAGER = "remote-builder";
+
+/** A builder pod's part: pre-booted in the pool, serving a build, or kept for its account's next one. */
+export type BuilderRole = "warm" | "serving" | "idle";
+
+/** A cache-volume claim's part: the account's volume, or a fresh one held by a warm builder. */
+export type ClaimRole = "account" | "warm";
+
+/** Selects every object the driver manages. */
+export const MANAGED = `${LABELS.managedBy}=${MANAGER}`;

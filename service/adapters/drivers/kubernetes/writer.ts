@@ -1,0 +1,244 @@
+import type {
+  KubernetesObject,
+  V1NetworkPolicy,
+  V1Node,
+  V1PersistentVolume,
+  V1PersistentVolumeClaim,
+  V1Pod,
+  V1Secret,
+} from "@kubernetes/client-node";
+import type { BuilderSpec } from "../../../core/ports.js";
+import { type Cluster, MERGE_PATCH } from "./cluster.js";
+import { ANNOTATIONS, LABELS, MANAGED } from "./labels.js";
+import { builderSecretName } from "./objects.js";
+import { roleOf } from "./pod-status.js";
+import { kube } from "./retry.js";
+
+type Kind = "pod" | "secret" | "persistentvolumeclaim";
+
+/**
+ * Every write the driver makes, each idempotent and retried: creates treat 409 as done (the
+ * names are the driver's), deletes treat 404 as done, and taking a pool builder is a
+ * compare-and-set on its resourceVersion.
+ */
+export class ClusterWriter {
+  constructor(
+    private readonly c: Cluster,
+    private readonly namespace: string,
+  ) {}
+
+  async ensure(kind: Kind, body: KubernetesObject): Promise<void> {
+    const namespace = this.namespace;
+    await kube<unknown>(
+      `create ${kind} ${body.metadata?.name}`,
+      () => {
+        if (kind === "pod") return this.c.core.createNamespacedPod({ namespace, body: body as V1Pod });
+        if (kind === "secret")
+          return this.c.core.createNamespacedSecret({ namespace, body: body as V1Secret });
+        return this.c.core.createNamespacedPersistentVolumeClaim({
+          namespace,
+          body: body as V1PersistentVolumeClaim,
+        });
+      },
+      { ignore: [409] },
+    );
+  }
+
+  async ensureNetworkPolicy(body: V1NetworkPolicy): Promise<void> {
+    const namespace = this.namespace;
+    const name = body.metadata!.name!;
+    const current = await kube(
+      `read networkpolicy ${name}`,
+      () => this.c.networking.readNamespacedNetworkPolicy({ name, namespace }),
+      { ignore: [404] },
+    );
+    if (!current) {
+      await kube(
+        `create networkpolicy ${name}`,
+        () => this.c.networking.createNamespacedNetworkPolicy({ namespace, body }),
+        { ignore: [409] },
+      );
+      return;
+    }
+    // Kept as configured: a policy edited by hand (or by an older version) is put back.
+    if (JSON.stringify(current.spec) !== JSON.stringify(body.spec)) {
+      await kube(
+        `replace networkpolicy ${name}`,
+        () =>
+          this.c.networking.replaceNamespacedNetworkPolicy({
+            name,
+            namespace,
+            body: {
+              ...body,
+              metadata: { ...body.metadata, resourceVersion: current.metadata?.resourceVersion },
+            },
+          }),
+        { ignore: [409] },
+      );
+    }
+  }
+
+  readPod(name: string): Promise<V1Pod | null> {
+    return kube(
+      `read pod ${name}`,
+      () => this.c.core.readNamespacedPod({ name, namespace: this.namespace }),
+      {
+        ignore: [404],
+      },
+    );
+  }
+
+  /**
+   * Takes a pool builder (warm or idle) for a build, only if it is still what was seen: the
+   * patch carries the resourceVersion. Returns the builder's id, or null if another build took it.
+   */
+  async assign(pod: V1Pod, spec: BuilderSpec, now: number): Promise<string | null> {
+    const name = pod.metadata!.name!;
+    let seen: V1Pod | null = pod;
+    for (let attempt = 0; attempt < 3 && seen; attempt++) {
+      const role = roleOf(seen);
+      if (seen.metadata?.labels?.[LABELS.build] === spec.buildId) return name;
+      if (role !== "warm" && role !== "idle") return null;
+      const patched = await kube(
+        `assign pod ${name}`,
+        () =>
+          this.c.core.patchNamespacedPod(
+            {
+              name,
+              namespace: this.namespace,
+              body: {
+                metadata: {
+                  resourceVersion: seen!.metadata!.resourceVersion,
+                  labels: {
+                    [LABELS.role]: "serving",
+                    [LABELS.build]: spec.buildId,
+                    [LABELS.account]: spec.accountId,
+                    ...(spec.volume && role === "warm" ? { [LABELS.volume]: spec.volume.name } : {}),
+                  },
+                  annotations: { [ANNOTATIONS.assignedAt]: String(now), [ANNOTATIONS.idleSince]: null },
+                },
+              },
+            },
+            MERGE_PATCH,
+          ),
+        { ignore: [409, 404] },
+      );
+      if (patched) return name;
+      // A status update (or another replica) moved it on: look again.
+      seen = await this.readPod(name);
+    }
+    return null;
+  }
+
+  /** A warm builder's fresh volume becomes the account's. */
+  async adoptClaim(pod: V1Pod, accountId: string, volume: string): Promise<void> {
+    const claim = pod.spec?.volumes?.find((v) => v.name === "cache")?.persistentVolumeClaim?.claimName;
+    if (!claim) return;
+    await kube(
+      `adopt claim ${claim}`,
+      () =>
+        this.c.core.patchNamespacedPersistentVolumeClaim(
+          {
+            name: claim,
+            namespace: this.namespace,
+            body: {
+              metadata: {
+                labels: { [LABELS.role]: "account", [LABELS.account]: accountId, [LABELS.volume]: volume },
+              },
+            },
+          },
+          MERGE_PATCH,
+        ),
+      { ignore: [404] },
+    );
+  }
+
+  /** A serving builder becomes its account's idle one. False if its pod is gone. */
+  async release(pod: V1Pod, now: number): Promise<boolean> {
+    const name = pod.metadata!.name!;
+    const patched = await kube(
+      `release pod ${name}`,
+      () =>
+        this.c.core.patchNamespacedPod(
+          {
+            name,
+            namespace: this.namespace,
+            body: {
+              metadata: {
+                labels: { [LABELS.role]: "idle", [LABELS.build]: null },
+                annotations: { [ANNOTATIONS.idleSince]: String(now), [ANNOTATIONS.assignedAt]: null },
+              },
+            },
+          },
+          MERGE_PATCH,
+        ),
+      { ignore: [404] },
+    );
+    return patched !== null;
+  }
+
+  async deleteBuilder(builderId: string, force = false): Promise<void> {
+    const namespace = this.namespace;
+    await kube(
+      `delete pod ${builderId}`,
+      () =>
+        this.c.core.deleteNamespacedPod({
+          name: builderId,
+          namespace,
+          ...(force ? { gracePeriodSeconds: 0 } : {}),
+        }),
+      { ignore: [404] },
+    );
+    await this.deleteSecret(builderSecretName(builderId));
+  }
+
+  async deleteSecret(name: string): Promise<void> {
+    await kube(
+      `delete secret ${name}`,
+      () => this.c.core.deleteNamespacedSecret({ name, namespace: this.namespace }),
+      {
+        ignore: [404],
+      },
+    );
+  }
+
+  async deleteClaim(name: string): Promise<void> {
+    await kube(
+      `delete claim ${name}`,
+      () => this.c.core.deleteNamespacedPersistentVolumeClaim({ name, namespace: this.namespace }),
+      { ignore: [404] },
+    );
+  }
+
+  async deleteVolume(name: string): Promise<void> {
+    await kube(`delete volume ${name}`, () => this.c.core.deletePersistentVolume({ name }), {
+      ignore: [404],
+    });
+  }
+
+  /** Read from the API server, not a cache: a reset must find a claim made a moment ago. */
+  async accountClaims(accountId: string, volume: string): Promise<V1PersistentVolumeClaim[]> {
+    const list = await kube("list claims", () =>
+      this.c.core.listNamespacedPersistentVolumeClaim({
+        namespace: this.namespace,
+        labelSelector: `${MANAGED},${LABELS.account}=${accountId},${LABELS.volume}=${volume}`,
+      }),
+    );
+    return list?.items ?? [];
+  }
+
+  async secrets(): Promise<V1Secret[]> {
+    const list = await kube("list secrets", () =>
+      this.c.core.listNamespacedSecret({ namespace: this.namespace, labelSelector: MANAGED }),
+    );
+    return list?.items ?? [];
+  }
+
+  async nodes(): Promise<V1Node[]> {
+    return (await kube("list nodes", () => this.c.core.listNode()))?.items ?? [];
+  }
+
+  async persistentVolumes(): Promise<V1PersistentVolume[]> {
+    return (await kube("list volumes", () => this.c.core.listPersistentVolume()))?.items ?? [];
+  }
+}

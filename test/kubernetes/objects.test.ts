@@ -1,0 +1,197 @@
+import { describe, expect, it } from "@jest/globals";
+import { ObjectSerializer } from "@kubernetes/client-node/dist/gen/models/ObjectSerializer.js";
+import { keepStorageMB } from "../../service/core/placement.js";
+import { LABELS } from "../../service/adapters/drivers/kubernetes/labels.js";
+import {
+  builderNetworkPolicy,
+  builderPod,
+  builderSecret,
+  cacheVolumeClaim,
+  type FleetSettings,
+} from "../../service/adapters/drivers/kubernetes/objects.js";
+import { objectProblems } from "../harness/kube-schema.js";
+
+const SETTINGS: FleetSettings = {
+  namespace: "remote-builder-builders",
+  runtimeClassName: "kata-fc",
+  buildkitImage: `moby/buildkit:v0.11.6@sha256:${"a".repeat(64)}`,
+  formatImage: `debian:bookworm-slim@sha256:${"b".repeat(64)}`,
+  storageClassName: "scw-local-nvme",
+  volumeMode: "Block",
+  nodeSelector: { "kubernetes.io/os": "linux" },
+  tolerations: [{ key: "builders", operator: "Exists", effect: "NoSchedule" }],
+};
+const TLS = {
+  caPem: "ca",
+  certPem: "cert",
+  keyPem: "key",
+  serverName: "rb-1.builders.remote-builder.internal",
+};
+const ACCOUNT = "0b8f3a4e-8f0e-4d35-9d0a-2a0f7f7c9d11";
+
+/** What goes on the wire: the client serializes its typed objects (`_from` becomes `from`). */
+function wire(o: object, type: string): Record<string, unknown> {
+  return JSON.parse(JSON.stringify(ObjectSerializer.serialize(o, type))) as Record<string, unknown>;
+}
+
+const pod = (over: Partial<Parameters<typeof builderPod>[1]> = {}, settings = SETTINGS) =>
+  builderPod(settings, {
+    builderId: "rb-0123456789ab",
+    shapeName: "medium",
+    shape: { cpu: 4, memoryGiB: 8 },
+    role: "serving",
+    accountId: ACCOUNT,
+    buildId: "6f1c1f52-54d6-4c4b-9d8c-6a3b7a0f0e10",
+    claim: { name: "cache-abc", volume: "buildkit" },
+    volumeSizeGiB: 50,
+    keepStorageMB: keepStorageMB(50),
+    now: 1_700_000_000_000,
+    ...over,
+  });
+
+describe("the objects the kubernetes driver creates", () => {
+  it("validate against the Kubernetes OpenAPI schemas, every variant", () => {
+    const objects = [
+      wire(pod(), "V1Pod"),
+      wire(pod({ claim: null, role: "warm", accountId: null, buildId: null }), "V1Pod"),
+      wire(pod({}, { ...SETTINGS, volumeMode: "Filesystem" }), "V1Pod"),
+      wire(builderSecret(SETTINGS, "rb-0123456789ab", "medium", TLS), "V1Secret"),
+      wire(
+        cacheVolumeClaim(SETTINGS, {
+          name: "cache-abc",
+          role: "account",
+          accountId: ACCOUNT,
+          volume: "buildkit",
+          shapeName: null,
+          sizeGiB: 50,
+        }),
+        "V1PersistentVolumeClaim",
+      ),
+      wire(
+        builderNetworkPolicy(SETTINGS, {
+          serviceNamespace: "remote-builder",
+          brokerLabels: { "app.kubernetes.io/name": "remote-builder" },
+          blockedCidrs: ["10.0.0.0/8", "169.254.0.0/16", "fd00::/8"],
+        }),
+        "V1NetworkPolicy",
+      ),
+    ];
+    expect(objectProblems(objects)).toEqual([]);
+  });
+
+  it("a schema violation is caught (the check is not vacuous)", () => {
+    const broken = wire(pod(), "V1Pod") as { spec: { containers: Array<Record<string, unknown>> } };
+    broken.spec.containers[0]!.ports = [{ containerPort: "buildkitd" }];
+    expect(objectProblems([broken]).join("\n")).toMatch(/containerPort/);
+  });
+
+  it("a builder pod runs in the microVM with no cluster credentials and its shape's exact resources", () => {
+    const p = pod();
+    const spec = p.spec!;
+    expect(spec.runtimeClassName).toBe("kata-fc");
+    expect(spec.automountServiceAccountToken).toBe(false);
+    expect(spec.enableServiceLinks).toBe(false);
+    expect(spec.dnsPolicy).toBe("Default");
+    expect(spec.restartPolicy).toBe("Never");
+    expect(spec.nodeSelector).toEqual({ "kubernetes.io/os": "linux" });
+    expect(spec.tolerations).toEqual(SETTINGS.tolerations);
+    const [buildkitd] = spec.containers;
+    expect(buildkitd!.image).toBe(SETTINGS.buildkitImage);
+    expect(buildkitd!.resources).toEqual({
+      requests: { cpu: "4", memory: "8Gi" },
+      limits: { cpu: "4", memory: "8Gi" },
+    });
+    expect(p.metadata!.labels).toMatchObject({
+      [LABELS.account]: ACCOUNT,
+      [LABELS.build]: "6f1c1f52-54d6-4c4b-9d8c-6a3b7a0f0e10",
+      [LABELS.shape]: "medium",
+      [LABELS.role]: "serving",
+      [LABELS.volume]: "buildkit",
+    });
+  });
+
+  it("buildkitd listens with mTLS from the builder's Secret and keeps its cache within the volume", () => {
+    const args = pod().spec!.containers[0]!.args!;
+    const flag = (name: string) => args[args.indexOf(name) + 1];
+    expect(flag("--addr")).toBe("tcp://0.0.0.0:1234");
+    expect(flag("--tlscacert")).toBe("/etc/buildkit/tls/ca.crt");
+    expect(flag("--tlscert")).toBe("/etc/buildkit/tls/tls.crt");
+    expect(flag("--tlskey")).toBe("/etc/buildkit/tls/tls.key");
+    expect(flag("--oci-worker-gc-keepstorage")).toBe(String(keepStorageMB(50)));
+    expect(flag("--oci-max-parallelism")).toBe("4");
+    expect(pod().spec!.volumes!.find((v) => v.name === "tls")!.secret!.secretName).toBe(
+      "rb-0123456789ab-tls",
+    );
+  });
+
+  it("in Block mode the volume reaches the guest as a device, formatted once and mounted at /var/lib/buildkit", () => {
+    const spec = pod().spec!;
+    const [format] = spec.initContainers!;
+    expect(format!.image).toBe(SETTINGS.formatImage);
+    expect(format!.command!.join(" ")).toMatch(/blkid \/dev\/rb-cache .*\|\| mkfs\.ext4/);
+    expect(format!.volumeDevices).toEqual([{ name: "cache", devicePath: "/dev/rb-cache" }]);
+    const buildkitd = spec.containers[0]!;
+    expect(buildkitd.volumeDevices).toEqual([{ name: "cache", devicePath: "/dev/rb-cache" }]);
+    expect(buildkitd.command!.join(" ")).toMatch(
+      /mount -t ext4 \/dev\/rb-cache \/var\/lib\/buildkit && exec buildkitd/,
+    );
+    expect(buildkitd.volumeMounts!.map((m) => m.mountPath)).toEqual(["/etc/buildkit/tls"]);
+  });
+
+  it("in Filesystem mode, and for a throw-away cache, the volume is mounted; nothing is formatted", () => {
+    const fs = pod({}, { ...SETTINGS, volumeMode: "Filesystem" }).spec!;
+    expect(fs.initContainers).toBeUndefined();
+    expect(fs.containers[0]!.command).toEqual(["buildkitd"]);
+    expect(fs.containers[0]!.volumeMounts).toContainEqual({ name: "cache", mountPath: "/var/lib/buildkit" });
+    const scratch = pod({ claim: null }).spec!;
+    expect(scratch.initContainers).toBeUndefined();
+    expect(scratch.volumes!.find((v) => v.name === "cache")!.emptyDir).toEqual({ sizeLimit: "50Gi" });
+  });
+
+  it("a cache volume is single-writer on the configured StorageClass", () => {
+    const claim = cacheVolumeClaim(SETTINGS, {
+      name: "cache-abc",
+      role: "account",
+      accountId: ACCOUNT,
+      volume: "buildkit",
+      shapeName: null,
+      sizeGiB: 50,
+    });
+    expect(claim.spec).toEqual({
+      accessModes: ["ReadWriteOncePod"],
+      storageClassName: "scw-local-nvme",
+      volumeMode: "Block",
+      resources: { requests: { storage: "50Gi" } },
+    });
+  });
+
+  it("the NetworkPolicy admits only the broker, and lets builders out to the internet but not inward", () => {
+    const policy = wire(
+      builderNetworkPolicy(SETTINGS, {
+        serviceNamespace: "remote-builder",
+        brokerLabels: { "app.kubernetes.io/name": "remote-builder" },
+        blockedCidrs: ["10.0.0.0/8", "169.254.0.0/16", "fd00::/8"],
+      }),
+      "V1NetworkPolicy",
+    ) as { spec: Record<string, unknown> };
+    expect(policy.spec).toEqual({
+      podSelector: { matchLabels: { [LABELS.component]: "builder" } },
+      policyTypes: ["Ingress", "Egress"],
+      ingress: [
+        {
+          from: [
+            {
+              namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "remote-builder" } },
+              podSelector: { matchLabels: { "app.kubernetes.io/name": "remote-builder" } },
+            },
+          ],
+          ports: [{ protocol: "TCP", port: 1234 }],
+        },
+      ],
+      egress: [
+        { to: [{ ipBlock: { cidr: "0.0.0.0/0", except: ["10.0.0.0/8", "169.254.0.0/16"] } }] },
+        { to: [{ ipBlock: { cidr: "::/0", except: ["fd00::/8"] } }] },
+      ],
+    });
+  });
+});
