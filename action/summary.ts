@@ -40,8 +40,10 @@ export async function writeSummary(
 
 function cache(build: Build, volume: CacheVolume | null): string {
   if (build.cache.mode === "cold") return `cold builder: ${build.cache.reason ?? "no warm cache"}`;
-  if (volume) return `volume \`${volume.name}\`, ${volume.sizeGiB} GiB`;
-  return `volume \`${build.cache.volume}\``;
+  // A persistent volume with a reason started empty (its node was lost, or it was evicted).
+  const why = build.cache.reason ? ` (${build.cache.reason})` : "";
+  if (volume) return `volume \`${volume.name}\`, ${volume.sizeGiB} GiB${why}`;
+  return `volume \`${build.cache.volume}\`${why}`;
 }
 
 export function seconds(s: number): string {

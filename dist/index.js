@@ -21039,7 +21039,9 @@ function jobResult(status) {
 }
 function describeCache(build) {
   if (build.cache.mode === "cold") return `cold: ${build.cache.reason ?? "no warm cache"}`;
-  if (build.cache.mode === "persistent") return `volume "${build.cache.volume}"`;
+  if (build.cache.mode === "persistent") {
+    return `volume "${build.cache.volume}"${build.cache.reason ? `; ${build.cache.reason}` : ""}`;
+  }
   return `waiting for volume "${build.cache.volume}"`;
 }
 
@@ -21139,8 +21141,9 @@ async function writeSummary(build, volume, session, warnings) {
 }
 function cache(build, volume) {
   if (build.cache.mode === "cold") return `cold builder: ${build.cache.reason ?? "no warm cache"}`;
-  if (volume) return `volume \`${volume.name}\`, ${volume.sizeGiB} GiB`;
-  return `volume \`${build.cache.volume}\``;
+  const why = build.cache.reason ? ` (${build.cache.reason})` : "";
+  if (volume) return `volume \`${volume.name}\`, ${volume.sizeGiB} GiB${why}`;
+  return `volume \`${build.cache.volume}\`${why}`;
 }
 function seconds(s) {
   if (s < 60) return `${s.toFixed(1)} s`;

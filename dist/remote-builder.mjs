@@ -450,7 +450,9 @@ function jobResult(status) {
 }
 function describeCache(build) {
   if (build.cache.mode === "cold") return `cold: ${build.cache.reason ?? "no warm cache"}`;
-  if (build.cache.mode === "persistent") return `volume "${build.cache.volume}"`;
+  if (build.cache.mode === "persistent") {
+    return `volume "${build.cache.volume}"${build.cache.reason ? `; ${build.cache.reason}` : ""}`;
+  }
   return `waiting for volume "${build.cache.volume}"`;
 }
 

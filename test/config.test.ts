@@ -129,4 +129,69 @@ describe("OIDC configuration", () => {
     });
     expect(twice[0]).toContain("each issuer needs its own name");
   });
+
+  describe("the kubernetes driver", () => {
+    const image = (name: string) => `${name}@sha256:${"a".repeat(64)}`;
+    const kube = { ...valid, RB_DRIVER: "kubernetes" };
+
+    it("needs its images, pinned by digest, and says so", () => {
+      expect(problems(kube)).toEqual([
+        expect.stringMatching(/^RB_K8S_BUILDKIT_IMAGE: is required by the kubernetes driver/),
+        expect.stringMatching(/^RB_K8S_FORMAT_IMAGE: is required by the kubernetes driver/),
+      ]);
+      expect(
+        problems({
+          ...kube,
+          RB_K8S_BUILDKIT_IMAGE: "moby/buildkit:v0.11.6",
+          RB_K8S_FORMAT_IMAGE: image("debian"),
+        }),
+      ).toEqual([expect.stringMatching(/^RB_K8S_BUILDKIT_IMAGE: must be pinned by digest/)]);
+      // Filesystem volumes are never formatted: no format image needed.
+      expect(
+        loadConfig({
+          ...kube,
+          RB_K8S_BUILDKIT_IMAGE: image("moby/buildkit"),
+          RB_K8S_VOLUME_MODE: "Filesystem",
+        }).kubernetes.formatImage,
+      ).toBeNull();
+    });
+
+    it("has the production defaults, and takes the pod's name as its identity in the Lease", () => {
+      const config = loadConfig({
+        ...kube,
+        RB_K8S_BUILDKIT_IMAGE: image("moby/buildkit"),
+        RB_K8S_FORMAT_IMAGE: image("debian"),
+        POD_NAME: "remote-builder-7d9f-abcde",
+      });
+      expect(config.kubernetes).toMatchObject({
+        namespace: "remote-builder-builders",
+        serviceNamespace: "remote-builder",
+        leaseName: "remote-builder-reconciler",
+        identity: "remote-builder-7d9f-abcde",
+        runtimeClassName: "kata-fc",
+        storageClassName: "scw-local-nvme",
+        volumeMode: "Block",
+        nodeSelector: { "kubernetes.io/os": "linux" },
+        tolerations: [],
+        nodeGraceMs: 300_000,
+        nodeBudgetGiB: 1500,
+      });
+      expect(config.kubernetes.blockedCidrs).toContain("169.254.0.0/16");
+      expect(config.volumeRetentionMs).toBe(30 * 86_400_000);
+    });
+
+    it("refuses a bad namespace, toleration or address range", () => {
+      const list = problems({
+        ...kube,
+        RB_K8S_BUILDKIT_IMAGE: image("moby/buildkit"),
+        RB_K8S_FORMAT_IMAGE: image("debian"),
+        RB_K8S_NAMESPACE: "Builders_NS",
+        RB_K8S_TOLERATIONS: JSON.stringify([{ key: "x", operator: "Maybe" }]),
+        RB_K8S_BLOCKED_CIDRS: JSON.stringify(["10.0.0.0"]),
+      });
+      expect(list.map((p) => p.split(":")[0]).sort()).toEqual(
+        ["RB_K8S_BLOCKED_CIDRS", "RB_K8S_NAMESPACE", "RB_K8S_TOLERATIONS"].sort(),
+      );
+    });
+  });
 });

@@ -174,6 +174,8 @@ export function jobResult(status: string): JobResult | null {
 
 function describeCache(build: Build): string {
   if (build.cache.mode === "cold") return `cold: ${build.cache.reason ?? "no warm cache"}`;
-  if (build.cache.mode === "persistent") return `volume "${build.cache.volume}"`;
+  if (build.cache.mode === "persistent") {
+    return `volume "${build.cache.volume}"${build.cache.reason ? `; ${build.cache.reason}` : ""}`;
+  }
   return `waiting for volume "${build.cache.volume}"`;
 }

@@ -498,13 +498,24 @@ export class BuildService {
       const volume = await volumes.ensure(build.accountId, build.cacheVolume, cacheVolumeGiB, clock.now());
       if (volume.lostNote !== null) lost = { volumeId: volume.id, note: volume.lostNote };
     }
-    const placed = await driver.create({
-      buildId: build.id,
-      accountId: build.accountId,
-      shapeName: build.shape,
-      shape,
-      volume: build.cacheMode === "persistent" ? { name: build.cacheVolume, sizeGiB: cacheVolumeGiB } : null,
-    });
+    const placed = await driver
+      .create({
+        buildId: build.id,
+        accountId: build.accountId,
+        shapeName: build.shape,
+        shape,
+        volume:
+          build.cacheMode === "persistent" ? { name: build.cacheVolume, sizeGiB: cacheVolumeGiB } : null,
+      })
+      .catch((err: Error) => {
+        // Where builders run is down or refuses them: the client's request was fine; it may retry.
+        throw new Problem(
+          "unavailable",
+          `No builder could be started (${err.message}); retry shortly.`,
+          {},
+          15,
+        );
+      });
     if (lost === null) return placed;
     // Told once: the build that starts on the fresh volume says why its cache is empty.
     await volumes.clearLostNote(lost.volumeId);

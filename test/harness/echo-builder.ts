@@ -29,7 +29,10 @@ export function builderTlsOptions(credentials: BuilderTls): tls.TlsOptions {
  * certificate from the service CA, offers only h2, and echoes every byte back. A line "stream N\n"
  * makes it send N bytes instead, to test long streams.
  */
-export async function startEchoBuilder(spec: ServedBuilder): Promise<EchoBuilder> {
+export async function startEchoBuilder(
+  spec: Pick<ServedBuilder, "tls">,
+  listen: (server: tls.Server) => Promise<{ host: string; port: number }> = onLoopback,
+): Promise<EchoBuilder> {
   const credentials = await spec.tls();
   const alpn: Array<string | false> = [];
   const peers: string[] = [];
@@ -62,10 +65,9 @@ export async function startEchoBuilder(spec: ServedBuilder): Promise<EchoBuilder
       pump();
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
+  const { host, port } = await listen(server);
   return {
-    endpoint: `tcp://127.0.0.1:${port}`,
+    endpoint: `tcp://${host}:${port}`,
     alpn,
     peers,
     close: () =>
@@ -75,4 +77,9 @@ export async function startEchoBuilder(spec: ServedBuilder): Promise<EchoBuilder
         for (const s of sockets) s.destroy();
       }),
   };
+}
+
+async function onLoopback(server: tls.Server): Promise<{ host: string; port: number }> {
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return { host: "127.0.0.1", port: (server.address() as AddressInfo).port };
 }

@@ -31,7 +31,7 @@ const ACCOUNT = "0b8f3a4e-8f0e-4d35-9d0a-2a0f7f7c9d11";
 
 /** What goes on the wire: the client serializes its typed objects (`_from` becomes `from`). */
 function wire(o: object, type: string): Record<string, unknown> {
-  return JSON.parse(JSON.stringify(ObjectSerializer.serialize(o, type))) as Record<string, unknown>;
+  return JSON.parse(JSON.stringify(ObjectSerializer.serialize(o, type, ""))) as Record<string, unknown>;
 }
 
 const pod = (over: Partial<Parameters<typeof builderPod>[1]> = {}, settings = SETTINGS) =>

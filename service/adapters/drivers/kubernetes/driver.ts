@@ -48,6 +48,10 @@ export interface KubernetesDriverOptions {
   brokerLabels: Record<string, string>;
   blockedCidrs: string[];
   nodeGraceMs: number;
+  /** A Secret or claim younger than this with no pod may belong to a builder being created now. */
+  creationGraceMs: number;
+  /** How long one API call may take before it is given up on and retried. */
+  requestTimeoutMs?: number;
   onEvent?: (message: string, fields: Record<string, unknown>) => void;
 }
 
@@ -69,7 +73,7 @@ export class KubernetesDriver implements BuilderDriver {
   constructor(private readonly o: KubernetesDriverOptions) {
     const { cluster, settings } = o;
     const ns = settings.namespace;
-    this.writer = new ClusterWriter(cluster, ns);
+    this.writer = new ClusterWriter(cluster, ns, o.requestTimeoutMs);
     this.pods = makeInformer(
       cluster.config,
       `/api/v1/namespaces/${ns}/pods`,
@@ -173,7 +177,10 @@ export class KubernetesDriver implements BuilderDriver {
    */
   async terminate(builderId: string): Promise<void> {
     const pod = this.pods.get(builderId, this.o.settings.namespace) ?? (await this.writer.readPod(builderId));
-    if (!pod) return this.writer.deleteBuilder(builderId);
+    if (!pod) {
+      await this.writer.deleteBuilder(builderId);
+      return;
+    }
     const now = this.o.clock.now();
     const keep =
       roleOf(pod) === "serving" &&

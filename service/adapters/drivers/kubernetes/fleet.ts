@@ -16,6 +16,8 @@ export function kubernetesFleet(o: {
   warmVolumeGiB: number;
   cluster?: Cluster;
   leaseDurationMs?: number;
+  creationGraceMs?: number;
+  requestTimeoutMs?: number;
   onEvent?: (message: string, fields: Record<string, unknown>) => void;
 }): { driver: KubernetesDriver; elector: LeaseElector } {
   const k = o.config;
@@ -42,6 +44,8 @@ export function kubernetesFleet(o: {
     brokerLabels: k.brokerLabels,
     blockedCidrs: k.blockedCidrs,
     nodeGraceMs: k.nodeGraceMs,
+    creationGraceMs: o.creationGraceMs ?? 60_000,
+    ...(o.requestTimeoutMs ? { requestTimeoutMs: o.requestTimeoutMs } : {}),
     ...(o.onEvent ? { onEvent: o.onEvent } : {}),
   });
   const elector = new LeaseElector({

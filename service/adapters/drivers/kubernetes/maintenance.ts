@@ -9,8 +9,6 @@ import { builderNetworkPolicy } from "./objects.js";
 import { podFailure, roleOf } from "./pod-status.js";
 import type { ClusterWriter } from "./writer.js";
 
-/** A Secret or claim this young may belong to a builder being created right now. */
-const CREATION_GRACE_MS = 60_000;
 const HOSTNAME = "kubernetes.io/hostname";
 
 export interface MaintenanceContext {
@@ -50,7 +48,7 @@ export async function maintainFleet(c: MaintenanceContext): Promise<FleetReport>
     const node = nodeOf.get(`${claim.metadata?.namespace}/${name}`);
     if (!node || !lostNodes.has(node)) continue;
     // Its data went with the node: the pods on it cannot stop cleanly, so they are removed at once.
-    for (const pod of users.get(name) ?? []) await writer.deleteBuilder(pod.metadata!.name!, true);
+    for (const pod of users.get(name) ?? []) await writer.deleteBuilder(pod.metadata!.name!, { force: true });
     await writer.deleteClaim(name);
     if (claim.spec?.volumeName) await writer.deleteVolume(claim.spec.volumeName);
     gone.add(name);
@@ -70,8 +68,8 @@ export async function maintainFleet(c: MaintenanceContext): Promise<FleetReport>
     const expired = role === "idle" && idleExpired(idleSince, now, o.idleTtlMs);
     // A serving builder's end is its build's; the core terminates it.
     if ((role === "warm" || role === "idle") && (expired || podFailure(pod))) {
-      await writer.deleteBuilder(name);
-      continue;
+      // Only the version seen: a build may have taken it since the cache was read.
+      if (await writer.deleteBuilder(name, { seen: pod })) continue;
     }
     alive.push(pod);
   }
@@ -109,14 +107,14 @@ export async function maintainFleet(c: MaintenanceContext): Promise<FleetReport>
     const name = claim.metadata!.name!;
     if (gone.has(name) || claim.metadata?.deletionTimestamp) continue;
     const labels = claim.metadata?.labels ?? {};
-    const young = now - created(claim) < CREATION_GRACE_MS;
+    const young = now - created(claim) < o.creationGraceMs;
     const key = `${labels[LABELS.account]}/${labels[LABELS.volume]}`;
     if (labels[LABELS.role] === "warm" && !inUse.has(name) && !young) {
       await writer.deleteClaim(name);
     } else if (labels[LABELS.role] === "account" && !liveKeys.has(key) && !young) {
       // The service forgot the volume (reset, evicted, account gone): nothing may keep its data.
       for (const pod of users.get(name) ?? []) {
-        if (roleOf(pod) !== "serving") await writer.deleteBuilder(pod.metadata!.name!);
+        if (roleOf(pod) !== "serving") await writer.deleteBuilder(pod.metadata!.name!, { seen: pod });
       }
       if (!(users.get(name) ?? []).some((p) => roleOf(p) === "serving")) await writer.deleteClaim(name);
     } else if (labels[LABELS.role] === "account") {
@@ -133,7 +131,7 @@ export async function maintainFleet(c: MaintenanceContext): Promise<FleetReport>
   const builders = new Set(c.pods.map((p) => p.metadata!.name!));
   for (const secret of await writer.secrets()) {
     const builder = secret.metadata?.labels?.[LABELS.builder];
-    if (builder && !builders.has(builder) && now - created(secret) >= CREATION_GRACE_MS) {
+    if (builder && !builders.has(builder) && now - created(secret) >= o.creationGraceMs) {
       await writer.deleteSecret(secret.metadata!.name!);
     }
   }

@@ -12,7 +12,7 @@ import { type Cluster, MERGE_PATCH } from "./cluster.js";
 import { ANNOTATIONS, LABELS, MANAGED } from "./labels.js";
 import { builderSecretName } from "./objects.js";
 import { roleOf } from "./pod-status.js";
-import { kube } from "./retry.js";
+import { kube, type RetryOptions } from "./retry.js";
 
 type Kind = "pod" | "secret" | "persistentvolumeclaim";
 
@@ -25,11 +25,16 @@ export class ClusterWriter {
   constructor(
     private readonly c: Cluster,
     private readonly namespace: string,
+    private readonly timeoutMs = 10_000,
   ) {}
+
+  private kube<T>(what: string, call: () => Promise<T>, o: RetryOptions = {}): Promise<T | null> {
+    return kube(what, call, { timeoutMs: this.timeoutMs, ...o });
+  }
 
   async ensure(kind: Kind, body: KubernetesObject): Promise<void> {
     const namespace = this.namespace;
-    await kube<unknown>(
+    await this.kube<unknown>(
       `create ${kind} ${body.metadata?.name}`,
       () => {
         if (kind === "pod") return this.c.core.createNamespacedPod({ namespace, body: body as V1Pod });
@@ -47,13 +52,13 @@ export class ClusterWriter {
   async ensureNetworkPolicy(body: V1NetworkPolicy): Promise<void> {
     const namespace = this.namespace;
     const name = body.metadata!.name!;
-    const current = await kube(
+    const current = await this.kube(
       `read networkpolicy ${name}`,
       () => this.c.networking.readNamespacedNetworkPolicy({ name, namespace }),
       { ignore: [404] },
     );
     if (!current) {
-      await kube(
+      await this.kube(
         `create networkpolicy ${name}`,
         () => this.c.networking.createNamespacedNetworkPolicy({ namespace, body }),
         { ignore: [409] },
@@ -62,7 +67,7 @@ export class ClusterWriter {
     }
     // Kept as configured: a policy edited by hand (or by an older version) is put back.
     if (JSON.stringify(current.spec) !== JSON.stringify(body.spec)) {
-      await kube(
+      await this.kube(
         `replace networkpolicy ${name}`,
         () =>
           this.c.networking.replaceNamespacedNetworkPolicy({
@@ -79,7 +84,7 @@ export class ClusterWriter {
   }
 
   readPod(name: string): Promise<V1Pod | null> {
-    return kube(
+    return this.kube(
       `read pod ${name}`,
       () => this.c.core.readNamespacedPod({ name, namespace: this.namespace }),
       {
@@ -99,7 +104,7 @@ export class ClusterWriter {
       const role = roleOf(seen);
       if (seen.metadata?.labels?.[LABELS.build] === spec.buildId) return name;
       if (role !== "warm" && role !== "idle") return null;
-      const patched = await kube(
+      const patched = await this.kube(
         `assign pod ${name}`,
         () =>
           this.c.core.patchNamespacedPod(
@@ -134,7 +139,7 @@ export class ClusterWriter {
   async adoptClaim(pod: V1Pod, accountId: string, volume: string): Promise<void> {
     const claim = pod.spec?.volumes?.find((v) => v.name === "cache")?.persistentVolumeClaim?.claimName;
     if (!claim) return;
-    await kube(
+    await this.kube(
       `adopt claim ${claim}`,
       () =>
         this.c.core.patchNamespacedPersistentVolumeClaim(
@@ -156,7 +161,7 @@ export class ClusterWriter {
   /** A serving builder becomes its account's idle one. False if its pod is gone. */
   async release(pod: V1Pod, now: number): Promise<boolean> {
     const name = pod.metadata!.name!;
-    const patched = await kube(
+    const patched = await this.kube(
       `release pod ${name}`,
       () =>
         this.c.core.patchNamespacedPod(
@@ -177,23 +182,39 @@ export class ClusterWriter {
     return patched !== null;
   }
 
-  async deleteBuilder(builderId: string, force = false): Promise<void> {
+  /**
+   * Deletes a builder and its Secret. With `seen`, only if the pod is still that version: a pool
+   * builder a build took meanwhile (its labels changed) is not reaped from under the build.
+   * Returns false when it was left alone.
+   */
+  async deleteBuilder(builderId: string, o: { force?: boolean; seen?: V1Pod } = {}): Promise<boolean> {
     const namespace = this.namespace;
-    await kube(
+    const resourceVersion = o.seen?.metadata?.resourceVersion;
+    let conflict = false;
+    await this.kube(
       `delete pod ${builderId}`,
-      () =>
-        this.c.core.deleteNamespacedPod({
-          name: builderId,
-          namespace,
-          ...(force ? { gracePeriodSeconds: 0 } : {}),
-        }),
-      { ignore: [404] },
+      async () => {
+        try {
+          return await this.c.core.deleteNamespacedPod({
+            name: builderId,
+            namespace,
+            ...(o.force ? { gracePeriodSeconds: 0 } : {}),
+            ...(resourceVersion ? { body: { preconditions: { resourceVersion } } } : {}),
+          });
+        } catch (err) {
+          if ((err as { code?: number }).code === 409) conflict = true;
+          throw err;
+        }
+      },
+      { ignore: [404, 409] },
     );
+    if (conflict) return false;
     await this.deleteSecret(builderSecretName(builderId));
+    return true;
   }
 
   async deleteSecret(name: string): Promise<void> {
-    await kube(
+    await this.kube(
       `delete secret ${name}`,
       () => this.c.core.deleteNamespacedSecret({ name, namespace: this.namespace }),
       {
@@ -203,7 +224,7 @@ export class ClusterWriter {
   }
 
   async deleteClaim(name: string): Promise<void> {
-    await kube(
+    await this.kube(
       `delete claim ${name}`,
       () => this.c.core.deleteNamespacedPersistentVolumeClaim({ name, namespace: this.namespace }),
       { ignore: [404] },
@@ -211,14 +232,14 @@ export class ClusterWriter {
   }
 
   async deleteVolume(name: string): Promise<void> {
-    await kube(`delete volume ${name}`, () => this.c.core.deletePersistentVolume({ name }), {
+    await this.kube(`delete volume ${name}`, () => this.c.core.deletePersistentVolume({ name }), {
       ignore: [404],
     });
   }
 
   /** Read from the API server, not a cache: a reset must find a claim made a moment ago. */
   async accountClaims(accountId: string, volume: string): Promise<V1PersistentVolumeClaim[]> {
-    const list = await kube("list claims", () =>
+    const list = await this.kube("list claims", () =>
       this.c.core.listNamespacedPersistentVolumeClaim({
         namespace: this.namespace,
         labelSelector: `${MANAGED},${LABELS.account}=${accountId},${LABELS.volume}=${volume}`,
@@ -228,17 +249,17 @@ export class ClusterWriter {
   }
 
   async secrets(): Promise<V1Secret[]> {
-    const list = await kube("list secrets", () =>
+    const list = await this.kube("list secrets", () =>
       this.c.core.listNamespacedSecret({ namespace: this.namespace, labelSelector: MANAGED }),
     );
     return list?.items ?? [];
   }
 
   async nodes(): Promise<V1Node[]> {
-    return (await kube("list nodes", () => this.c.core.listNode()))?.items ?? [];
+    return (await this.kube("list nodes", () => this.c.core.listNode()))?.items ?? [];
   }
 
   async persistentVolumes(): Promise<V1PersistentVolume[]> {
-    return (await kube("list volumes", () => this.c.core.listPersistentVolume()))?.items ?? [];
+    return (await this.kube("list volumes", () => this.c.core.listPersistentVolume()))?.items ?? [];
   }
 }

@@ -1,0 +1,32 @@
+import { describe, expect, it } from "@jest/globals";
+import { http } from "../harness/context.js";
+import { readyBuild } from "../drivers/support.js";
+import { driverScenarios } from "./scenarios.js";
+import { startKubeRig } from "./support.js";
+
+describe("the kubernetes driver against the fake API server", () => {
+  driverScenarios((o) => startKubeRig(o));
+
+  it("a cluster that refuses builders gets the build a 503 that says why, and holds nothing", async () => {
+    const rig = await startKubeRig();
+    try {
+      const service = await rig.start("replica-1");
+      const account = await service.account();
+      rig.api!.faults.set({ errorRate: 1, statuses: [503], verbs: ["create"], resources: ["pods"] });
+      const refused = await http(service.url, "POST", "/api/v1/builds", { token: account.token, body: {} });
+      expect(refused.status).toBe(503);
+      expect(refused.headers.get("content-type")).toMatch(/^application\/problem\+json/);
+      expect(refused.body).toMatchObject({ type: expect.stringMatching(/\/problems\/unavailable$/) });
+      expect(String(refused.body.detail)).toMatch(
+        /^No builder could be started \(create pod rb-[0-9a-f]{12}: 503/,
+      );
+      expect(refused.headers.get("retry-after")).toBe("15");
+      // Its claims were given back: the account's one slot serves the next build at once.
+      rig.api!.faults.clear();
+      const next = await readyBuild(service, account, { waitSeconds: 10 });
+      expect(next.state).toBe("ready");
+    } finally {
+      await rig.close();
+    }
+  });
+});
