@@ -257,32 +257,23 @@ async function configuredDriver(
     });
     return { driver, leadership: null };
   }
+  // What every driver with pools takes: the idle and warm tiers, and where builders' events go.
+  const pools = {
+    credentials: context.credentials,
+    clock: context.clock,
+    shapes: config.shapes,
+    idleTtlMs: config.builderIdleTtlMs,
+    warmPool: config.warmPool,
+    warmVolumeGiB,
+    onEvent: (message: string, fields: Record<string, unknown>) => logger.info(fields, message),
+  };
   if (config.driver === "kubernetes") {
-    const { driver, elector } = kubernetesFleet({
-      config: config.kubernetes,
-      credentials: context.credentials,
-      clock: context.clock,
-      shapes: config.shapes,
-      idleTtlMs: config.builderIdleTtlMs,
-      warmPool: config.warmPool,
-      warmVolumeGiB,
-      onEvent: (message, fields) => logger.info(fields, message),
-    });
+    const { driver, elector } = kubernetesFleet({ config: config.kubernetes, ...pools });
     await driver.start();
     return { driver, leadership: elector };
   }
   logger.warn(SINGLE_TENANT_WARNING);
-  const driver = new LocalDriver({
-    dataDir: config.local.dir,
-    buildkitd: config.local.buildkitd,
-    credentials: context.credentials,
-    shapes: config.shapes,
-    clock: context.clock,
-    idleTtlMs: config.builderIdleTtlMs,
-    warmPool: config.warmPool,
-    warmVolumeGiB,
-    onEvent: (message, fields) => logger.info(fields, message),
-  });
+  const driver = new LocalDriver({ dataDir: config.local.dir, buildkitd: config.local.buildkitd, ...pools });
   await driver.start();
   return { driver, leadership: null };
 }

@@ -332,7 +332,7 @@ export class BuildService {
     const builders = await driver.list();
     for (const builder of builders) {
       if (!live.has(builder.buildId) && now - builder.createdAt >= config.orphanGraceMs) {
-        await driver.terminate(builder.builderId);
+        await driver.terminate(builder.builderId, builder.buildId);
       }
     }
     // A pending build's boot owns its outcome (and has the driver's reason for a failure).
@@ -387,7 +387,7 @@ export class BuildService {
     if (started === null) {
       // Someone else moved it: either another replica started it (and shares our fences), or it
       // ended meanwhile, in which case the claims we just took are ours to give back.
-      await this.deps.driver.terminate(builderId);
+      await this.deps.driver.terminate(builderId, build.id);
       const current = await builds.get(build.id);
       if (current && isTerminal(current.state))
         await this.cleanUp({ ...current, ...claimed.patch, builderId: null });
@@ -601,7 +601,7 @@ export class BuildService {
   }
 
   private async releaseBuilder(build: Build, waiting: string[]): Promise<void> {
-    if (build.builderId !== null) await this.deps.driver.terminate(build.builderId);
+    if (build.builderId !== null) await this.deps.driver.terminate(build.builderId, build.id);
     const volume = await this.deps.claims.release(this.volumeScope(build), build.id, {
       fence: build.volumeFence,
       capacity: 1,

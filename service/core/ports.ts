@@ -203,8 +203,12 @@ export interface BuilderDriver {
   create(spec: BuilderSpec): Promise<{ builderId: string; tier: BuilderTier }>;
   /** Resolves with the builder's address once it accepts connections; rejects if it cannot boot. */
   awaitReady(builderId: string, timeoutMs: number): Promise<{ endpoint: string }>;
-  /** Idempotent: terminating a builder that is gone is not an error. */
-  terminate(builderId: string): Promise<void>;
+  /**
+   * The build is done with its builder. Idempotent: terminating a builder that is gone is not an
+   * error. With `buildId`, only while the builder still serves that build: a pool builder that a
+   * later build took since is not touched by a late or repeated terminate.
+   */
+  terminate(builderId: string, buildId?: string): Promise<void>;
   list(): Promise<Builder[]>;
   /** Throws away a cache volume's data; the next build with that name starts empty. */
   dropVolume(accountId: string, name: string): Promise<void>;

@@ -542,7 +542,7 @@ describe("the Deployment", () => {
   it("runs 2 replicas in the base and 3 with a bigger warm pool for tenant zero", () => {
     expect(obj(base.deployment.spec).replicas).toBe(2);
     expect(obj(overlay.deployment.spec).replicas).toBe(3);
-    expect(JSON.parse(overlay.configMap.RB_WARM_POOL!)).toEqual({ small: 2, medium: 1 });
+    expect(JSON.parse(overlay.configMap.RB_WARM_POOL!)).toEqual({ small: 2, medium: 2, large: 1 });
     expect(overlay.configMap.RB_BROKER_NAMES).not.toMatch(/example\.com/);
     expect(overlay.configMap.RB_BROKER_ENDPOINT).toBe(`tcp://${overlay.configMap.RB_BROKER_NAMES}:443`);
   });

@@ -6,16 +6,16 @@ import { afterAll, afterEach, describe, expect, it } from "@jest/globals";
 import { keepStorageMB } from "../../service/core/placement.js";
 import { FAKE_BIN, ROOT } from "../harness/action-job.js";
 import { ADMIN_TOKEN, http, redisUrl, type TestService } from "../harness/context.js";
-import { dial, roundTrip } from "../broker/support.js";
+import { dial } from "../broker/support.js";
 import {
   alive,
   completeBuild,
   createBuild,
   daemonOf,
   daemons,
+  echo,
   killStrays,
   getBuild,
-  type LiveBuild,
   readyBuild,
   runs,
   startLocalService,
@@ -49,17 +49,6 @@ afterAll(() => {
   killStrays(work);
   rmSync(work, { recursive: true, force: true });
 });
-
-/** Writes `text` through the broker with the build's certificate and resolves with what came back. */
-async function echo(service: TestService, build: LiveBuild, text: string): Promise<string> {
-  const { socket, secure } = dial(service, { cert: build.certificate!, key: build.key.privateKeyPem });
-  try {
-    await secure;
-    return (await roundTrip(socket, text)).toString();
-  } finally {
-    socket.destroy();
-  }
-}
 
 describe("the local driver, through the service", () => {
   it("places builds idle, warm or cold: a warm builder's directory becomes the account's volume, kept idle for the TTL", async () => {

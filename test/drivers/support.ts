@@ -6,7 +6,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { http, startTestService, type TestService } from "../harness/context.js";
-import { type BuildBody, clientKey, type ClientKey } from "../broker/support.js";
+import { type BuildBody, clientKey, type ClientKey, dial, roundTrip } from "../broker/support.js";
 import { alive, until } from "../cli/cli-job.js";
 
 export { alive, until } from "../cli/cli-job.js";
@@ -143,4 +143,15 @@ export async function completeBuild(service: TestService, build: LiveBuild): Pro
   });
   if (done.status !== 200) throw new Error(`complete: ${done.status} ${JSON.stringify(done.body)}`);
   return done.body;
+}
+
+/** Writes `text` through the broker with the build's certificate and resolves with what came back. */
+export async function echo(service: TestService, build: LiveBuild, text: string): Promise<string> {
+  const { socket, secure } = dial(service, { cert: build.certificate!, key: build.key.privateKeyPem });
+  try {
+    await secure;
+    return (await roundTrip(socket, text)).toString();
+  } finally {
+    socket.destroy();
+  }
 }

@@ -1,11 +1,36 @@
 import { describe, expect, it } from "@jest/globals";
 import { http } from "../harness/context.js";
-import { readyBuild } from "../drivers/support.js";
+import type { V1Pod } from "@kubernetes/client-node";
+import { LABELS } from "../../service/adapters/drivers/kubernetes/labels.js";
+import { completeBuild, echo, readyBuild } from "../drivers/support.js";
 import { driverScenarios } from "./scenarios.js";
 import { startKubeRig } from "./support.js";
 
 describe("the kubernetes driver against the fake API server", () => {
   driverScenarios((o) => startKubeRig(o));
+
+  it("a late terminate for a finished build leaves alone the builder a later build took", async () => {
+    const rig = await startKubeRig();
+    try {
+      const service = await rig.start("replica-1");
+      const account = await service.account();
+      const first = await readyBuild(service, account, { waitSeconds: 10 });
+      await completeBuild(service, first);
+      const second = await readyBuild(service, account, { waitSeconds: 10 });
+      expect(second.tier).toBe("idle");
+      const pod = (await rig.list<V1Pod>("pods")).find(
+        (p) => p.metadata!.labels![LABELS.build] === second.id,
+      )!;
+      await service.kube.terminate(pod.metadata!.name!, first.id);
+      const after = (await rig.list<V1Pod>("pods")).find((p) => p.metadata!.name === pod.metadata!.name)!;
+      expect(after.metadata!.labels![LABELS.role]).toBe("serving");
+      expect(after.metadata!.labels![LABELS.build]).toBe(second.id);
+      expect(await echo(service, second, "still mine\n")).toBe("still mine\n");
+      await completeBuild(service, second);
+    } finally {
+      await rig.close();
+    }
+  });
 
   it("a cluster that refuses builders gets the build a 503 that says why, and holds nothing", async () => {
     const rig = await startKubeRig();

@@ -12,19 +12,8 @@ import type {
 } from "@kubernetes/client-node";
 import { LABELS } from "../../service/adapters/drivers/kubernetes/labels.js";
 import { http } from "../harness/context.js";
-import { dial, roundTrip } from "../broker/support.js";
-import { completeBuild, type LiveBuild, readyBuild, until } from "../drivers/support.js";
+import { completeBuild, echo, readyBuild, until } from "../drivers/support.js";
 import type { KubeRig, KubeService } from "./support.js";
-
-async function echo(service: KubeService, build: LiveBuild, text: string): Promise<string> {
-  const { socket, secure } = dial(service, { cert: build.certificate!, key: build.key.privateKeyPem });
-  try {
-    await secure;
-    return (await roundTrip(socket, text)).toString();
-  } finally {
-    socket.destroy();
-  }
-}
 
 const role = (p: V1Pod) => p.metadata?.labels?.[LABELS.role];
 const claimOfPod = (p: V1Pod) =>

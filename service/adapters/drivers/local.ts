@@ -196,9 +196,11 @@ export class LocalDriver implements BuilderDriver {
    * The build is done with its builder. A healthy one holding a volume stays up, idle, for the
    * account's next build; anything else stops.
    */
-  async terminate(builderId: string): Promise<void> {
+  async terminate(builderId: string, buildId?: string): Promise<void> {
     const daemon = this.daemons.get(builderId);
     if (!daemon) return;
+    // Idle since, and maybe serving a later build: a late or repeated terminate leaves it alone.
+    if (buildId !== undefined && daemon.buildId !== buildId) return;
     if (daemon.role === "serving" && daemon.volumeKey && daemon.state === "ready" && this.o.idleTtlMs > 0) {
       Object.assign(daemon, { role: "idle", buildId: null, idleSince: this.o.clock.now() });
       return;

@@ -23,14 +23,7 @@ import type {
 import type { Cluster } from "./cluster.js";
 import { ANNOTATIONS, type BuilderRole, LABELS, MANAGED } from "./labels.js";
 import { maintainFleet } from "./maintenance.js";
-import {
-  BUILDKIT_PORT,
-  builderPod,
-  builderSecret,
-  builderSecretName,
-  cacheVolumeClaim,
-  type FleetSettings,
-} from "./objects.js";
+import { BUILDKIT_PORT, builderPod, builderSecret, cacheVolumeClaim, type FleetSettings } from "./objects.js";
 import { podFailure, podReady, roleOf } from "./pod-status.js";
 import { ClusterWriter } from "./writer.js";
 
@@ -175,12 +168,15 @@ export class KubernetesDriver implements BuilderDriver {
    * The build is done with its builder. A healthy one holding the account's volume stays up,
    * idle, for the account's next build; anything else goes, with its Secret.
    */
-  async terminate(builderId: string): Promise<void> {
-    const pod = this.pods.get(builderId, this.o.settings.namespace) ?? (await this.writer.readPod(builderId));
+  async terminate(builderId: string, buildId?: string): Promise<void> {
+    // Read afresh: the cache may not show yet that a later build took the builder.
+    const pod = await this.writer.readPod(builderId);
     if (!pod) {
       await this.writer.deleteBuilder(builderId);
       return;
     }
+    const serves = pod.metadata?.labels?.[LABELS.build];
+    if (buildId !== undefined && serves !== buildId) return;
     const now = this.o.clock.now();
     const keep =
       roleOf(pod) === "serving" &&
@@ -380,8 +376,6 @@ export class KubernetesDriver implements BuilderDriver {
     this.o.onEvent?.(message, fields);
   }
 }
-
-export { builderSecretName };
 
 export function newBuilderId(): string {
   return `rb-${randomBytes(6).toString("hex")}`;

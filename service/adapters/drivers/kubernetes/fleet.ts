@@ -24,16 +24,7 @@ export function kubernetesFleet(o: {
   const cluster = o.cluster ?? connectCluster();
   const driver = new KubernetesDriver({
     cluster,
-    settings: {
-      namespace: k.namespace,
-      runtimeClassName: k.runtimeClassName,
-      buildkitImage: k.buildkitImage,
-      formatImage: k.formatImage,
-      storageClassName: k.storageClassName,
-      volumeMode: k.volumeMode,
-      nodeSelector: k.nodeSelector,
-      tolerations: k.tolerations,
-    },
+    settings: k,
     credentials: o.credentials,
     shapes: o.shapes,
     clock: o.clock,

@@ -3,9 +3,9 @@ import type {
   V1PersistentVolumeClaim,
   V1Pod,
   V1Secret,
-  V1Toleration,
   V1Volume,
 } from "@kubernetes/client-node";
+import type { KubernetesConfig } from "../../../config.js";
 import type { Shape } from "../../../core/catalog.js";
 import type { BuilderTls } from "../../../core/ports.js";
 import { ANNOTATIONS, type BuilderRole, type ClaimRole, LABELS, MANAGER } from "./labels.js";
@@ -19,16 +19,18 @@ const CACHE_DEVICE = "/dev/rb-cache";
 const CACHE_PATH = "/var/lib/buildkit";
 const TLS_PATH = "/etc/buildkit/tls";
 
-export interface FleetSettings {
-  namespace: string;
-  runtimeClassName: string;
-  buildkitImage: string;
-  formatImage: string | null;
-  storageClassName: string;
-  volumeMode: "Block" | "Filesystem";
-  nodeSelector: Record<string, string>;
-  tolerations: V1Toleration[];
-}
+/** What the fleet's objects take from the configuration. */
+export type FleetSettings = Pick<
+  KubernetesConfig,
+  | "namespace"
+  | "runtimeClassName"
+  | "buildkitImage"
+  | "formatImage"
+  | "storageClassName"
+  | "volumeMode"
+  | "nodeSelector"
+  | "tolerations"
+>;
 
 export interface BuilderPodInput {
   builderId: string;

@@ -104,30 +104,16 @@ export class ClusterWriter {
       const role = roleOf(seen);
       if (seen.metadata?.labels?.[LABELS.build] === spec.buildId) return name;
       if (role !== "warm" && role !== "idle") return null;
-      const patched = await this.kube(
-        `assign pod ${name}`,
-        () =>
-          this.c.core.patchNamespacedPod(
-            {
-              name,
-              namespace: this.namespace,
-              body: {
-                metadata: {
-                  resourceVersion: seen!.metadata!.resourceVersion,
-                  labels: {
-                    [LABELS.role]: "serving",
-                    [LABELS.build]: spec.buildId,
-                    [LABELS.account]: spec.accountId,
-                    ...(spec.volume && role === "warm" ? { [LABELS.volume]: spec.volume.name } : {}),
-                  },
-                  annotations: { [ANNOTATIONS.assignedAt]: String(now), [ANNOTATIONS.idleSince]: null },
-                },
-              },
-            },
-            MERGE_PATCH,
-          ),
-        { ignore: [409, 404] },
-      );
+      const patched = await this.relabel(name, `assign pod ${name}`, {
+        resourceVersion: seen.metadata!.resourceVersion,
+        labels: {
+          [LABELS.role]: "serving",
+          [LABELS.build]: spec.buildId,
+          [LABELS.account]: spec.accountId,
+          ...(spec.volume && role === "warm" ? { [LABELS.volume]: spec.volume.name } : {}),
+        },
+        annotations: { [ANNOTATIONS.assignedAt]: String(now), [ANNOTATIONS.idleSince]: null },
+      });
       if (patched) return name;
       // A status update (or another replica) moved it on: look again.
       seen = await this.readPod(name);
@@ -161,25 +147,32 @@ export class ClusterWriter {
   /** A serving builder becomes its account's idle one. False if its pod is gone. */
   async release(pod: V1Pod, now: number): Promise<boolean> {
     const name = pod.metadata!.name!;
-    const patched = await this.kube(
-      `release pod ${name}`,
-      () =>
-        this.c.core.patchNamespacedPod(
-          {
-            name,
-            namespace: this.namespace,
-            body: {
-              metadata: {
-                labels: { [LABELS.role]: "idle", [LABELS.build]: null },
-                annotations: { [ANNOTATIONS.idleSince]: String(now), [ANNOTATIONS.assignedAt]: null },
-              },
-            },
-          },
-          MERGE_PATCH,
-        ),
-      { ignore: [404] },
-    );
+    const patched = await this.relabel(name, `release pod ${name}`, {
+      labels: { [LABELS.role]: "idle", [LABELS.build]: null },
+      annotations: { [ANNOTATIONS.idleSince]: String(now), [ANNOTATIONS.assignedAt]: null },
+    });
     return patched !== null;
+  }
+
+  /**
+   * A merge patch of a pod's labels and annotations (null removes one); with a resourceVersion,
+   * only if the pod is still that version. Null when it is gone or has moved on.
+   */
+  private relabel(
+    name: string,
+    what: string,
+    metadata: {
+      resourceVersion?: string | undefined;
+      labels: Record<string, string | null>;
+      annotations: Record<string, string | null>;
+    },
+  ): Promise<V1Pod | null> {
+    return this.kube(
+      what,
+      () =>
+        this.c.core.patchNamespacedPod({ name, namespace: this.namespace, body: { metadata } }, MERGE_PATCH),
+      { ignore: [409, 404] },
+    );
   }
 
   /**

@@ -5,11 +5,13 @@ import { RedisClaimStore } from "../../service/adapters/redis/claims.js";
 import { RedisKeys } from "../../service/adapters/redis/keys.js";
 import { http } from "../harness/context.js";
 import { dial, roundTrip } from "../broker/support.js";
-import { createBuild, type LiveBuild, settle, until } from "../drivers/support.js";
-import { type KubeRig, startKubeRig } from "./support.js";
+import { createBuild, type LiveBuild, until } from "../drivers/support.js";
+import type { BuildBody } from "../broker/support.js";
+import { type KubeRig, type KubeService, startKubeRig } from "./support.js";
 
 /**
- * Randomized build lifecycles through the service, with the API server failing, hanging and
+ * A soak test, run alone after the suite (`npm run test:soak`, part of `npm test`): its load
+ * would slow every test beside it. Randomized build lifecycles through the service, with the API server failing, hanging and
  * losing answers to writes that took effect, and a node going away half-way. Afterwards the fleet
  * must converge: no orphan object, no leaked claim. LIFECYCLES and SEED override the defaults.
  */
@@ -179,3 +181,17 @@ describe("randomized lifecycles with API server faults", () => {
 });
 
 let lastProblems: string[] = [];
+
+/** Long-polls until the build is ready or ended: a queued build may wait, and a boot retry. */
+function settle(service: KubeService, build: LiveBuild): Promise<LiveBuild> {
+  return until(
+    `build ${build.id} to settle`,
+    async () => {
+      const { body } = await http<BuildBody>(service.url, "GET", `/api/v1/builds/${build.id}?wait=5`, {
+        token: build.token,
+      });
+      return body.state === "queued" || body.state === "pending" ? null : { ...build, ...body };
+    },
+    60_000,
+  );
+}
