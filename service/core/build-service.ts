@@ -385,10 +385,12 @@ export class BuildService {
       startedAt: now,
     });
     if (started === null) {
-      // Someone else moved it: either another replica started it (and shares our fences), or it
-      // ended meanwhile, in which case the claims we just took are ours to give back.
-      await this.deps.driver.terminate(builderId, build.id);
+      // Someone else moved it: either another pass started it (and shares our fences), or it
+      // ended meanwhile, in which case the claims we just took are ours to give back. A driver
+      // may have handed both passes the same builder (taking a pool builder is idempotent per
+      // build): that one is the build's now, not ours to stop.
       const current = await builds.get(build.id);
+      if (current?.builderId !== builderId) await this.deps.driver.terminate(builderId, build.id);
       if (current && isTerminal(current.state))
         await this.cleanUp({ ...current, ...claimed.patch, builderId: null });
       return;

@@ -9,15 +9,19 @@ import { startKubeRig } from "./support.js";
 describe("the kubernetes driver against the fake API server", () => {
   driverScenarios((o) => startKubeRig(o));
 
-  it("a late terminate for a finished build leaves alone the builder a later build took", async () => {
+  it("a late or retried terminate for a finished build leaves alone the builder a later build took", async () => {
     const rig = await startKubeRig();
     try {
       const service = await rig.start("replica-1");
       const account = await service.account();
       const first = await readyBuild(service, account, { waitSeconds: 10 });
+      // The release to the idle pool takes effect but its answer is lost: the retry must not undo
+      // a later build's claim on the pod, nor delete it.
+      rig.api!.faults.once({ verb: "patch", resource: "pods", fault: "afterEffect" });
       await completeBuild(service, first);
       const second = await readyBuild(service, account, { waitSeconds: 10 });
       expect(second.tier).toBe("idle");
+      expect(rig.api!.faults.injected.afterEffect).toBe(1);
       const pod = (await rig.list<V1Pod>("pods")).find(
         (p) => p.metadata!.labels![LABELS.build] === second.id,
       )!;

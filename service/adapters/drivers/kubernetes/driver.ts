@@ -169,23 +169,28 @@ export class KubernetesDriver implements BuilderDriver {
    * idle, for the account's next build; anything else goes, with its Secret.
    */
   async terminate(builderId: string, buildId?: string): Promise<void> {
-    // Read afresh: the cache may not show yet that a later build took the builder.
-    const pod = await this.writer.readPod(builderId);
-    if (!pod) {
-      await this.writer.deleteBuilder(builderId);
-      return;
+    // Every write is conditional on the version read, so a write retried after its answer was lost
+    // cannot undo what a later build did to the pod (take it from the idle pool, say).
+    for (let attempt = 0; attempt < 3; attempt++) {
+      // Read afresh: the cache may not show yet that a later build took the builder.
+      const pod = await this.writer.readPod(builderId);
+      if (!pod) {
+        await this.writer.deleteBuilder(builderId);
+        return;
+      }
+      if (buildId !== undefined && pod.metadata?.labels?.[LABELS.build] !== buildId) return;
+      const now = this.o.clock.now();
+      const keep =
+        roleOf(pod) === "serving" &&
+        pod.metadata?.labels?.[LABELS.volume] !== undefined &&
+        podReady(pod) &&
+        this.o.idleTtlMs > 0 &&
+        reusable(pod, now);
+      const done = keep
+        ? await this.writer.release(pod, now)
+        : await this.writer.deleteBuilder(builderId, { seen: pod });
+      if (done) return;
     }
-    const serves = pod.metadata?.labels?.[LABELS.build];
-    if (buildId !== undefined && serves !== buildId) return;
-    const now = this.o.clock.now();
-    const keep =
-      roleOf(pod) === "serving" &&
-      pod.metadata?.labels?.[LABELS.volume] !== undefined &&
-      podReady(pod) &&
-      this.o.idleTtlMs > 0 &&
-      reusable(pod, now);
-    if (keep && (await this.writer.release(pod, now))) return;
-    await this.writer.deleteBuilder(builderId);
   }
 
   async list(): Promise<Builder[]> {

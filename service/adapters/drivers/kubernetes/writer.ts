@@ -144,10 +144,11 @@ export class ClusterWriter {
     );
   }
 
-  /** A serving builder becomes its account's idle one. False if its pod is gone. */
+  /** A serving builder becomes its account's idle one, if it is still the version seen. */
   async release(pod: V1Pod, now: number): Promise<boolean> {
     const name = pod.metadata!.name!;
     const patched = await this.relabel(name, `release pod ${name}`, {
+      resourceVersion: pod.metadata!.resourceVersion,
       labels: { [LABELS.role]: "idle", [LABELS.build]: null },
       annotations: { [ANNOTATIONS.idleSince]: String(now), [ANNOTATIONS.assignedAt]: null },
     });
