@@ -3,12 +3,14 @@
  * kube-apiserver (apiserver.test.ts): the same code, the same assertions.
  */
 import { afterEach, expect, it } from "@jest/globals";
-import type {
-  V1Lease,
-  V1PersistentVolume,
-  V1PersistentVolumeClaim,
-  V1Pod,
-  V1Secret,
+import {
+  PatchStrategy,
+  setHeaderOptions,
+  type V1Lease,
+  type V1PersistentVolume,
+  type V1PersistentVolumeClaim,
+  type V1Pod,
+  type V1Secret,
 } from "@kubernetes/client-node";
 import { LABELS } from "../../service/adapters/drivers/kubernetes/labels.js";
 import { http } from "../harness/context.js";
@@ -133,6 +135,45 @@ export function driverScenarios(startRig: (o?: { nodes?: string[] }) => Promise<
     const after = await readyBuild(service, account, { waitSeconds: 10 });
     expect(after.cache.reason).toBeNull();
     await completeBuild(service, after);
+  });
+
+  it("a reset drops the account's volume and idle builder; the next build starts at once on a fresh volume", async () => {
+    rig = await startRig();
+    const r = rig;
+    const v = views(r);
+    const service = await r.start("replica-1", { RB_BUILDER_IDLE_TTL_SECONDS: "60" });
+    const account = await service.account();
+    const first = await readyBuild(service, account, { waitSeconds: 10 });
+    await completeBuild(service, first);
+    const [before] = (await v.claims()).filter((c) => c.metadata!.labels![LABELS.account] === account.id);
+    await until("the builder to go idle", async () => (await v.pods()).some((p) => role(p) === "idle"));
+    // Something (a slow controller, a backup tool) holds the old claim: it stays terminating.
+    const hold = "test.remote-builder.tuist.dev/hold";
+    const holdFinalizer = (finalizers: string[]) =>
+      r.core.patchNamespacedPersistentVolumeClaim(
+        { name: before!.metadata!.name!, namespace: r.namespace, body: { metadata: { finalizers } } },
+        setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
+      );
+    await holdFinalizer([...(before!.metadata!.finalizers ?? []), hold]);
+    const reset = await http(
+      service.url,
+      "DELETE",
+      `/api/v1/accounts/${account.handle}/cache-volumes/buildkit`,
+      {
+        token: account.token,
+      },
+    );
+    expect(reset.status).toBe(200);
+    // At once: the old claim may still be terminating; the new build must not wait on it.
+    const next = await readyBuild(service, account, { waitSeconds: 10 });
+    expect(next.tier).toBe("cold");
+    const pod = (await v.pods()).find((p) => p.metadata!.labels![LABELS.build] === next.id)!;
+    expect(claimOfPod(pod)).toBeDefined();
+    const [after] = (await v.claims()).filter((c) => c.metadata!.labels![LABELS.account] === account.id);
+    expect(after!.metadata!.uid).not.toBe(before!.metadata!.uid);
+    expect(await echo(service, next, "fresh\n")).toBe("fresh\n");
+    await completeBuild(service, next);
+    await holdFinalizer([]);
   });
 
   it("a node over its cache budget evicts the least recently used volume; its account is told at its next build", async () => {

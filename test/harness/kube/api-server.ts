@@ -26,6 +26,12 @@ export interface FakeApiServerOptions {
   bookmarkIntervalMs?: number;
   /** Longest a watch stays open (the server closes it, clients re-watch); default 1800 s. */
   maxWatchSeconds?: number;
+  /**
+   * The apiserver's `--allow-privileged`: when false, a pod with a `privileged: true` container
+   * is a 422. Default true, as on the clusters that run builders (the real server's default is
+   * false).
+   */
+  allowPrivileged?: boolean;
 }
 
 export interface RequestRecord {
@@ -86,7 +92,7 @@ type Route =
 
 export async function startFakeApiServer(opts: FakeApiServerOptions = {}): Promise<FakeApiServer> {
   const store = new Store(opts.historySize ?? 1000);
-  const core = new ApiCore(store, opts.validate ?? true);
+  const core = new ApiCore(store, opts.validate ?? true, opts.allowPrivileged ?? true);
   const faults = new Faults();
   const log: RequestRecord[] = [];
   const watches = new Set<ServerResponse>();

@@ -1,11 +1,11 @@
-import { KubeConfig, StorageV1Api, type V1Pod } from "@kubernetes/client-node";
+import { KubeConfig, NodeV1Api, StorageV1Api, type V1Pod } from "@kubernetes/client-node";
 import type { Server } from "node:net";
 import { startFakeApiServer, type FakeApiServer, type FakeApiServerOptions } from "./api-server.js";
 import { type FakeKubelet, type FakeKubeletOptions, type FakeNodeSpec, startFakeKubelet } from "./kubelet.js";
 
 /**
  * A whole fake cluster: the fake apiserver, a fake kubelet (with scheduler and storage
- * controllers) for `nodes`, and a StorageClass. `kubeconfig` is for the code under test; the
+ * controllers) for `nodes`, a StorageClass and RuntimeClasses. `kubeconfig` is for the code under test; the
  * kubelet uses its own (`harness:kubelet` token), so its requests are neither faulted nor counted
  * unless asked (see FakeApiServer.requests / faults).
  */
@@ -28,6 +28,11 @@ export interface FakeClusterOptions {
         isDefault?: boolean;
       }
     | false;
+  /**
+   * The RuntimeClasses to create (handler = name, no overhead): RuntimeClass admission refuses a
+   * pod naming one that does not exist. Default `["kata-fc"]`, the builders' class; `[]` for none.
+   */
+  runtimeClasses?: string[];
 }
 
 export interface FakeCluster {
@@ -58,6 +63,9 @@ export async function startFakeCluster(opts: FakeClusterOptions): Promise<FakeCl
       },
     });
   }
+  const node = harness.makeApiClient(NodeV1Api);
+  for (const name of opts.runtimeClasses ?? ["kata-fc"])
+    await node.createRuntimeClass({ body: { metadata: { name }, handler: name } });
   let kubelet: FakeKubelet;
   try {
     kubelet = await startFakeKubelet({

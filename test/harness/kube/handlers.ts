@@ -22,7 +22,13 @@ import {
 } from "./registry.js";
 import { parseFieldSelector, parseLabelSelector } from "./selectors.js";
 import type { Store } from "./store.js";
-import { validateObject, validateSchema, validateUpdate } from "./validation.js";
+import {
+  leaseMicroTimeError,
+  parseQuantity,
+  validateObject,
+  validateSchema,
+  validateUpdate,
+} from "./validation.js";
 
 /**
  * The verbs of the REST storage, independent of HTTP: what pkg/registry's generic store and the
@@ -42,6 +48,7 @@ const NAMESPACES = () => findResource("", "v1", "namespaces") as ResourceDef;
 const SERVICEACCOUNTS = () => findResource("", "v1", "serviceaccounts") as ResourceDef;
 const PODS = () => findResource("", "v1", "pods") as ResourceDef;
 const STORAGECLASSES = () => findResource("storage.k8s.io", "v1", "storageclasses") as ResourceDef;
+const RUNTIMECLASSES = () => findResource("node.k8s.io", "v1", "runtimeclasses") as ResourceDef;
 const GENERATE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789";
 
 type Obj = Record<string, unknown>;
@@ -51,6 +58,8 @@ export class ApiCore {
   constructor(
     readonly store: Store,
     private readonly validate: boolean,
+    /** The apiserver's `--allow-privileged`. */
+    private readonly allowPrivileged = true,
   ) {}
 
   /** The object as it goes over the wire: with kind and apiVersion. */
@@ -100,6 +109,7 @@ export class ApiCore {
 
   create(def: ResourceDef, namespace: string | undefined, body: unknown, dryRun = false): Reply {
     const o = this.decode(def, body);
+    this.decodeMicroTimes(def, o);
     if (def.namespaced) {
       if (o.metadata.namespace && o.metadata.namespace !== namespace)
         throw badRequest(
@@ -152,6 +162,7 @@ export class ApiCore {
     dryRun = false,
   ): Reply {
     const next = this.decode(def, body);
+    this.decodeMicroTimes(def, next);
     if (next.metadata.name && next.metadata.name !== name)
       throw badRequest(
         `the name of the object (${next.metadata.name}) does not match the name on the URL (${name})`,
@@ -178,6 +189,16 @@ export class ApiCore {
     if (!old) throw notFound(def, name);
     const next = applyPatch(this.typed(def, old) as never, contentType, body) as unknown as KubeObject;
     if (!next.metadata || typeof next.metadata !== "object") next.metadata = {};
+    const timeError = this.validate && def.kind === "Lease" ? leaseMicroTimeError(next) : undefined;
+    if (timeError) {
+      // The patched object fails to decode: a 422 on `patch` (the patched object for JSON and
+      // merge patches, Go's %+v of the patch for strategic ones), as patch.go words it.
+      const value = contentType.includes("strategic") ? goFormat(body) : JSON.stringify(next);
+      const message = `Invalid value: ${JSON.stringify(value)}: ${timeError}`;
+      throw new KubeError(422, "Invalid", ` "" is invalid: patch: ${message}`, {
+        causes: [{ reason: "FieldValueInvalid", message, field: "patch" }],
+      });
+    }
     if (next.metadata.name !== undefined && next.metadata.name !== name)
       throw badRequest(
         `the name of the object (${String(next.metadata.name)}) does not match the name on the URL (${name})`,
@@ -371,7 +392,14 @@ export class ApiCore {
   private check(def: ResourceDef, o: KubeObject): void {
     if (!this.validate) return;
     validateSchema(def, o);
-    validateObject(def, o);
+    validateObject(def, o, { allowPrivileged: this.allowPrivileged });
+  }
+
+  /** metav1.MicroTime decoding (Lease renewTime/acquireTime): a body that fails it is a 400. */
+  private decodeMicroTimes(def: ResourceDef, o: KubeObject): void {
+    if (!this.validate || def.kind !== "Lease") return;
+    const err = leaseMicroTimeError(o);
+    if (err) throw badRequest(`Lease in version "v1" cannot be handled as a Lease: ${err}`);
   }
 
   /** NamespaceLifecycle admission: the namespace must exist and not be terminating. */
@@ -400,6 +428,15 @@ export class ApiCore {
           { name: o.metadata.name ?? "", kind: "pods" },
         );
       addTokenVolume(o, sa);
+      this.admitRuntimeClass(o);
+    }
+    // TaintNodesByCondition: every new Node starts not-ready for scheduling (whatever its
+    // conditions say); the node lifecycle controller, or here the fake kubelet, lifts it.
+    if (def.kind === "Node") {
+      const spec = (o.spec = obj(o.spec));
+      const taints = Array.isArray(spec.taints) ? (spec.taints as Obj[]) : [];
+      if (!taints.some((t) => t.key === "node.kubernetes.io/not-ready" && t.effect === "NoSchedule"))
+        spec.taints = [...taints, { key: "node.kubernetes.io/not-ready", effect: "NoSchedule" }];
     }
     if (def.kind === "PersistentVolumeClaim") {
       addFinalizer(o, "kubernetes.io/pvc-protection");
@@ -413,6 +450,57 @@ export class ApiCore {
       }
     }
     if (def.kind === "PersistentVolume") addFinalizer(o, "kubernetes.io/pv-protection");
+  }
+
+  /**
+   * RuntimeClass admission: the pod's class must exist (403); its `overhead.podFixed` becomes the
+   * pod's `spec.overhead` (a different one already set is a 403), its `scheduling.nodeSelector` is
+   * merged into the pod's (a conflicting value is a 403), its tolerations added.
+   */
+  private admitRuntimeClass(o: KubeObject): void {
+    const spec = obj(o.spec);
+    const forbid = (why: string) =>
+      new KubeError(403, "Forbidden", `pods "${o.metadata.name ?? ""}" is forbidden: ${why}`, {
+        name: o.metadata.name ?? "",
+        kind: "pods",
+      });
+    const rcName = spec.runtimeClassName;
+    const rc =
+      typeof rcName === "string" && rcName
+        ? this.store.get(resourceKey(RUNTIMECLASSES()), undefined, rcName)
+        : undefined;
+    if (typeof rcName === "string" && rcName && !rc)
+      throw forbid(`pod rejected: RuntimeClass "${rcName}" not found`);
+    const overhead = spec.overhead === undefined || spec.overhead === null ? undefined : obj(spec.overhead);
+    if (!rc?.overhead) {
+      if (overhead)
+        throw forbid("pod rejected: Pod Overhead set without corresponding RuntimeClass defined Overhead");
+    } else {
+      const podFixed = obj(obj(rc.overhead).podFixed);
+      const same =
+        Object.keys(overhead ?? {}).length === Object.keys(podFixed).length &&
+        Object.entries(podFixed).every(([k, v]) => parseQuantity(overhead?.[k]) === parseQuantity(v));
+      if (overhead && Object.keys(overhead).length > 0 && !same)
+        throw forbid("pod rejected: Pod's Overhead doesn't match RuntimeClass's defined Overhead");
+      if (Object.keys(podFixed).length) spec.overhead = { ...podFixed };
+    }
+    const scheduling = obj(rc?.scheduling);
+    const selector = obj(scheduling.nodeSelector);
+    if (Object.keys(selector).length) {
+      const podSelector = obj(spec.nodeSelector);
+      for (const [k, v] of Object.entries(selector)) {
+        if (podSelector[k] !== undefined && podSelector[k] !== v)
+          throw forbid(
+            `conflict: runtimeClass.scheduling.nodeSelector[${k}] = ${String(v)}; pod.spec.nodeSelector[${k}] = ${String(podSelector[k])}`,
+          );
+        podSelector[k] = v;
+      }
+      spec.nodeSelector = podSelector;
+    }
+    const tolerations = Array.isArray(spec.tolerations) ? (spec.tolerations as Obj[]) : [];
+    for (const t of Array.isArray(scheduling.tolerations) ? (scheduling.tolerations as Obj[]) : [])
+      if (!tolerations.some((u) => isDeepStrictEqual(u, t))) tolerations.push(t);
+    if (tolerations.length) spec.tolerations = tolerations;
   }
 
   /** The serviceaccounts controller's `default` account, created with the namespace (no race). */
@@ -479,6 +567,18 @@ function success(def: ResourceDef, o: KubeObject): StatusObject {
     },
     code: 200,
   };
+}
+
+/** Go's `%+v` of a decoded JSON value: `map[spec:map[renewTime:2026-…]]`. */
+function goFormat(v: unknown): string {
+  if (v === null || v === undefined) return "<nil>";
+  if (Array.isArray(v)) return `[${v.map(goFormat).join(" ")}]`;
+  if (typeof v === "object")
+    return `map[${Object.keys(v)
+      .sort()
+      .map((k) => `${k}:${goFormat((v as Obj)[k])}`)
+      .join(" ")}]`;
+  return String(v);
 }
 
 export const now = () => new Date().toISOString().replace(/\.\d+Z$/, "Z");

@@ -105,6 +105,10 @@ describe("fake kubelet", () => {
       pool: "builders",
     });
     expect(node.status?.allocatable?.pods).toBe("110");
+    // TaintNodesByCondition tainted it not-ready at creation; the kubelet lifted that, keeping its own.
+    expect(node.spec?.taints ?? []).toEqual([]);
+    const tainted = await core.readNode({ name: "node-tainted" });
+    expect(tainted.spec?.taints).toEqual([{ key: "dedicated", value: "gpu", effect: "NoSchedule" }]);
     const ready = () => node.status?.conditions?.find((c) => c.type === "Ready");
     expect(ready()?.status).toBe("True");
     const first = new Date(ready()?.lastHeartbeatTime as Date).getTime();

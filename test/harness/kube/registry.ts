@@ -1,5 +1,6 @@
 import { Lease } from "kubernetes-models/coordination.k8s.io/v1/Lease";
 import { NetworkPolicy } from "kubernetes-models/networking.k8s.io/v1/NetworkPolicy";
+import { RuntimeClass } from "kubernetes-models/node.k8s.io/v1/RuntimeClass";
 import { StorageClass } from "kubernetes-models/storage.k8s.io/v1/StorageClass";
 import { Binding } from "kubernetes-models/v1/Binding";
 import { ConfigMap } from "kubernetes-models/v1/ConfigMap";
@@ -177,6 +178,16 @@ export const RESOURCES: ResourceDef[] = [
     status: false,
     shortNames: ["sc"],
     model: StorageClass,
+  },
+  {
+    group: "node.k8s.io",
+    version: "v1",
+    plural: "runtimeclasses",
+    singular: "runtimeclass",
+    kind: "RuntimeClass",
+    namespaced: false,
+    status: false,
+    model: RuntimeClass,
   },
 ];
 

@@ -116,7 +116,11 @@ function fieldOf(pointer: string): string {
 const joinField = (a: string, b: string) => (a ? `${a}.${b}` : b);
 
 /** Semantic checks on a create or an update; throws a 422 like the real one. */
-export function validateObject(def: ResourceDef, o: KubeObject): void {
+export function validateObject(
+  def: ResourceDef,
+  o: KubeObject,
+  opts: { allowPrivileged?: boolean } = {},
+): void {
   const causes: StatusCause[] = [];
   const name = o.metadata.name ?? "";
   if (!name) causes.push(required("metadata.name"));
@@ -139,14 +143,15 @@ export function validateObject(def: ResourceDef, o: KubeObject): void {
       causes.push(
         bad("metadata.finalizers", f, "name is neither a standard finalizer name nor is it fully qualified"),
       );
-  if (def.kind === "Pod") causes.push(...validatePod(o));
+  if (def.kind === "Pod") causes.push(...validatePod(o, opts.allowPrivileged ?? true));
+  if (def.kind === "RuntimeClass") causes.push(...dns1123Label("handler", String(o.handler ?? "")));
   if (def.kind === "PersistentVolumeClaim") causes.push(...validatePvc(o));
   if (def.kind === "PersistentVolume") causes.push(...validatePv(o));
   if (def.kind === "Secret") causes.push(...validateSecret(o));
   if (causes.length) throw invalid(def.kind, def.group, name, causes);
 }
 
-function validatePod(o: KubeObject): StatusCause[] {
+function validatePod(o: KubeObject, allowPrivileged: boolean): StatusCause[] {
   const causes: StatusCause[] = [];
   const spec = obj(o.spec);
   const volumes = new Set<string>();
@@ -176,6 +181,9 @@ function validatePod(o: KubeObject): StatusCause[] {
         });
       names.add(n);
       if (!c.image) causes.push(required(`${f}.image`));
+      // The apiserver's --allow-privileged (default false; true on clusters that run builders).
+      if (!allowPrivileged && obj(c.securityContext).privileged === true)
+        causes.push(forbidden(`${f}.securityContext.privileged`, "disallowed by cluster policy"));
       list(c.volumeMounts).forEach((m, j) => {
         if (!volumes.has(String(m.name)))
           causes.push({
@@ -295,6 +303,8 @@ export function validateUpdate(def: ResourceDef, old: KubeObject, next: KubeObje
     if (next.immutable !== true)
       causes.push(forbidden("immutable", "field is immutable when `immutable` is set"));
   }
+  if (def.kind === "RuntimeClass" && old.handler !== next.handler)
+    causes.push(bad("handler", next.handler, "field is immutable"));
   if (def.kind === "Secret" && old.type !== next.type)
     causes.push(bad("type", next.type, "field is immutable"));
   if (causes.length) throw invalid(def.kind, def.group, next.metadata.name ?? "", causes);
@@ -373,4 +383,57 @@ export function parseQuantity(q: unknown): number {
   const [, num = "0", suffix = ""] = m;
   if (suffix.startsWith("e")) return Number(num) * 10 ** Number(suffix.slice(1));
   return Number(num) * (SUFFIX[suffix] ?? NaN);
+}
+
+/** metav1.RFC3339Micro, the layout metav1.MicroTime's UnmarshalJSON parses with Go's time.Parse. */
+const RFC3339_MICRO = "2006-01-02T15:04:05.000000Z07:00";
+const MICRO_CHUNKS: Array<[layout: string, re: RegExp, range?: [what: string, lo: number, hi: number]]> = [
+  ["2006", /^\d{4}/],
+  ["-", /^-/],
+  ["01", /^\d{2}/, ["month", 1, 12]],
+  ["-", /^-/],
+  ["02", /^\d{2}/],
+  ["T", /^T/],
+  ["15", /^\d{1,2}/, ["hour", 0, 23]],
+  [":", /^:/],
+  ["04", /^\d{2}/, ["minute", 0, 59]],
+  [":", /^:/],
+  ["05", /^\d{2}/, ["second", 0, 59]],
+  [".000000", /^[.,]\d{6}/],
+  ["Z07:00", /^(Z|[+-]\d{2}:\d{2})/],
+];
+
+/**
+ * Go's `time.Parse(RFC3339Micro, value)` error, or undefined when it parses: exactly six
+ * fractional digits, `Z` or a `±hh:mm` offset (`…08.933Z` fails: `cannot parse ".933Z" as
+ * ".000000"`).
+ */
+export function microTimeError(value: string): string | undefined {
+  const head = `parsing time ${JSON.stringify(value)}`;
+  let rest = value;
+  const nums: string[] = [];
+  for (const [layout, re, range] of MICRO_CHUNKS) {
+    const m = re.exec(rest);
+    if (!m)
+      return `${head} as ${JSON.stringify(RFC3339_MICRO)}: cannot parse ${JSON.stringify(rest)} as ${JSON.stringify(layout)}`;
+    nums.push(m[0]);
+    if (range && (Number(m[0]) < range[1] || Number(m[0]) > range[2]))
+      return `${head}: ${range[0]} out of range`;
+    rest = rest.slice(m[0].length);
+  }
+  if (rest) return `${head}: extra text: ${JSON.stringify(rest)}`;
+  const [year, , month, , day] = nums.map(Number) as number[];
+  const daysIn = new Date(Date.UTC(year ?? 0, month ?? 0, 0)).getUTCDate();
+  if ((day ?? 0) < 1 || (day ?? 0) > daysIn) return `${head}: day out of range`;
+  return undefined;
+}
+
+/** The first MicroTime of a Lease that the real server's decoder refuses, with Go's error. */
+export function leaseMicroTimeError(o: KubeObject): string | undefined {
+  for (const [field, value] of Object.entries(obj(o.spec))) {
+    if ((field !== "renewTime" && field !== "acquireTime") || typeof value !== "string") continue;
+    const err = microTimeError(value);
+    if (err) return err;
+  }
+  return undefined;
 }

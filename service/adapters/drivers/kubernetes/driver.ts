@@ -273,10 +273,8 @@ export class KubernetesDriver implements BuilderDriver {
           await this.writer.deleteBuilder(pod.metadata!.name!);
         }
       }
-      const name =
-        this.accountClaim(spec.accountId, spec.volume.name)?.metadata?.name ??
-        accountClaimName(spec.accountId, spec.volume.name);
-      // The name is a function of the volume: a create repeated after a lost answer meets itself.
+      const name = await this.claimNameFor(spec.accountId, spec.volume.name);
+      // A create repeated after a lost answer meets itself (409), which is what it wanted.
       await this.writer.ensure(
         "persistentvolumeclaim",
         cacheVolumeClaim(settings, {
@@ -299,6 +297,22 @@ export class KubernetesDriver implements BuilderDriver {
       sizeGiB: spec.volume?.sizeGiB ?? this.o.warmVolumeGiB,
       now,
     });
+  }
+
+  /**
+   * The claim that holds the account's volume, read from the API server (a claim made a moment ago
+   * may not be cached yet, and two claims for one volume would split its cache). A new one is
+   * named after the volume; if a claim of that name is still being deleted (a reset, a lost
+   * node), the new one gets a suffix, since a pod on a terminating claim would never start.
+   */
+  private async claimNameFor(accountId: string, volume: string): Promise<string> {
+    const claims = await this.writer.accountClaims(accountId, volume);
+    const live = claims.find(
+      (c) => !c.metadata?.deletionTimestamp && c.metadata?.labels?.[LABELS.role] === "account",
+    );
+    if (live) return live.metadata!.name!;
+    const base = accountClaimName(accountId, volume);
+    return claims.some((c) => c.metadata?.name === base) ? `${base}-${randomBytes(3).toString("hex")}` : base;
   }
 
   /** A pre-booted builder of the shape, holding a fresh volume that an account will adopt. */
