@@ -106,13 +106,17 @@ export async function createBuild(
 }
 
 /** Long-polls until the build is ready, building or ended. */
-export async function settle(service: TestService, build: LiveBuild): Promise<LiveBuild> {
-  return until(`build ${build.id} to settle`, async () => {
-    const { body } = await http<BuildBody>(service.url, "GET", `/api/v1/builds/${build.id}?wait=5`, {
-      token: build.token,
-    });
-    return body.state === "queued" || body.state === "pending" ? null : { ...build, ...body };
-  });
+export async function settle(service: TestService, build: LiveBuild, timeoutMs = 10_000): Promise<LiveBuild> {
+  return until(
+    `build ${build.id} to settle`,
+    async () => {
+      const { body } = await http<BuildBody>(service.url, "GET", `/api/v1/builds/${build.id}?wait=5`, {
+        token: build.token,
+      });
+      return body.state === "queued" || body.state === "pending" ? null : { ...build, ...body };
+    },
+    timeoutMs,
+  );
 }
 
 /** POSTs a build and waits until its builder is ready. */

@@ -3,11 +3,11 @@ import type { V1PersistentVolumeClaim, V1Pod, V1Secret } from "@kubernetes/clien
 import { LABELS } from "../../service/adapters/drivers/kubernetes/labels.js";
 import { RedisClaimStore } from "../../service/adapters/redis/claims.js";
 import { RedisKeys } from "../../service/adapters/redis/keys.js";
+import { rng } from "../harness/kube/faults.js";
 import { http } from "../harness/context.js";
 import { dial, roundTrip } from "../broker/support.js";
-import { createBuild, type LiveBuild, until } from "../drivers/support.js";
-import type { BuildBody } from "../broker/support.js";
-import { type KubeRig, type KubeService, startKubeRig } from "./support.js";
+import { createBuild, type LiveBuild, settle, until } from "../drivers/support.js";
+import { type KubeRig, startKubeRig } from "./support.js";
 
 /**
  * A soak test, run alone after the suite (`npm run test:soak`, part of `npm test`): its load
@@ -24,16 +24,6 @@ afterAll(async () => {
   await rig?.close();
 });
 
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 describe("randomized lifecycles with API server faults", () => {
   it(`${LIFECYCLES} builds leave no orphan object and no leaked claim (SEED=${SEED})`, async () => {
     rig = await startKubeRig({ nodes: ["node-a", "node-b", "node-c"] });
@@ -48,7 +38,7 @@ describe("randomized lifecycles with API server faults", () => {
     const accounts = await Promise.all(
       Array.from({ length: 12 }, () => service.account({ plan: "team" } as never)),
     );
-    const rnd = random(SEED);
+    const rnd = rng(SEED);
     api.faults.set({
       errorRate: 0.04,
       hangRate: 0.002,
@@ -81,7 +71,8 @@ describe("randomized lifecycles with API server faults", () => {
           count(`refused: ${String((err as Error).message).slice(0, 40)}`);
           continue;
         }
-        const settled = await settle(service, build);
+        // A queued build may wait, and a boot be retried, under faults.
+        const settled = await settle(service, build, 60_000);
         count(`${settled.state}${settled.tier ? `/${settled.tier}` : ""}`);
         if (settled.state === "failed") count(`  ${String(settled.endReason).slice(0, 60)}`);
         if (settled.state !== "ready") continue;
@@ -181,17 +172,3 @@ describe("randomized lifecycles with API server faults", () => {
 });
 
 let lastProblems: string[] = [];
-
-/** Long-polls until the build is ready or ended: a queued build may wait, and a boot retry. */
-function settle(service: KubeService, build: LiveBuild): Promise<LiveBuild> {
-  return until(
-    `build ${build.id} to settle`,
-    async () => {
-      const { body } = await http<BuildBody>(service.url, "GET", `/api/v1/builds/${build.id}?wait=5`, {
-        token: build.token,
-      });
-      return body.state === "queued" || body.state === "pending" ? null : { ...build, ...body };
-    },
-    60_000,
-  );
-}

@@ -28,6 +28,14 @@ const TLS = {
   serverName: "rb-1.builders.remote-builder.internal",
 };
 const ACCOUNT = "0b8f3a4e-8f0e-4d35-9d0a-2a0f7f7c9d11";
+const CLAIM = {
+  name: "cache-abc",
+  role: "account",
+  accountId: ACCOUNT,
+  volume: "buildkit",
+  shapeName: null,
+  sizeGiB: 50,
+} as const;
 
 /** What goes on the wire: the client serializes its typed objects (`_from` becomes `from`). */
 function wire(o: object, type: string): Record<string, unknown> {
@@ -56,17 +64,7 @@ describe("the objects the kubernetes driver creates", () => {
       wire(pod({ claim: null, role: "warm", accountId: null, buildId: null }), "V1Pod"),
       wire(pod({}, { ...SETTINGS, volumeMode: "Filesystem" }), "V1Pod"),
       wire(builderSecret(SETTINGS, "rb-0123456789ab", "medium", TLS), "V1Secret"),
-      wire(
-        cacheVolumeClaim(SETTINGS, {
-          name: "cache-abc",
-          role: "account",
-          accountId: ACCOUNT,
-          volume: "buildkit",
-          shapeName: null,
-          sizeGiB: 50,
-        }),
-        "V1PersistentVolumeClaim",
-      ),
+      wire(cacheVolumeClaim(SETTINGS, CLAIM), "V1PersistentVolumeClaim"),
       wire(
         builderNetworkPolicy(SETTINGS, {
           serviceNamespace: "remote-builder",
@@ -149,14 +147,7 @@ describe("the objects the kubernetes driver creates", () => {
   });
 
   it("a cache volume is single-writer on the configured StorageClass", () => {
-    const claim = cacheVolumeClaim(SETTINGS, {
-      name: "cache-abc",
-      role: "account",
-      accountId: ACCOUNT,
-      volume: "buildkit",
-      shapeName: null,
-      sizeGiB: 50,
-    });
+    const claim = cacheVolumeClaim(SETTINGS, CLAIM);
     expect(claim.spec).toEqual({
       accessModes: ["ReadWriteOncePod"],
       storageClassName: "scw-local-nvme",

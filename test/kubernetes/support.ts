@@ -167,6 +167,8 @@ export async function startKubeRig(
   watcher.on("add", (p) => created.push(p.metadata!.name!));
   await watcher.start();
 
+  const networking = harness.makeApiClient(NetworkingV1Api);
+  const coordination = harness.makeApiClient(CoordinationV1Api);
   const services = new Set<KubeService>();
   const env = {
     RB_DRIVER: "kubernetes",
@@ -189,8 +191,6 @@ export async function startKubeRig(
     core,
     async list<T extends KubernetesObject>(resource: Resource, ns: string | null = namespace): Promise<T[]> {
       const n = ns ?? "";
-      const networking = harness.makeApiClient(NetworkingV1Api);
-      const coordination = harness.makeApiClient(CoordinationV1Api);
       const lists: Record<Resource, () => Promise<{ items: unknown[] }>> = {
         pods: () => core.listNamespacedPod({ namespace: n }),
         secrets: () => core.listNamespacedSecret({ namespace: n }),

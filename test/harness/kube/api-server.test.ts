@@ -8,6 +8,8 @@ import {
   type V1Pod,
 } from "@kubernetes/client-node";
 import { startFakeApiServer, type FakeApiServer } from "./api-server.js";
+import { failure } from "./errors.js";
+import { merge } from "./kubelet.js";
 
 let api: FakeApiServer;
 let core: CoreV1Api;
@@ -19,21 +21,6 @@ const pod = (name: string, extra: Partial<V1Pod> = {}): V1Pod => ({
   ...extra,
 });
 
-/** The Status body of a client-node ApiException. */
-async function failure(p: Promise<unknown>): Promise<{ code: number; body: Record<string, unknown> }> {
-  try {
-    await p;
-  } catch (err) {
-    const e = err as { code: number; body: unknown };
-    return {
-      code: e.code,
-      body: (typeof e.body === "string" ? JSON.parse(e.body) : e.body) as Record<string, unknown>,
-    };
-  }
-  throw new Error("expected the call to fail");
-}
-
-const merge = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
 const strategic = setHeaderOptions("Content-Type", PatchStrategy.StrategicMergePatch);
 
 beforeAll(async () => {

@@ -138,3 +138,17 @@ export function failureFor(code: number): KubeError {
           : 'an error on the server ("injected fault") has prevented the request from succeeding';
   return new KubeError(code, reason, message, code === 429 ? { retryAfterSeconds: 1 } : undefined);
 }
+
+/** The code and Status body of the call's client-node ApiException; throws if the call succeeds. */
+export async function failure(p: Promise<unknown>): Promise<{ code: number; body: Record<string, unknown> }> {
+  try {
+    await p;
+  } catch (err) {
+    const e = err as { code: number; body: unknown };
+    return {
+      code: e.code,
+      body: (typeof e.body === "string" ? JSON.parse(e.body) : e.body) as Record<string, unknown>,
+    };
+  }
+  throw new Error("expected the call to fail");
+}

@@ -42,7 +42,7 @@ export interface OneFault {
 const MUTATING = new Set(["create", "update", "patch", "delete", "deletecollection"]);
 
 /** mulberry32: small, seedable, good enough to spread faults. */
-function rng(seed: number): () => number {
+export function rng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

@@ -11,6 +11,8 @@ import {
 } from "@kubernetes/client-node";
 import { startFakeApiServer, type FakeApiServer } from "./api-server.js";
 import { microTimeError } from "./validation.js";
+import { failure } from "./errors.js";
+import { merge } from "./kubelet.js";
 
 /**
  * What a real kube-apiserver (v1.26) refused and the fake once accepted: MicroTime decoding,
@@ -28,20 +30,6 @@ const client = (server: FakeApiServer) => {
   return kc;
 };
 
-async function failure(p: Promise<unknown>): Promise<{ code: number; body: Record<string, unknown> }> {
-  try {
-    await p;
-  } catch (err) {
-    const e = err as { code: number; body: unknown };
-    return {
-      code: e.code,
-      body: (typeof e.body === "string" ? JSON.parse(e.body) : e.body) as Record<string, unknown>,
-    };
-  }
-  throw new Error("expected the call to fail");
-}
-
-const merge = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
 const strategic = setHeaderOptions("Content-Type", PatchStrategy.StrategicMergePatch);
 
 const pod = (name: string, spec: Partial<NonNullable<V1Pod["spec"]>> = {}): V1Pod => ({

@@ -24,7 +24,7 @@ import type { Cluster } from "./cluster.js";
 import { ANNOTATIONS, type BuilderRole, LABELS, MANAGED } from "./labels.js";
 import { maintainFleet } from "./maintenance.js";
 import { BUILDKIT_PORT, builderPod, builderSecret, cacheVolumeClaim, type FleetSettings } from "./objects.js";
-import { podFailure, podReady, roleOf } from "./pod-status.js";
+import { created, podFailure, podReady, roleOf } from "./pod-status.js";
 import { ClusterWriter } from "./writer.js";
 
 export interface KubernetesDriverOptions {
@@ -403,11 +403,6 @@ export function newBuilderId(): string {
 /** The account volume's claim name: a function of the volume, so creating it twice is harmless. */
 export function accountClaimName(accountId: string, name: string): string {
   return `cache-${createHash("sha256").update(`${accountId}/${name}`).digest("hex").slice(0, 20)}`;
-}
-
-function created(pod: V1Pod): number {
-  const t = pod.metadata?.creationTimestamp;
-  return t ? new Date(t).getTime() : 0;
 }
 
 /** Whether a builder booted recently enough that its certificate outlives any build it takes. */

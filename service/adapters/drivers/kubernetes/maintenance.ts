@@ -6,7 +6,7 @@ import type { FleetReport, PlacedVolume } from "../../../core/ports.js";
 import type { KubernetesDriverOptions } from "./driver.js";
 import { ANNOTATIONS, LABELS } from "./labels.js";
 import { builderNetworkPolicy } from "./objects.js";
-import { podFailure, roleOf } from "./pod-status.js";
+import { created, podFailure, roleOf } from "./pod-status.js";
 import type { ClusterWriter } from "./writer.js";
 
 const HOSTNAME = "kubernetes.io/hostname";
@@ -195,11 +195,6 @@ function findLostNodes(
     if (nodeLost(health, now, graceMs)) lost.add(name);
   }
   return lost;
-}
-
-function created(o: { metadata?: { creationTimestamp?: Date | string } }): number {
-  const t = o.metadata?.creationTimestamp;
-  return t ? new Date(t).getTime() : 0;
 }
 
 const UNITS: Record<string, number> = {

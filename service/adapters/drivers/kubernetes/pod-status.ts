@@ -40,3 +40,9 @@ export function podFailure(pod: V1Pod): string | null {
   if (pod.status?.phase === "Succeeded") return "the builder's pod exited";
   return null;
 }
+
+/** When an object was created (ms since the epoch); 0 when it does not say. */
+export function created(o: { metadata?: { creationTimestamp?: Date | string } }): number {
+  const t = o.metadata?.creationTimestamp;
+  return t ? new Date(t).getTime() : 0;
+}
