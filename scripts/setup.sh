@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs what a fresh machine lacks to run and test remote-builder: Redis and PostgreSQL (the
-# service starts its own, in a data folder) and the npm packages. Safe to run again: it only
+# service starts its own, in a data folder), runc and busybox for the tests against real BuildKit
+# (where ../shared/tools/buildkit is), and the npm packages. `--bench-headline` adds what
+# `npm run bench:headline` needs. Safe to run again: it only
 # installs what is missing, and reinstalls npm packages only when package-lock.json changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,6 +13,11 @@ if [ "$major" -lt 20 ]; then
   exit 1
 fi
 
+# runc lives in /usr/sbin, which is not on every user's PATH.
+have_command() {
+  command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/sbin/$1" ]
+}
+
 have_postgres() {
   command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1
 }
@@ -19,6 +26,17 @@ missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 have_postgres || missing+=(postgresql)
 command -v kubectl >/dev/null 2>&1 || missing+=(kubernetes-client) # kubectl kustomize renders deploy/ in test/deploy
+# Where upstream BuildKit is at hand (../shared/tools/buildkit, as in CI), the tests run it for real:
+# buildkitd's OCI worker needs runc, and the tests' base image is Debian's static busybox.
+if [ -d ../shared/tools/buildkit ]; then
+  have_command runc || missing+=(runc)
+  [ -x /usr/bin/busybox ] || [ -x /bin/busybox ] || missing+=(busybox-static)
+fi
+# `npm run bench:headline`: a compiler image made with debootstrap, and a registry for the status quo.
+if [ "${1:-}" = "--bench-headline" ]; then
+  have_command debootstrap || missing+=(debootstrap)
+  have_command docker-registry || missing+=(docker-registry)
+fi
 
 if [ ${#missing[@]} -gt 0 ]; then
   if command -v apt-get >/dev/null 2>&1; then

@@ -18,7 +18,7 @@ import type { Config } from "./config.js";
 import { AccountService } from "./core/account-service.js";
 import { BuildService } from "./core/build-service.js";
 import { builderCredentials } from "./core/builder-credentials.js";
-import type { BuilderCredentials, BuilderDriver, Clock } from "./core/ports.js";
+import type { BuilderCredentials, BuilderDriver, Clock, DriverEvents } from "./core/ports.js";
 import { createApp } from "./http/app.js";
 import { Metrics } from "./http/metrics.js";
 import { type Leadership, Reconciler } from "./reconciler.js";
@@ -265,7 +265,7 @@ async function configuredDriver(
     idleTtlMs: config.builderIdleTtlMs,
     warmPool: config.warmPool,
     warmVolumeGiB,
-    onEvent: (message: string, fields: Record<string, unknown>) => logger.info(fields, message),
+    onEvent: ((level, message, fields) => logger[level](fields, message)) satisfies DriverEvents,
   };
   if (config.driver === "kubernetes") {
     const { driver, elector } = kubernetesFleet({ config: config.kubernetes, ...pools });

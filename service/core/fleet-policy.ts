@@ -73,3 +73,30 @@ export function chooseEvictions(
   }
   return evictions;
 }
+
+/**
+ * Warm builders of a shape that keep failing to start (a flag the image's buildkitd lacks, a
+ * missing runtime) are retried after 1 s, 2 s, 4 s … up to a minute: said each time by the driver,
+ * never crash-looped. A warm builder that comes up resets its shape.
+ */
+export class WarmRetries {
+  private readonly failures = new Map<string, { count: number; retryAt: number }>();
+
+  constructor(private readonly maxDelayMs = 60_000) {}
+
+  /** Records a failure; returns how many in a row, and how long the shape now waits. */
+  failed(shape: string, now: number): { count: number; delayMs: number } {
+    const count = (this.failures.get(shape)?.count ?? 0) + 1;
+    const delayMs = Math.min(this.maxDelayMs, 1_000 * 2 ** (count - 1));
+    this.failures.set(shape, { count, retryAt: now + delayMs });
+    return { count, delayMs };
+  }
+
+  succeeded(shape: string): void {
+    this.failures.delete(shape);
+  }
+
+  mayStart(shape: string, now: number): boolean {
+    return now >= (this.failures.get(shape)?.retryAt ?? 0);
+  }
+}

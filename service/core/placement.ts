@@ -36,7 +36,7 @@ export function warmDeficit(
 /** BuildKit's GC keeps the cache under this share of the volume, leaving room for a build's own writes. */
 export const KEEP_STORAGE_SHARE = 0.8;
 
-/** buildkitd's keep-storage (in MB of 10^6 bytes, as buildkitd counts them) for a volume of `sizeGiB`. */
-export function keepStorageMB(sizeGiB: number): number {
-  return Math.floor((sizeGiB * 1024 ** 3 * KEEP_STORAGE_SHARE) / 1e6);
+/** The bytes BuildKit's GC keeps the cache under, on a volume of `sizeGiB`. */
+export function keepStorageBytes(sizeGiB: number): number {
+  return Math.floor(sizeGiB * 1024 ** 3 * KEEP_STORAGE_SHARE);
 }

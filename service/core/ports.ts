@@ -198,6 +198,12 @@ export interface Builder {
 }
 
 /** Where builders run: in memory (tests, first run), buildkitd processes (`local`), Kubernetes. */
+/**
+ * What a driver reports of its builders, for the log: `warn` when an operator should act (a builder
+ * that cannot start, a daemon that died), `info` for the ordinary course of the fleet.
+ */
+export type DriverEvents = (level: "info" | "warn", message: string, fields: Record<string, unknown>) => void;
+
 export interface BuilderDriver {
   readonly name: string;
   create(spec: BuilderSpec): Promise<{ builderId: string; tier: BuilderTier }>;

@@ -18,9 +18,13 @@ export function freePort(): Promise<number> {
 }
 
 /** Finds `name` on PATH, then in `extraDirs` (a path is taken as it is); null when it is nowhere. */
-export function findExecutable(name: string, extraDirs: string[] = []): string | null {
+export function findExecutable(
+  name: string,
+  extraDirs: string[] = [],
+  path = process.env.PATH ?? "",
+): string | null {
   if (name.includes("/")) return existsSync(name) ? resolve(name) : null;
-  const dirs = [...(process.env.PATH ?? "").split(":"), ...extraDirs].filter(Boolean);
+  const dirs = [...path.split(":"), ...extraDirs].filter(Boolean);
   for (const dir of dirs) {
     const candidate = join(dir, name);
     if (existsSync(candidate)) return candidate;

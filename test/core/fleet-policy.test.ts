@@ -5,6 +5,7 @@ import {
   type EvictionCandidate,
   idleExpired,
   nodeLost,
+  WarmRetries,
 } from "../../service/core/fleet-policy.js";
 
 const DAY = 86_400_000;
@@ -96,5 +97,20 @@ describe("eviction", () => {
         },
       ),
     );
+  });
+});
+
+describe("warm builders that keep failing to start", () => {
+  it("are retried after 1, 2, 4 … s, up to a minute, per shape, until one comes up", () => {
+    const retries = new WarmRetries();
+    expect(retries.mayStart("small", 0)).toBe(true);
+    const delays = Array.from({ length: 8 }, () => retries.failed("small", 0).delayMs);
+    expect(delays).toEqual([1_000, 2_000, 4_000, 8_000, 16_000, 32_000, 60_000, 60_000]);
+    expect(retries.mayStart("small", 59_999)).toBe(false);
+    expect(retries.mayStart("small", 60_000)).toBe(true);
+    expect(retries.mayStart("large", 0)).toBe(true);
+    retries.succeeded("small");
+    expect(retries.mayStart("small", 0)).toBe(true);
+    expect(retries.failed("small", 0)).toEqual({ count: 1, delayMs: 1_000 });
   });
 });

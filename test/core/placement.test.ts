@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@jest/globals";
-import { choosePlacement, keepStorageMB, warmDeficit } from "../../service/core/placement.js";
+import { choosePlacement, keepStorageBytes, warmDeficit } from "../../service/core/placement.js";
 
 describe("placement: which tier serves a build", () => {
   // Every combination: [idle builder, warm builder, wants its volume, volume exists] → tier.
@@ -34,9 +34,9 @@ describe("warm pool refill", () => {
 });
 
 describe("buildkitd's keep-storage", () => {
-  it("keeps the cache under 80% of the volume, in buildkitd's MB (10^6 bytes)", () => {
-    expect(keepStorageMB(20)).toBe(Math.floor((20 * 1024 ** 3 * 0.8) / 1e6));
-    expect(keepStorageMB(20)).toBe(17179);
-    expect(keepStorageMB(1)).toBe(858);
+  it("keeps the cache under 80% of the volume, in bytes (buildkitd.toml's unit for gckeepstorage)", () => {
+    expect(keepStorageBytes(20)).toBe(Math.floor(20 * 1024 ** 3 * 0.8));
+    expect(keepStorageBytes(20)).toBe(17_179_869_184);
+    expect(keepStorageBytes(1)).toBe(858_993_459);
   });
 });

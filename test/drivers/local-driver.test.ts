@@ -3,7 +3,8 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } 
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "@jest/globals";
-import { keepStorageMB } from "../../service/core/placement.js";
+import { buildkitdToml } from "../../service/adapters/drivers/buildkitd-config.js";
+import { keepStorageBytes } from "../../service/core/placement.js";
 import { FAKE_BIN, ROOT } from "../harness/action-job.js";
 import { ADMIN_TOKEN, http, redisUrl, type TestService } from "../harness/context.js";
 import { dial } from "../broker/support.js";
@@ -126,7 +127,7 @@ describe("the local driver, through the service", () => {
     expect(readdirSync(join(dir, "volumes"))).toEqual([]);
   });
 
-  it("runs buildkitd with its config, root, loopback mTLS address, TLS files (0600) and the shape's CPUs", async () => {
+  it("runs buildkitd with only its config: root, loopback mTLS address, TLS files (0600), the shape's CPUs, GC in bytes", async () => {
     const dir = join(work, "argv");
     const service = await start(dir);
     const account = await service.account({ plan: "team" });
@@ -138,22 +139,7 @@ describe("the local driver, through the service", () => {
     const runDir = daemon.runDir;
     expect(runDir).toMatch(new RegExp(`^${join(dir, "run")}/local-[0-9a-f-]{36}$`));
     const port = Number(/^tcp:\/\/127\.0\.0\.1:(\d+)$/.exec(build.endpoint!)![1]);
-    expect(daemon.argv).toEqual([
-      "--config",
-      join(runDir, "buildkitd.toml"),
-      "--root",
-      join(dir, "volumes", account.id, "buildkit"),
-      "--addr",
-      `tcp://127.0.0.1:${port}`,
-      "--tlscacert",
-      join(runDir, "ca.pem"),
-      "--tlscert",
-      join(runDir, "cert.pem"),
-      "--tlskey",
-      join(runDir, "key.pem"),
-      "--oci-max-parallelism",
-      "4",
-    ]);
+    expect(daemon.argv).toEqual(["--config", join(runDir, "buildkitd.toml")]);
     for (const file of ["ca.pem", "cert.pem", "key.pem"]) {
       expect([file, (statSync(join(runDir, file)).mode & 0o777).toString(8)]).toEqual([file, "600"]);
     }
@@ -162,10 +148,18 @@ describe("the local driver, through the service", () => {
     expect(readFileSync(join(runDir, "ca.pem"), "utf8")).toBe(service.brokerInfo.caCertificate);
 
     const config = readFileSync(join(runDir, "buildkitd.toml"), "utf8");
-    expect(keepStorageMB(7)).toBe(6012);
-    expect(config).toContain(`gckeepstorage = ${keepStorageMB(7)}\n`);
-    expect(config).toMatch(/^\[worker\.oci\]\n {2}gc = true$/m);
-    expect(config).toContain(`[otel]\n  socketPath = ${JSON.stringify(join(runDir, "otel-grpc.sock"))}\n`);
+    expect(config).toBe(
+      buildkitdToml({
+        root: join(dir, "volumes", account.id, "buildkit"),
+        address: `tcp://127.0.0.1:${port}`,
+        tls: { ca: join(runDir, "ca.pem"), cert: join(runDir, "cert.pem"), key: join(runDir, "key.pem") },
+        maxParallelism: 4,
+        keepBytes: keepStorageBytes(7),
+        traceSocket: join(runDir, "otel-grpc.sock"),
+      }),
+    );
+    // Bytes, never MB: 7 GiB keeps 6,012,954,214 bytes of cache, not 6,012.
+    expect(config).toContain(`gckeepstorage = 6012954214\n`);
     await completeBuild(service, build);
   });
 

@@ -16,6 +16,7 @@ import {
   readyBuild,
   settle,
   startLocalService,
+  until,
 } from "./support.js";
 
 const PATH = `${FAKE_BIN}:${process.env.PATH}`;
@@ -65,7 +66,8 @@ describe("the local driver without buildkitd or runc", () => {
   it("names runc when buildkitd is there and runc is not", async () => {
     const bin = mkdtempSync(join(work, "bin-"));
     symlinkSync(join(FAKE_BIN, "buildkitd"), join(bin, "buildkitd"));
-    process.env.PATH = `${bin}:/usr/bin:/bin`;
+    // Only the folder with buildkitd: Debian puts runc in /usr/sbin and links it from /usr/bin.
+    process.env.PATH = bin;
     let message = "";
     try {
       new LocalDriver(await options());
@@ -82,8 +84,9 @@ describe("the local driver without buildkitd or runc", () => {
     ).rejects.toThrow(/no-such-buildkitd[\s\S]*moby\/buildkit\/releases[\s\S]*runc/);
   });
 
-  it("takes RB_BUILDKITD as a path, too", async () => {
+  it("takes RB_BUILDKITD as a path, too, and reads its release", async () => {
     const driver = new LocalDriver(await options({ buildkitd: join(FAKE_BIN, "buildkitd") }));
+    expect(driver.version).toBe("v0.11.6");
     await driver.close();
   });
 });
@@ -119,5 +122,67 @@ describe("a buildkitd that cannot start", () => {
     const next = await readyBuild(service, account, { waitSeconds: 10 });
     expect(next.tier).toBe("cold");
     await completeBuild(service, next);
+  });
+});
+
+describe("a warm builder that cannot start", () => {
+  it("is said at warn in buildkitd's own words, and retried after 1, 2, 4 s… rather than crash-looping", async () => {
+    process.env.FAKE_BUILDKITD_FAIL = "flag provided but not defined: -oci-max-parallelism";
+    const events: Array<{ level: string; message: string; fields: Record<string, unknown> }> = [];
+    const o = await options({
+      warmPool: { small: 1 },
+      onEvent: (level, message, fields) => events.push({ level, message, fields }),
+    });
+    const driver = new LocalDriver(o);
+    const started = Date.now();
+    await driver.start();
+    const failures = () => events.filter((e) => e.message.startsWith("a warm builder failed to start"));
+    await until("three failed starts", () => failures().length >= 3, 20_000);
+    await driver.close();
+    const elapsed = (Date.now() - started) / 1000;
+
+    expect(
+      failures().map((e) => [e.level, e.message, e.fields.failuresInARow, e.fields.retryInSeconds]),
+    ).toEqual(
+      [1, 2, 3].map((n) => [
+        "warn",
+        "a warm builder failed to start: buildkitd exited: buildkitd: flag provided but not defined: -oci-max-parallelism",
+        n,
+        2 ** (n - 1),
+      ]),
+    );
+    // Back-off: the third start waited 1 s after the first failure and 2 s after the second.
+    expect(elapsed).toBeGreaterThanOrEqual(3);
+    expect(daemons(o.dataDir)).toHaveLength(3);
+  });
+
+  it("resets its back-off once a warm builder listens", async () => {
+    process.env.FAKE_BUILDKITD_FAIL = "failed to create worker";
+    const events: string[] = [];
+    const o = await options({ warmPool: { small: 1 }, onEvent: (_level, message) => events.push(message) });
+    const driver = new LocalDriver(o);
+    await driver.start();
+    await until("a failed start", () => events.some((m) => m.startsWith("a warm builder failed")));
+    delete process.env.FAKE_BUILDKITD_FAIL;
+    await until("a warm builder that listens", async () => {
+      const live = daemons(o.dataDir).filter((d) => alive(d.pid));
+      return live.length === 1 ? live : null;
+    });
+    expect(events.filter((m) => m.startsWith("a warm builder failed"))).toHaveLength(1);
+    await driver.close();
+  });
+});
+
+describe("the buildkitd release", () => {
+  it("refuses a buildkitd older than v0.11, saying which it is and where to get another", async () => {
+    const o = await options();
+    process.env.FAKE_BUILDKITD_VERSION = "v0.10.6";
+    try {
+      expect(() => new LocalDriver(o)).toThrow(
+        /is BuildKit v0\.10\.6; the local driver needs v0\.11 or newer\.\n[\s\S]*moby\/buildkit\/releases/,
+      );
+    } finally {
+      delete process.env.FAKE_BUILDKITD_VERSION;
+    }
   });
 });

@@ -19,6 +19,8 @@ export interface Daemon {
   root: string;
   addr: string;
   config: string;
+  /** What its config file held. */
+  toml: string;
   /** The builder's own folder (run/<builderId>), where its config and TLS files are. */
   runDir: string;
 }
@@ -31,18 +33,26 @@ export function daemons(dataDir: string): Daemon[] {
   return readFileSync(log, "utf8")
     .split("\n")
     .filter(Boolean)
-    .map((line) => JSON.parse(line) as { argv: string[]; pid: number })
-    .map(({ argv, pid }) => {
-      const flag = (name: string) => argv[argv.indexOf(name) + 1]!;
-      return {
-        pid,
-        argv,
-        root: flag("--root"),
-        addr: flag("--addr"),
-        config: flag("--config"),
-        runDir: dirname(flag("--config")),
-      };
-    })
+    .map(
+      (line) =>
+        JSON.parse(line) as {
+          argv: string[];
+          pid: number;
+          config: string;
+          root: string;
+          address: string;
+          toml: string;
+        },
+    )
+    .map(({ argv, pid, config, root, address, toml }) => ({
+      pid,
+      argv,
+      root,
+      addr: address,
+      config,
+      toml,
+      runDir: dirname(config),
+    }))
     .filter((d) => d.config.startsWith(join(dataDir, "run") + "/"));
 }
 

@@ -3,5 +3,10 @@ import { tsImport } from "tsx/esm/api";
 
 export default async function globalSetup() {
   const { startTestServers } = await tsImport("./servers.ts", import.meta.url);
+  const { findBuildkitTools } = await tsImport("./buildkit-tools.ts", import.meta.url);
   await startTestServers();
+  // Once for the run, before any worker: unpacking the archive is not safe to race.
+  const { tools, skip } = findBuildkitTools();
+  if (tools) process.env.RB_TEST_BUILDKIT = JSON.stringify(tools);
+  else process.env.RB_TEST_BUILDKIT_SKIP = skip;
 }

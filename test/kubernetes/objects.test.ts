@@ -1,8 +1,9 @@
 import { describe, expect, it } from "@jest/globals";
 import { ObjectSerializer } from "@kubernetes/client-node/dist/gen/models/ObjectSerializer.js";
-import { keepStorageMB } from "../../service/core/placement.js";
+import { buildkitdToml } from "../../service/adapters/drivers/buildkitd-config.js";
 import { LABELS } from "../../service/adapters/drivers/kubernetes/labels.js";
 import {
+  builderConfig,
   builderNetworkPolicy,
   builderPod,
   builderSecret,
@@ -52,7 +53,6 @@ const pod = (over: Partial<Parameters<typeof builderPod>[1]> = {}, settings = SE
     buildId: "6f1c1f52-54d6-4c4b-9d8c-6a3b7a0f0e10",
     claim: { name: "cache-abc", volume: "buildkit" },
     volumeSizeGiB: 50,
-    keepStorageMB: keepStorageMB(50),
     now: 1_700_000_000_000,
     ...over,
   });
@@ -63,7 +63,7 @@ describe("the objects the kubernetes driver creates", () => {
       wire(pod(), "V1Pod"),
       wire(pod({ claim: null, role: "warm", accountId: null, buildId: null }), "V1Pod"),
       wire(pod({}, { ...SETTINGS, volumeMode: "Filesystem" }), "V1Pod"),
-      wire(builderSecret(SETTINGS, "rb-0123456789ab", "medium", TLS), "V1Secret"),
+      wire(builderSecret(SETTINGS, "rb-0123456789ab", "medium", TLS, 'root = "/x"\n'), "V1Secret"),
       wire(cacheVolumeClaim(SETTINGS, CLAIM), "V1PersistentVolumeClaim"),
       wire(
         builderNetworkPolicy(SETTINGS, {
@@ -108,18 +108,34 @@ describe("the objects the kubernetes driver creates", () => {
     });
   });
 
-  it("buildkitd listens with mTLS from the builder's Secret and keeps its cache within the volume", () => {
-    const args = pod().spec!.containers[0]!.args!;
-    const flag = (name: string) => args[args.indexOf(name) + 1];
-    expect(flag("--addr")).toBe("tcp://0.0.0.0:1234");
-    expect(flag("--tlscacert")).toBe("/etc/buildkit/tls/ca.crt");
-    expect(flag("--tlscert")).toBe("/etc/buildkit/tls/tls.crt");
-    expect(flag("--tlskey")).toBe("/etc/buildkit/tls/tls.key");
-    expect(flag("--oci-worker-gc-keepstorage")).toBe(String(keepStorageMB(50)));
-    expect(flag("--oci-max-parallelism")).toBe("4");
-    expect(pod().spec!.volumes!.find((v) => v.name === "tls")!.secret!.secretName).toBe(
+  it("buildkitd reads everything from the buildkitd.toml in its Secret: mTLS, the cache in the volume, GC in bytes, the shape's CPUs", () => {
+    const p = pod();
+    expect(p.spec!.containers[0]!.args).toEqual(["--config", "/etc/remote-builder/buildkitd.toml"]);
+    expect(p.spec!.containers[0]!.volumeMounts).toContainEqual({
+      name: "builder",
+      mountPath: "/etc/remote-builder",
+      readOnly: true,
+    });
+    expect(p.spec!.volumes!.find((v) => v.name === "builder")!.secret!.secretName).toBe(
       "rb-0123456789ab-tls",
     );
+    const config = builderConfig({ shape: { cpu: 4, memoryGiB: 8 }, volumeSizeGiB: 50 });
+    expect(config).toBe(
+      buildkitdToml({
+        root: "/var/lib/buildkit",
+        address: "tcp://0.0.0.0:1234",
+        tls: {
+          ca: "/etc/remote-builder/ca.crt",
+          cert: "/etc/remote-builder/tls.crt",
+          key: "/etc/remote-builder/tls.key",
+        },
+        maxParallelism: 4,
+        keepBytes: 42_949_672_960,
+      }),
+    );
+    const secret = builderSecret(SETTINGS, "rb-0123456789ab", "medium", TLS, config);
+    expect(Buffer.from(secret.data!["buildkitd.toml"]!, "base64").toString()).toBe(config);
+    expect(Object.keys(secret.data!).sort()).toEqual(["buildkitd.toml", "ca.crt", "tls.crt", "tls.key"]);
   });
 
   it("in Block mode the volume reaches the guest as a device, formatted once and mounted at /var/lib/buildkit", () => {
@@ -133,7 +149,7 @@ describe("the objects the kubernetes driver creates", () => {
     expect(buildkitd.command!.join(" ")).toMatch(
       /mount -t ext4 \/dev\/rb-cache \/var\/lib\/buildkit && exec buildkitd/,
     );
-    expect(buildkitd.volumeMounts!.map((m) => m.mountPath)).toEqual(["/etc/buildkit/tls"]);
+    expect(buildkitd.volumeMounts!.map((m) => m.mountPath)).toEqual(["/etc/remote-builder"]);
   });
 
   it("in Filesystem mode, and for a throw-away cache, the volume is mounted; nothing is formatted", () => {

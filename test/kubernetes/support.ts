@@ -26,6 +26,7 @@ import { loadConfig } from "../../service/config.js";
 import { type EchoBuilder, startEchoBuilder } from "../harness/echo-builder.js";
 import { startTestService, testEnv, type TestService } from "../harness/context.js";
 import { type FakeApiServer } from "../harness/kube/api-server.js";
+import { configMount, podBuildkitd } from "../harness/pod-buildkitd.js";
 import { listenOnLoopbackIP, startFakeCluster } from "../harness/kube/cluster.js";
 import { type FakeKubelet, type FakeNodeSpec, startFakeKubelet } from "../harness/kube/kubelet.js";
 
@@ -47,6 +48,10 @@ export interface KubeRig {
   builders: Map<string, EchoBuilder>;
   /** Every builder pod the rig saw created, in order. */
   created: string[];
+  /** What the drivers reported (DriverEvents), in order. */
+  events: Array<{ level: string; message: string; fields: Record<string, unknown> }>;
+  /** While set, every pod's buildkitd exits at start with these words (as the real one on a bad flag). */
+  failBuilders: string | null;
   list<T extends KubernetesObject>(resource: Resource, namespace?: string | null): Promise<T[]>;
   core: CoreV1Api;
   start(identity: string, env?: Record<string, string>): Promise<KubeService>;
@@ -75,18 +80,20 @@ export async function startKubeRig(
   let core: CoreV1Api;
   const hooks = {
     async onPodRunning(pod: V1Pod) {
-      const secretName = pod.spec?.volumes?.find((v) => v.name === "tls")?.secret?.secretName;
+      if (rig.failBuilders) throw new Error(rig.failBuilders);
+      // The Secret mounted where the pod's --config points; the TLS files its buildkitd.toml names.
+      const { secretName } = configMount(pod);
       const secret = await core.readNamespacedSecret({
-        name: secretName!,
+        name: secretName,
         namespace: pod.metadata!.namespace!,
       });
-      const text = (key: string) => Buffer.from(secret.data![key]!, "base64").toString();
+      const buildkitd = podBuildkitd(pod, secret);
       const builder = await startEchoBuilder(
         {
           tls: async () => ({
-            caPem: text("ca.crt"),
-            certPem: text("tls.crt"),
-            keyPem: text("tls.key"),
+            caPem: buildkitd.file("ca"),
+            certPem: buildkitd.file("cert"),
+            keyPem: buildkitd.file("key"),
             serverName: "",
           }),
         },
@@ -188,6 +195,8 @@ export async function startKubeRig(
     node,
     builders,
     created,
+    events: [],
+    failBuilders: null,
     core,
     async list<T extends KubernetesObject>(resource: Resource, ns: string | null = namespace): Promise<T[]> {
       const n = ns ?? "";
@@ -219,6 +228,7 @@ export async function startKubeRig(
             leaseDurationMs: 1_500,
             creationGraceMs: 1_000,
             requestTimeoutMs: 1_000,
+            onEvent: (level, message, fields) => rig.events.push({ level, message, fields }),
           });
           return made.driver;
         },

@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
@@ -7,9 +7,25 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { BuilderTier } from "../../core/build.js";
 import { BUILDER_MAX_REUSE_AGE_MS } from "../../core/builder-credentials.js";
 import type { ShapeCatalog } from "../../core/catalog.js";
-import { choosePlacement, keepStorageMB, warmDeficit } from "../../core/placement.js";
-import type { Builder, BuilderCredentials, BuilderDriver, BuilderSpec, Clock } from "../../core/ports.js";
+import { WarmRetries } from "../../core/fleet-policy.js";
+import { choosePlacement, keepStorageBytes, warmDeficit } from "../../core/placement.js";
+import type {
+  Builder,
+  BuilderCredentials,
+  BuilderDriver,
+  BuilderSpec,
+  Clock,
+  DriverEvents,
+} from "../../core/ports.js";
 import { findExecutable, freePort } from "../../embedded/process.js";
+import {
+  BUILDKITD_CONFIG_FILE,
+  buildkitdArgs,
+  buildkitdToml,
+  OLDEST_BUILDKIT,
+  parseBuildkitVersion,
+  tooOld,
+} from "./buildkitd-config.js";
 
 export interface LocalDriverOptions {
   /** Holds `volumes/` (the cache volumes, which outlive the service) and `run/` (per builder). */
@@ -27,7 +43,7 @@ export interface LocalDriverOptions {
    */
   warmVolumeGiB?: number;
   buildkitd?: string;
-  onEvent?: (message: string, fields: Record<string, unknown>) => void;
+  onEvent?: DriverEvents;
 }
 
 type Role = "warm" | "serving" | "idle";
@@ -77,6 +93,9 @@ export class LocalDriver implements BuilderDriver {
   private readonly runRoot: string;
   private readonly index: string;
   private volumeIndex: Record<string, string>;
+  /** What `buildkitd --version` said, for the log. */
+  readonly version: string;
+  private readonly warmRetries = new WarmRetries();
   private timer: NodeJS.Timeout | null = null;
   private ticking: Promise<void> | null = null;
   private closed = false;
@@ -91,6 +110,7 @@ export class LocalDriver implements BuilderDriver {
     }
     if (!findExecutable("runc")) throw new Error(`runc is not on PATH.\n${BUILDKIT_HELP}`);
     this.binary = binary;
+    this.version = checkedVersion(binary);
     this.volumesDir = join(o.dataDir, "volumes");
     this.runRoot = join(o.dataDir, "run");
     this.index = join(this.volumesDir, "index.json");
@@ -108,7 +128,7 @@ export class LocalDriver implements BuilderDriver {
       const pidFile = join(runDir, "pid");
       const pid = existsSync(pidFile) ? Number(readFileSync(pidFile, "utf8")) : 0;
       // After a reboot the id may be another process's: only a buildkitd run with this config is ours.
-      if (startedWith(pid, join(runDir, CONFIG_FILE))) killQuietly(pid, "SIGKILL");
+      if (startedWith(pid, join(runDir, BUILDKITD_CONFIG_FILE))) killQuietly(pid, "SIGKILL");
       rmSync(runDir, { recursive: true, force: true });
     }
     const adopted = new Set(Object.values(this.volumes()));
@@ -117,11 +137,14 @@ export class LocalDriver implements BuilderDriver {
       const path = join(this.volumesDir, dir);
       if (dir.startsWith("scratch-") && !adopted.has(path)) rmSync(path, { recursive: true, force: true });
     }
+    this.emit("info", "local driver started", { buildkitd: this.binary, version: this.version });
     await this.tick();
     if (this.closed) return;
     this.timer = setInterval(
       () =>
-        void this.tick().catch((err: Error) => this.emit("keeping the pool failed", { err: err.message })),
+        void this.tick().catch((err: Error) =>
+          this.emit("warn", "keeping the pool failed", { err: err.message }),
+        ),
       1_000,
     );
     this.timer.unref();
@@ -152,7 +175,7 @@ export class LocalDriver implements BuilderDriver {
         accountId: spec.accountId,
         assignedAt: now,
       });
-      this.emit("builder assigned", { builderId: daemon.builderId, buildId: spec.buildId, tier });
+      this.emit("info", "builder assigned", { builderId: daemon.builderId, buildId: spec.buildId, tier });
       return { builderId: daemon.builderId, tier };
     }
     let root: string;
@@ -184,11 +207,7 @@ export class LocalDriver implements BuilderDriver {
         throw new Error(`buildkitd did not listen within ${Math.round(timeoutMs / 1000)} s`);
       } else await sleep(50);
     }
-    if (daemon.state === "failed") {
-      throw new Error(
-        `buildkitd exited: ${daemon.stderr.trim().split("\n").slice(-3).join(" | ") || "no output"}`,
-      );
-    }
+    if (daemon.state === "failed") throw new Error(`buildkitd exited: ${lastWords(daemon)}`);
     return { endpoint: `tcp://127.0.0.1:${daemon.port}` };
   }
 
@@ -267,19 +286,40 @@ export class LocalDriver implements BuilderDriver {
       if (d.role === "warm") current[d.shapeName] = (current[d.shapeName] ?? 0) + 1;
     }
     for (const { shape, missing } of warmDeficit(this.o.warmPool, current)) {
+      // A shape whose builders keep failing waits out its back-off rather than crash-looping.
+      if (!this.warmRetries.mayStart(shape, now)) continue;
       for (let i = 0; i < missing && !this.closed; i++) {
         const root = join(this.volumesDir, `scratch-${randomUUID()}`);
-        const daemon = await this.launch(shape, root, this.o.warmVolumeGiB ?? null).catch(
-          (err: Error) => (this.emit("warm builder failed to start", { shape, err: err.message }), null),
+        const daemon = await this.launch(shape, root, this.o.warmVolumeGiB ?? null).catch((err: Error) => {
+          this.warmFailed(shape, err);
+          return null;
+        });
+        if (!daemon) break;
+        // A warm builder that never listens is no builder: stop it, and a later pass replaces it.
+        void this.awaitReady(daemon.builderId, WARM_BOOT_TIMEOUT_MS).then(
+          () => this.warmRetries.succeeded(shape),
+          async (err: Error) => {
+            if (daemon.role !== "warm") return; // a build took it; its own awaitReady reports
+            this.warmFailed(shape, err);
+            if (this.daemons.has(daemon.builderId)) await this.stop(daemon);
+          },
         );
-        // A warm builder that never listens is no builder: stop it, and the next pass replaces it.
-        if (daemon) {
-          void this.awaitReady(daemon.builderId, 60_000).catch(async () => {
-            if (daemon.role === "warm" && this.daemons.has(daemon.builderId)) await this.stop(daemon);
-          });
-        }
       }
     }
+  }
+
+  /**
+   * A warm builder of `shape` could not start: said at `warn` in buildkitd's own words (a bad
+   * flag, a locked root, no runc), and the shape's next try backs off.
+   */
+  private warmFailed(shape: string, err: Error): void {
+    const { count, delayMs } = this.warmRetries.failed(shape, this.o.clock.now());
+    this.emit("warn", `a warm builder failed to start: ${err.message}`, {
+      shape,
+      failuresInARow: count,
+      retryInSeconds: delayMs / 1000,
+      buildkitd: this.binary,
+    });
   }
 
   private async launch(shapeName: string, root: string, sizeGiB: number | null): Promise<Daemon> {
@@ -296,13 +336,22 @@ export class LocalDriver implements BuilderDriver {
     writeFileSync(files.ca, tls.caPem, { mode: 0o600 });
     writeFileSync(files.cert, tls.certPem, { mode: 0o600 });
     writeFileSync(files.key, tls.keyPem, { mode: 0o600 });
-    const config = join(runDir, CONFIG_FILE);
-    writeFileSync(config, buildkitdConfig(runDir, sizeGiB));
+    const config = join(runDir, BUILDKITD_CONFIG_FILE);
     const port = await freePort();
-    const shape = this.o.shapes[shapeName];
+    writeFileSync(
+      config,
+      buildkitdToml({
+        root,
+        address: `tcp://127.0.0.1:${port}`,
+        tls: files,
+        maxParallelism: this.o.shapes[shapeName]?.cpu ?? null,
+        keepBytes: sizeGiB ? keepStorageBytes(sizeGiB) : null,
+        traceSocket: join(runDir, "otel-grpc.sock"),
+      }),
+    );
     const child = spawn(
       this.binary,
-      buildkitdArgs({ root, port, config, ...files, cpu: shape?.cpu ?? null }),
+      buildkitdArgs(config),
       // The environment the driver searched for runc is the one buildkitd must find it in: named,
       // since a default would be the host process's, not this module's (they differ in a sandbox).
       { stdio: ["ignore", "ignore", "pipe"], env: process.env },
@@ -335,8 +384,16 @@ export class LocalDriver implements BuilderDriver {
       daemon.state = "failed";
     });
     child.once("exit", (code, signal) => {
-      if (daemon.state !== "failed")
-        this.emit("buildkitd exited", { builderId, code, signal, role: daemon.role });
+      // stop() forgets a daemon before it signals it; one that failed to boot is awaitReady's to report.
+      if (this.daemons.has(builderId) && daemon.listened) {
+        this.emit("warn", `buildkitd exited: ${lastWords(daemon)}`, {
+          builderId,
+          code,
+          signal,
+          role: daemon.role,
+          buildId: daemon.buildId,
+        });
+      }
       daemon.state = "failed";
     });
     this.daemons.set(builderId, daemon);
@@ -388,59 +445,47 @@ export class LocalDriver implements BuilderDriver {
     this.volumeIndex = { ...volumes };
   }
 
-  private emit(message: string, fields: Record<string, unknown>): void {
-    this.o.onEvent?.(message, fields);
+  private emit(level: "info" | "warn", message: string, fields: Record<string, unknown>): void {
+    this.o.onEvent?.(level, message, fields);
   }
 }
 
-const CONFIG_FILE = "buildkitd.toml";
+/** How long a warm builder may take to listen. */
+const WARM_BOOT_TIMEOUT_MS = 60_000;
+
+/** The last lines buildkitd wrote before it exited: its own reason. */
+function lastWords(daemon: Daemon): string {
+  return daemon.stderr.trim().split("\n").slice(-3).join(" | ") || "no output";
+}
+
+/**
+ * The release of the buildkitd at `binary`; throws, saying how to fix it, when it will not answer
+ * or is older than the oldest release whose configuration keys this driver writes.
+ */
+function checkedVersion(binary: string): string {
+  let output: string;
+  try {
+    output = execFileSync(binary, ["--version"], {
+      encoding: "utf8",
+      timeout: 10_000,
+      stdio: "pipe",
+      env: process.env, // as for launch(): this module's environment, named
+    });
+  } catch (err) {
+    throw new Error(`\`${binary} --version\` failed: ${(err as Error).message.trim()}\n${BUILDKIT_HELP}`);
+  }
+  const version = parseBuildkitVersion(output);
+  if (version && tooOld(version)) {
+    throw new Error(
+      `${binary} is BuildKit v${version.join(".")}; the local driver needs v${OLDEST_BUILDKIT.join(".")} or newer.\n${BUILDKIT_HELP}`,
+    );
+  }
+  return version ? `v${version.join(".")}` : output.trim();
+}
 
 /** Whether a builder was booted recently enough that its certificate outlives any build it takes. */
 function reusable(daemon: Daemon, now: number): boolean {
   return now - daemon.createdAt < BUILDER_MAX_REUSE_AGE_MS;
-}
-
-/** buildkitd's command line: mTLS on a loopback port, the volume as its root. */
-export function buildkitdArgs(o: {
-  root: string;
-  port: number;
-  config: string;
-  ca: string;
-  cert: string;
-  key: string;
-  cpu: number | null;
-}): string[] {
-  return [
-    "--config",
-    o.config,
-    "--root",
-    o.root,
-    "--addr",
-    `tcp://127.0.0.1:${o.port}`,
-    "--tlscacert",
-    o.ca,
-    "--tlscert",
-    o.cert,
-    "--tlskey",
-    o.key,
-    ...(o.cpu ? ["--oci-max-parallelism", String(o.cpu)] : []),
-  ];
-}
-
-/**
- * The rest of buildkitd's settings: garbage collection that keeps the cache inside the volume,
- * and a trace socket of its own (the default path is shared by every buildkitd on the machine).
- */
-export function buildkitdConfig(runDir: string, sizeGiB: number | null): string {
-  return [
-    "[otel]",
-    `  socketPath = ${JSON.stringify(join(runDir, "otel-grpc.sock"))}`,
-    "",
-    "[worker.oci]",
-    "  gc = true",
-    ...(sizeGiB ? [`  gckeepstorage = ${keepStorageMB(sizeGiB)}`] : []),
-    "",
-  ].join("\n");
 }
 
 async function accepts(port: number): Promise<boolean> {

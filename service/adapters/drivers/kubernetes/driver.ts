@@ -11,19 +11,28 @@ import type { BuilderTier } from "../../../core/build.js";
 import { BUILDER_MAX_REUSE_AGE_MS } from "../../../core/builder-credentials.js";
 import type { ShapeCatalog } from "../../../core/catalog.js";
 import type { Volume } from "../../../core/ledger.js";
-import { choosePlacement, keepStorageMB } from "../../../core/placement.js";
+import { WarmRetries } from "../../../core/fleet-policy.js";
+import { choosePlacement } from "../../../core/placement.js";
 import type {
   Builder,
   BuilderCredentials,
   BuilderDriver,
   BuilderSpec,
   Clock,
+  DriverEvents,
   FleetReport,
 } from "../../../core/ports.js";
 import type { Cluster } from "./cluster.js";
 import { ANNOTATIONS, type BuilderRole, LABELS, MANAGED } from "./labels.js";
 import { maintainFleet } from "./maintenance.js";
-import { BUILDKIT_PORT, builderPod, builderSecret, cacheVolumeClaim, type FleetSettings } from "./objects.js";
+import {
+  BUILDKIT_PORT,
+  builderConfig,
+  builderPod,
+  builderSecret,
+  cacheVolumeClaim,
+  type FleetSettings,
+} from "./objects.js";
 import { created, podFailure, podReady, roleOf } from "./pod-status.js";
 import { ClusterWriter } from "./writer.js";
 
@@ -45,7 +54,7 @@ export interface KubernetesDriverOptions {
   creationGraceMs: number;
   /** How long one API call may take before it is given up on and retried. */
   requestTimeoutMs?: number;
-  onEvent?: (message: string, fields: Record<string, unknown>) => void;
+  onEvent?: DriverEvents;
 }
 
 /**
@@ -60,6 +69,7 @@ export class KubernetesDriver implements BuilderDriver {
   private readonly changes = new EventEmitter();
   private readonly writer: ClusterWriter;
   private readonly missingSince = new Map<string, number>();
+  private readonly warmRetries = new WarmRetries();
   private started: Promise<void> | null = null;
   private closed = false;
 
@@ -86,7 +96,7 @@ export class KubernetesDriver implements BuilderDriver {
       }
       // An informer stops on a watch error; it restarts (relisting) after a pause.
       informer.on("error", (err) => {
-        this.emit("watch failed; restarting", { err: String((err as Error)?.message ?? err) });
+        this.emit("warn", "watch failed; restarting", { err: String((err as Error)?.message ?? err) });
         if (!this.closed) setTimeout(() => void informer.start().catch(() => {}), 1_000).unref();
       });
     }
@@ -132,7 +142,7 @@ export class KubernetesDriver implements BuilderDriver {
         const taken = await this.writer.assign(pod, spec, now);
         if (!taken) continue;
         if (tier === "warm" && volume) await this.writer.adoptClaim(pod, spec.accountId, volume.name);
-        this.emit("builder assigned", { builderId: taken, buildId: spec.buildId, tier });
+        this.emit("info", "builder assigned", { builderId: taken, buildId: spec.buildId, tier });
         return { builderId: taken, tier };
       }
     }
@@ -229,6 +239,14 @@ export class KubernetesDriver implements BuilderDriver {
       live,
       missingSince: this.missingSince,
       startWarm: (shapeName) => this.startWarm(shapeName),
+      warmRetries: this.warmRetries,
+      warmFailed: (shape, why, { count, delayMs }) =>
+        this.emit("warn", `a warm builder failed to start: ${why}`, {
+          shape,
+          failuresInARow: count,
+          retryInSeconds: delayMs / 1000,
+          image: this.o.settings.buildkitImage,
+        }),
     });
   }
 
@@ -358,7 +376,8 @@ export class KubernetesDriver implements BuilderDriver {
     const builderId = i.builderId ?? newBuilderId();
     const tls = await credentials.issue(builderId);
     // The Secret first: a pod whose Secret is missing would sit in ContainerCreating.
-    await this.writer.ensure("secret", builderSecret(settings, builderId, i.shapeName, tls));
+    const config = builderConfig({ shape, volumeSizeGiB: i.sizeGiB });
+    await this.writer.ensure("secret", builderSecret(settings, builderId, i.shapeName, tls, config));
     await this.writer.ensure(
       "pod",
       builderPod(settings, {
@@ -370,11 +389,10 @@ export class KubernetesDriver implements BuilderDriver {
         buildId: i.buildId,
         claim: i.claim,
         volumeSizeGiB: i.sizeGiB,
-        keepStorageMB: keepStorageMB(i.sizeGiB),
         now: i.now,
       }),
     );
-    this.emit("builder pod created", { builderId, role: i.role, shape: i.shapeName });
+    this.emit("info", "builder pod created", { builderId, role: i.role, shape: i.shapeName });
     return builderId;
   }
 
@@ -391,8 +409,8 @@ export class KubernetesDriver implements BuilderDriver {
     });
   }
 
-  private emit(message: string, fields: Record<string, unknown>): void {
-    this.o.onEvent?.(message, fields);
+  private emit(level: "info" | "warn", message: string, fields: Record<string, unknown>): void {
+    this.o.onEvent?.(level, message, fields);
   }
 }
 

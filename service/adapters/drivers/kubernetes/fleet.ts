@@ -1,6 +1,6 @@
 import type { KubernetesConfig } from "../../../config.js";
 import type { ShapeCatalog } from "../../../core/catalog.js";
-import type { BuilderCredentials, Clock } from "../../../core/ports.js";
+import type { BuilderCredentials, Clock, DriverEvents } from "../../../core/ports.js";
 import { type Cluster, connectCluster } from "./cluster.js";
 import { KubernetesDriver } from "./driver.js";
 import { LeaseElector } from "./lease-elector.js";
@@ -18,7 +18,7 @@ export function kubernetesFleet(o: {
   leaseDurationMs?: number;
   creationGraceMs?: number;
   requestTimeoutMs?: number;
-  onEvent?: (message: string, fields: Record<string, unknown>) => void;
+  onEvent?: DriverEvents;
 }): { driver: KubernetesDriver; elector: LeaseElector } {
   const k = o.config;
   const cluster = o.cluster ?? connectCluster();

@@ -1,12 +1,12 @@
 import type { V1Node, V1PersistentVolume, V1PersistentVolumeClaim, V1Pod } from "@kubernetes/client-node";
-import { idleExpired, nodeLost } from "../../../core/fleet-policy.js";
+import { idleExpired, nodeLost, type WarmRetries } from "../../../core/fleet-policy.js";
 import type { Volume } from "../../../core/ledger.js";
 import { warmDeficit } from "../../../core/placement.js";
 import type { FleetReport, PlacedVolume } from "../../../core/ports.js";
 import type { KubernetesDriverOptions } from "./driver.js";
 import { ANNOTATIONS, LABELS } from "./labels.js";
 import { builderNetworkPolicy } from "./objects.js";
-import { created, podFailure, roleOf } from "./pod-status.js";
+import { created, podFailure, podReady, roleOf } from "./pod-status.js";
 import type { ClusterWriter } from "./writer.js";
 
 const HOSTNAME = "kubernetes.io/hostname";
@@ -20,6 +20,10 @@ export interface MaintenanceContext {
   /** When each node was first seen missing, kept across passes by the leader. */
   missingSince: Map<string, number>;
   startWarm(shapeName: string): Promise<string>;
+  /** Per shape, kept across passes: warm pods that failed to start hold off the next. */
+  warmRetries: WarmRetries;
+  /** A warm pod failed to start; `why` in Kubernetes' and buildkitd's words. */
+  warmFailed(shapeName: string, why: string, retry: { count: number; delayMs: number }): void;
 }
 
 /**
@@ -66,11 +70,17 @@ export async function maintainFleet(c: MaintenanceContext): Promise<FleetReport>
     if (pod.metadata?.deletionTimestamp || usesClaimIn(pod, gone)) continue;
     const idleSince = Number(pod.metadata?.annotations?.[ANNOTATIONS.idleSince] ?? now);
     const expired = role === "idle" && idleExpired(idleSince, now, o.idleTtlMs);
+    const failure = podFailure(pod);
+    const shape = pod.metadata?.labels?.[LABELS.shape] ?? "";
     // A serving builder's end is its build's; the core terminates it.
-    if ((role === "warm" || role === "idle") && (expired || podFailure(pod))) {
+    if ((role === "warm" || role === "idle") && (expired || failure)) {
       // Only the version seen: a build may have taken it since the cache was read.
-      if (await writer.deleteBuilder(name, { seen: pod })) continue;
+      if (await writer.deleteBuilder(name, { seen: pod })) {
+        if (role === "warm" && failure) c.warmFailed(shape, failure, c.warmRetries.failed(shape, now));
+        continue;
+      }
     }
+    if (role === "warm" && podReady(pod)) c.warmRetries.succeeded(shape);
     alive.push(pod);
   }
 
@@ -97,6 +107,7 @@ export async function maintainFleet(c: MaintenanceContext): Promise<FleetReport>
     }
   }
   for (const { shape, missing } of warmDeficit(o.warmPool, warm)) {
+    if (!c.warmRetries.mayStart(shape, now)) continue;
     for (let i = 0; i < missing; i++) await c.startWarm(shape);
   }
 

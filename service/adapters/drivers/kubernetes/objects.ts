@@ -7,7 +7,9 @@ import type {
 } from "@kubernetes/client-node";
 import type { KubernetesConfig } from "../../../config.js";
 import type { Shape } from "../../../core/catalog.js";
+import { keepStorageBytes } from "../../../core/placement.js";
 import type { BuilderTls } from "../../../core/ports.js";
+import { BUILDKITD_CONFIG_FILE, buildkitdArgs, buildkitdToml } from "../buildkitd-config.js";
 import { ANNOTATIONS, type BuilderRole, type ClaimRole, LABELS, MANAGER } from "./labels.js";
 
 /**
@@ -17,7 +19,8 @@ import { ANNOTATIONS, type BuilderRole, type ClaimRole, LABELS, MANAGER } from "
 export const BUILDKIT_PORT = 1234;
 const CACHE_DEVICE = "/dev/rb-cache";
 const CACHE_PATH = "/var/lib/buildkit";
-const TLS_PATH = "/etc/buildkit/tls";
+/** Where the builder's Secret is mounted: its TLS files and its buildkitd.toml. */
+const SECRET_PATH = "/etc/remote-builder";
 
 /** What the fleet's objects take from the configuration. */
 export type FleetSettings = Pick<
@@ -43,7 +46,6 @@ export interface BuilderPodInput {
   claim: { name: string; volume: string | null } | null;
   /** The cache's size: GC keeps the cache within it. */
   volumeSizeGiB: number;
-  keepStorageMB: number;
   now: number;
 }
 
@@ -84,21 +86,7 @@ export function builderPod(s: FleetSettings, i: BuilderPodInput): V1Pod {
   const block = i.claim !== null && s.volumeMode === "Block";
   const cpu = String(i.shape.cpu);
   const memory = `${i.shape.memoryGiB}Gi`;
-  const args = [
-    "--addr",
-    `tcp://0.0.0.0:${BUILDKIT_PORT}`,
-    "--tlscacert",
-    `${TLS_PATH}/ca.crt`,
-    "--tlscert",
-    `${TLS_PATH}/tls.crt`,
-    "--tlskey",
-    `${TLS_PATH}/tls.key`,
-    "--oci-worker-gc",
-    "--oci-worker-gc-keepstorage",
-    String(i.keepStorageMB),
-    "--oci-max-parallelism",
-    String(Math.max(1, Math.floor(i.shape.cpu))),
-  ];
+  const args = buildkitdArgs(`${SECRET_PATH}/${BUILDKITD_CONFIG_FILE}`);
   const cacheVolume: V1Volume = i.claim
     ? { name: "cache", persistentVolumeClaim: { claimName: i.claim.name } }
     : { name: "cache", emptyDir: { sizeLimit: `${i.volumeSizeGiB}Gi` } };
@@ -138,6 +126,7 @@ export function builderPod(s: FleetSettings, i: BuilderPodInput): V1Pod {
                   `blkid ${CACHE_DEVICE} >/dev/null 2>&1 || mkfs.ext4 -q -L buildkit ${CACHE_DEVICE}`,
                 ],
                 securityContext: { privileged: true },
+                terminationMessagePolicy: "FallbackToLogsOnError",
                 volumeDevices: [{ name: "cache", devicePath: CACHE_DEVICE }],
                 resources: { requests: { cpu: "100m", memory: "64Mi" }, limits: { cpu, memory } },
               },
@@ -162,6 +151,8 @@ export function builderPod(s: FleetSettings, i: BuilderPodInput): V1Pod {
               }
             : { command: ["buildkitd"], args }),
           ports: [{ name: "buildkitd", containerPort: BUILDKIT_PORT, protocol: "TCP" }],
+          // buildkitd writes no termination message: its last log lines are why it failed.
+          terminationMessagePolicy: "FallbackToLogsOnError",
           // Rootful buildkitd needs it; the microVM, not the container, is the tenant boundary.
           securityContext: { privileged: true },
           resources: { requests: { cpu, memory }, limits: { cpu, memory } },
@@ -171,25 +162,43 @@ export function builderPod(s: FleetSettings, i: BuilderPodInput): V1Pod {
             failureThreshold: 3,
           },
           volumeMounts: [
-            { name: "tls", mountPath: TLS_PATH, readOnly: true },
+            { name: "builder", mountPath: SECRET_PATH, readOnly: true },
             ...(block ? [] : [{ name: "cache", mountPath: CACHE_PATH }]),
           ],
         },
       ],
       volumes: [
-        { name: "tls", secret: { secretName: builderSecretName(i.builderId), defaultMode: 0o400 } },
+        { name: "builder", secret: { secretName: builderSecretName(i.builderId), defaultMode: 0o400 } },
         cacheVolume,
       ],
     },
   };
 }
 
-/** The builder's server certificate and key, and the CA that signs the broker's client certificate. */
+/**
+ * buildkitd's configuration in a builder pod: the same file the local driver writes, with the
+ * paths of the pod (the Secret's files, the cache volume) and GC sized to the volume.
+ */
+export function builderConfig(i: { shape: Shape; volumeSizeGiB: number }): string {
+  return buildkitdToml({
+    root: CACHE_PATH,
+    address: `tcp://0.0.0.0:${BUILDKIT_PORT}`,
+    tls: { ca: `${SECRET_PATH}/ca.crt`, cert: `${SECRET_PATH}/tls.crt`, key: `${SECRET_PATH}/tls.key` },
+    maxParallelism: i.shape.cpu,
+    keepBytes: keepStorageBytes(i.volumeSizeGiB),
+  });
+}
+
+/**
+ * The builder's server certificate and key, the CA that signs the broker's client certificate, and
+ * its buildkitd.toml (builderConfig).
+ */
 export function builderSecret(
   s: FleetSettings,
   builderId: string,
   shapeName: string,
   tls: BuilderTls,
+  config: string,
 ): V1Secret {
   const b64 = (text: string) => Buffer.from(text).toString("base64");
   return {
@@ -206,7 +215,12 @@ export function builderSecret(
       },
     },
     type: "kubernetes.io/tls",
-    data: { "tls.crt": b64(tls.certPem), "tls.key": b64(tls.keyPem), "ca.crt": b64(tls.caPem) },
+    data: {
+      "tls.crt": b64(tls.certPem),
+      "tls.key": b64(tls.keyPem),
+      "ca.crt": b64(tls.caPem),
+      [BUILDKITD_CONFIG_FILE]: b64(config),
+    },
   };
 }
 
