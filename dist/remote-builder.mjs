@@ -6,6 +6,56 @@ import { tmpdir } from "node:os";
 import { join as join2 } from "node:path";
 import { parseArgs } from "node:util";
 
+// service/client/http.ts
+import http from "node:http";
+import https from "node:https";
+var agents = {
+  "http:": new http.Agent({ keepAlive: true }),
+  "https:": new https.Agent({ keepAlive: true })
+};
+function httpRequest(url, o) {
+  const target = new URL(url);
+  const transport = target.protocol === "https:" ? https : http;
+  return new Promise((resolve, reject) => {
+    const request = transport.request(
+      target,
+      {
+        method: o.method,
+        headers: o.body === void 0 ? o.headers : { ...o.headers, "content-length": Buffer.byteLength(o.body) },
+        agent: agents[target.protocol]
+      },
+      (response) => {
+        const chunks = [];
+        response.on("data", (chunk) => chunks.push(chunk));
+        response.on("error", reject);
+        response.on("end", () => {
+          clearTimeout(timer);
+          resolve({
+            status: response.statusCode ?? 0,
+            statusText: response.statusMessage ?? "",
+            header: (name) => {
+              const value = response.headers[name.toLowerCase()];
+              return Array.isArray(value) ? value[0] ?? null : value ?? null;
+            },
+            text: Buffer.concat(chunks).toString("utf8")
+          });
+        });
+      }
+    );
+    const timer = setTimeout(() => {
+      const err = new Error(`no answer within ${o.timeoutMs} ms`);
+      err.name = "TimeoutError";
+      request.destroy(err);
+    }, o.timeoutMs);
+    timer.unref();
+    request.on("error", (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    request.end(o.body);
+  });
+}
+
 // service/client/api-client.ts
 var OPERATIONS = {
   exchangeOidcToken: ["POST", "/api/v1/auth/oidc"],
@@ -110,8 +160,8 @@ var ApiClient = class {
     if (err.name === "TimeoutError") {
       return new ApiError(`${this.serverUrl} did not answer ${request} in time`, 0, "timeout");
     }
-    const cause = err.cause;
-    const code = cause?.code ?? "";
+    const { code: own, cause } = err;
+    const code = own ?? cause?.code ?? "";
     if (NEVER_SENT.has(code)) {
       return new ApiError(
         `cannot reach the remote-builder service at ${this.serverUrl} (${code}); check the server URL (server-url, --server or RB_SERVER_URL) and that the service is up`,
@@ -133,26 +183,25 @@ var ApiClient = class {
     if (token) headers.authorization = `Bearer ${token}`;
     if (body !== void 0) headers["content-type"] = "application/json";
     let response;
-    let text;
     try {
-      response = await fetch(url, {
+      response = await httpRequest(url, {
         method,
         headers,
         ...body !== void 0 ? { body: JSON.stringify(body) } : {},
-        signal: AbortSignal.timeout((this.options.timeoutMs ?? 15e3) + extraMs)
+        timeoutMs: (this.options.timeoutMs ?? 15e3) + extraMs
       });
-      text = await response.text();
     } catch (err) {
       throw this.transportError(err, `${method} ${new URL(url).pathname}`);
     }
+    const text = response.text;
     const parsed = parseJson(text);
-    if (response.ok) return parsed;
+    if (response.status >= 200 && response.status < 300) return parsed;
     const problem = parsed && typeof parsed === "object" ? parsed : null;
     const type = typeof problem?.type === "string" ? problem.type : "";
     const kind = type.slice(type.lastIndexOf("/") + 1) || `http-${response.status}`;
     const title = typeof problem?.title === "string" ? problem.title : response.statusText;
     const detail = typeof problem?.detail === "string" ? problem.detail : text.slice(0, 300);
-    const retryAfter = Number(response.headers.get("retry-after"));
+    const retryAfter = Number(response.header("retry-after"));
     throw new ApiError(
       `${response.status} ${title}: ${detail}`,
       response.status,
@@ -174,6 +223,7 @@ function parseJson(text) {
 
 // service/client/keeper.ts
 import { spawn } from "node:child_process";
+import { constants, setPriority } from "node:os";
 import { appendFileSync, existsSync, readFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 var FINAL = /* @__PURE__ */ new Set(["illegal-transition", "claim-lost", "not-found"]);
@@ -202,6 +252,10 @@ function spawnKeeper(args, env, logPath) {
   });
   child.unref();
   if (child.pid === void 0) throw new Error("could not start the heartbeat process");
+  try {
+    setPriority(child.pid, constants.priority.PRIORITY_LOW);
+  } catch {
+  }
   return child.pid;
 }
 async function keeperProcess(client, env = process.env) {
@@ -409,37 +463,33 @@ async function setUp(client, o) {
 }
 async function tearDown(client, state, result, o) {
   const warnings = [];
-  let build = null;
-  let volume = null;
-  if (state.buildId) {
-    build = await client.complete(state.buildId, result).catch(async (err) => {
-      if (err instanceof ApiError && err.kind === "illegal-transition") {
-        const ended = await client.getBuild(state.buildId).catch(() => null);
-        warnings.push(
-          `the build had already ended (${ended?.state ?? "unknown"}: ${ended?.endReason ?? "?"})`
-        );
-        return ended;
-      }
-      warnings.push(`could not complete build ${state.buildId}: ${err.message}`);
-      return null;
-    });
-    if (build?.state === "completed") o.log(`Build ${build.id} completed as ${build.result}`);
-    if (build?.state === "completed" && build.result !== result) {
-      warnings.push(`the build had already been completed as ${build.result}, not ${result}`);
-    }
-  }
-  if (o.cleanup && state.builderCreated) {
-    await docker(buildxRmArgs(state.name), 3e4).then(
-      () => o.log(`Removed docker buildx builder "${state.name}"`),
-      (err) => warnings.push(`could not remove the buildx builder "${state.name}": ${err.message}`)
-    );
-  }
+  const removed = o.cleanup && state.builderCreated ? docker(buildxRmArgs(state.name), 3e4).then(
+    () => o.log(`Removed docker buildx builder "${state.name}"`),
+    (err) => warnings.push(`could not remove the buildx builder "${state.name}": ${err.message}`)
+  ) : null;
+  const build = state.buildId ? await completeBuild(client, state.buildId, result, warnings, o.log) : null;
+  const volume = build && build.cache.mode === "persistent" ? (await client.listCacheVolumes(build.accountId).catch(() => [])).find(
+    (v) => v.name === build.cache.volume
+  ) ?? null : null;
+  await removed;
   removeKeyFiles(state.keyDir);
-  if (build && build.cache.mode === "persistent") {
-    const volumes = await client.listCacheVolumes(build.accountId).catch(() => []);
-    volume = volumes.find((v) => v.name === build.cache.volume) ?? null;
-  }
   return { build, volume, warnings };
+}
+async function completeBuild(client, buildId, result, warnings, log) {
+  const build = await client.complete(buildId, result).catch(async (err) => {
+    if (err instanceof ApiError && err.kind === "illegal-transition") {
+      const ended = await client.getBuild(buildId).catch(() => null);
+      warnings.push(`the build had already ended (${ended?.state ?? "unknown"}: ${ended?.endReason ?? "?"})`);
+      return ended;
+    }
+    warnings.push(`could not complete build ${buildId}: ${err.message}`);
+    return null;
+  });
+  if (build?.state === "completed") log(`Build ${build.id} completed as ${build.result}`);
+  if (build?.state === "completed" && build.result !== result) {
+    warnings.push(`the build had already been completed as ${build.result}, not ${result}`);
+  }
+  return build;
 }
 function jobResult(status) {
   const word = status.trim().toLowerCase();
@@ -487,17 +537,27 @@ async function ciIdentityToken(audience, env = process.env) {
   if (env.ACTIONS_ID_TOKEN_REQUEST_URL && env.ACTIONS_ID_TOKEN_REQUEST_TOKEN) {
     const url = new URL(env.ACTIONS_ID_TOKEN_REQUEST_URL);
     url.searchParams.set("audience", audience);
-    const response = await fetch(url, {
-      headers: { authorization: `Bearer ${env.ACTIONS_ID_TOKEN_REQUEST_TOKEN}` }
+    const response = await httpRequest(url.href, {
+      method: "GET",
+      headers: { authorization: `Bearer ${env.ACTIONS_ID_TOKEN_REQUEST_TOKEN}` },
+      timeoutMs: 15e3
     });
-    if (!response.ok)
-      throw new Error(`GitHub refused an OIDC token: ${response.status} ${await response.text()}`);
-    return (await response.json()).value;
+    if (response.status !== 200) {
+      throw new Error(`GitHub refused an OIDC token: ${response.status} ${response.text}`);
+    }
+    return JSON.parse(response.text).value;
   }
   const circle = env.CIRCLE_OIDC_TOKEN_V2 ?? env.CIRCLE_OIDC_TOKEN;
   if (circle) return circle;
   if (env.BUILDKITE === "true") {
-    const { stdout } = await run("buildkite-agent", ["oidc", "request-token", "--audience", audience]);
+    const { stdout } = await run("buildkite-agent", [
+      "oidc",
+      "request-token",
+      "--audience",
+      audience,
+      "--claim",
+      "organization_id,pipeline_id"
+    ]);
     return stdout.trim();
   }
   return null;
@@ -779,15 +839,16 @@ var JOB_COMMANDS = {
 };
 function exitWith(run2) {
   run2.then(
-    (code) => {
-      process.exitCode = code;
-    },
+    (code) => code,
     (err) => {
       process.stderr.write(`remote-builder: ${err.message}
 `);
-      process.exitCode = 1;
+      return 1;
     }
-  );
+  ).then((code) => {
+    process.exitCode = code;
+    process.stdout.write("", () => process.stderr.write("", () => process.exit(code)));
+  });
 }
 
 // service/cli/job-main.ts

@@ -1,3 +1,4 @@
+import { type HttpAnswer, httpRequest } from "./http.js";
 import type { operations } from "./openapi-types.js";
 
 /**
@@ -170,8 +171,11 @@ export class ApiClient {
     if (err.name === "TimeoutError") {
       return new ApiError(`${this.serverUrl} did not answer ${request} in time`, 0, "timeout");
     }
-    const cause = (err as Error & { cause?: { code?: string; message?: string } }).cause;
-    const code = cause?.code ?? "";
+    const { code: own, cause } = err as Error & {
+      code?: string;
+      cause?: { code?: string; message?: string };
+    };
+    const code = own ?? cause?.code ?? "";
     if (NEVER_SENT.has(code)) {
       return new ApiError(
         `cannot reach the remote-builder service at ${this.serverUrl} (${code}); check the server URL (server-url, --server or RB_SERVER_URL) and that the service is up`,
@@ -199,27 +203,26 @@ export class ApiClient {
     };
     if (token) headers.authorization = `Bearer ${token}`;
     if (body !== undefined) headers["content-type"] = "application/json";
-    let response: Response;
-    let text: string;
+    let response: HttpAnswer;
     try {
-      response = await fetch(url, {
+      response = await httpRequest(url, {
         method,
         headers,
         ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-        signal: AbortSignal.timeout((this.options.timeoutMs ?? 15_000) + extraMs),
+        timeoutMs: (this.options.timeoutMs ?? 15_000) + extraMs,
       });
-      text = await response.text();
     } catch (err) {
       throw this.transportError(err as Error, `${method} ${new URL(url).pathname}`);
     }
+    const text = response.text;
     const parsed = parseJson(text);
-    if (response.ok) return parsed;
+    if (response.status >= 200 && response.status < 300) return parsed;
     const problem = parsed && typeof parsed === "object" ? (parsed as Record<string, unknown>) : null;
     const type = typeof problem?.type === "string" ? problem.type : "";
     const kind = type.slice(type.lastIndexOf("/") + 1) || `http-${response.status}`;
     const title = typeof problem?.title === "string" ? problem.title : response.statusText;
     const detail = typeof problem?.detail === "string" ? problem.detail : text.slice(0, 300);
-    const retryAfter = Number(response.headers.get("retry-after"));
+    const retryAfter = Number(response.header("retry-after"));
     throw new ApiError(
       `${response.status} ${title}: ${detail}`,
       response.status,

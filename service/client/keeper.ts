@@ -1,4 +1,5 @@
 import { spawn } from "node:child_process";
+import { constants, setPriority } from "node:os";
 import { appendFileSync, existsSync, readFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import { type ApiClient, ApiError } from "./api-client.js";
@@ -45,6 +46,12 @@ export function spawnKeeper(args: string[], env: Record<string, string>, logPath
   });
   child.unref();
   if (child.pid === undefined) throw new Error("could not start the heartbeat process");
+  // Its first heartbeat is not due for a while: its start must not take CPU from the job's build.
+  try {
+    setPriority(child.pid, constants.priority.PRIORITY_LOW);
+  } catch {
+    // Not allowed here: it runs at the job's priority, as before.
+  }
   return child.pid;
 }
 

@@ -125,38 +125,50 @@ export async function tearDown(
   o: { cleanup: boolean; log: (line: string) => void },
 ): Promise<TeardownResult> {
   const warnings: string[] = [];
-  let build: Build | null = null;
-  let volume: CacheVolume | null = null;
-  if (state.buildId) {
-    build = await client.complete(state.buildId, result).catch(async (err: Error) => {
-      if (err instanceof ApiError && err.kind === "illegal-transition") {
-        // It ended on its own (deadline, idle, lost heartbeats); say how, and report it as it is.
-        const ended = await client.getBuild(state.buildId!).catch(() => null);
-        warnings.push(
-          `the build had already ended (${ended?.state ?? "unknown"}: ${ended?.endReason ?? "?"})`,
-        );
-        return ended;
-      }
-      warnings.push(`could not complete build ${state.buildId}: ${err.message}`);
-      return null;
-    });
-    if (build?.state === "completed") o.log(`Build ${build.id} completed as ${build.result}`);
-    if (build?.state === "completed" && build.result !== result) {
-      warnings.push(`the build had already been completed as ${build.result}, not ${result}`);
-    }
-  }
-  if (o.cleanup && state.builderCreated) {
-    await docker(buildxRmArgs(state.name), 30_000).then(
-      () => o.log(`Removed docker buildx builder "${state.name}"`),
-      (err: Error) => warnings.push(`could not remove the buildx builder "${state.name}": ${err.message}`),
-    );
-  }
+  // The builder's removal is local (buildx's own files): it runs while the service is asked.
+  const removed =
+    o.cleanup && state.builderCreated
+      ? docker(buildxRmArgs(state.name), 30_000).then(
+          () => o.log(`Removed docker buildx builder "${state.name}"`),
+          (err: Error) =>
+            warnings.push(`could not remove the buildx builder "${state.name}": ${err.message}`),
+        )
+      : null;
+  const build = state.buildId ? await completeBuild(client, state.buildId, result, warnings, o.log) : null;
+  const volume =
+    build && build.cache.mode === "persistent"
+      ? ((await client.listCacheVolumes(build.accountId).catch(() => [])).find(
+          (v) => v.name === build.cache.volume,
+        ) ?? null)
+      : null;
+  await removed;
   removeKeyFiles(state.keyDir);
-  if (build && build.cache.mode === "persistent") {
-    const volumes = await client.listCacheVolumes(build.accountId).catch(() => []);
-    volume = volumes.find((v) => v.name === build!.cache.volume) ?? null;
-  }
   return { build, volume, warnings };
+}
+
+/** Completes the build with the job's result; what went wrong becomes a warning, never an error. */
+async function completeBuild(
+  client: ApiClient,
+  buildId: string,
+  result: JobResult,
+  warnings: string[],
+  log: (line: string) => void,
+): Promise<Build | null> {
+  const build = await client.complete(buildId, result).catch(async (err: Error) => {
+    if (err instanceof ApiError && err.kind === "illegal-transition") {
+      // It ended on its own (deadline, idle, lost heartbeats); say how, and report it as it is.
+      const ended = await client.getBuild(buildId).catch(() => null);
+      warnings.push(`the build had already ended (${ended?.state ?? "unknown"}: ${ended?.endReason ?? "?"})`);
+      return ended;
+    }
+    warnings.push(`could not complete build ${buildId}: ${err.message}`);
+    return null;
+  });
+  if (build?.state === "completed") log(`Build ${build.id} completed as ${build.result}`);
+  if (build?.state === "completed" && build.result !== result) {
+    warnings.push(`the build had already been completed as ${build.result}, not ${result}`);
+  }
+  return build;
 }
 
 /**

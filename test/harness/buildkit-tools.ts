@@ -30,6 +30,17 @@ export interface BuildkitTools {
 
 export type ToolsLookup = { tools: BuildkitTools; skip: null } | { tools: null; skip: string };
 
+/**
+ * The tools, where they must be there: as jest's global setup found them (RB_TEST_BUILDKIT, so
+ * that workers never unpack the archive at once), else looked for now.
+ */
+export function buildkitTools(): BuildkitTools {
+  if (process.env.RB_TEST_BUILDKIT) return JSON.parse(process.env.RB_TEST_BUILDKIT) as BuildkitTools;
+  const { tools, skip } = findBuildkitTools();
+  if (!tools) throw new Error(`no real BuildKit: ${skip}`);
+  return tools;
+}
+
 /** Where the tools are, unpacking the shared archive the first time. */
 export function findBuildkitTools(): ToolsLookup {
   if (existsSync(SHARED_BUILDKIT)) return { tools: sharedTools(), skip: null };
