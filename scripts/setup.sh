@@ -27,9 +27,12 @@ command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 have_postgres || missing+=(postgresql)
 command -v kubectl >/dev/null 2>&1 || missing+=(kubernetes-client) # kubectl kustomize renders deploy/ in test/deploy
 # Where upstream BuildKit is at hand (../shared/tools/buildkit, as in CI), the tests run it for real:
-# buildkitd's OCI worker needs runc, and the tests' base image is Debian's static busybox.
+# buildkitd's OCI worker needs runc, builds get a network namespace of their own through the CNI
+# plugins and iptables, and the tests' base image is Debian's static busybox.
 if [ -d ../shared/tools/buildkit ]; then
   have_command runc || missing+=(runc)
+  [ -x /usr/lib/cni/bridge ] || missing+=(containernetworking-plugins)
+  have_command iptables || missing+=(iptables)
   [ -x /usr/bin/busybox ] || [ -x /bin/busybox ] || missing+=(busybox-static)
 fi
 # `npm run bench:headline`: a compiler image made with debootstrap, and a registry for the status quo.

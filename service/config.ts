@@ -158,7 +158,12 @@ const FIELDS = z.object({
     .describe(
       'tolerations of the builder pool\'s taints as JSON, e.g. [{"key":"builders","operator":"Exists"}]',
     ),
-  RB_K8S_BROKER_LABELS: json(z.record(z.string(), z.string()))
+  RB_K8S_BROKER_LABELS: json(
+    z
+      .record(z.string(), z.string())
+      // No labels would select every pod of the service's namespace as the broker.
+      .refine((labels) => Object.keys(labels).length > 0, "at least one label: {} would let in every pod"),
+  )
     .default({ "app.kubernetes.io/name": "remote-builder" })
     .describe("the labels of the service's pods: the only ones the builders' NetworkPolicy lets in"),
   RB_K8S_BLOCKED_CIDRS: json(z.array(z.string().regex(CIDR, "a CIDR such as 10.0.0.0/8")))
@@ -257,6 +262,24 @@ const FIELDS = z.object({
     .positive()
     .default(512)
     .describe("how many TLS handshakes the broker runs at once; connections beyond it are refused"),
+  RB_BROKER_MAX_HANDSHAKES_PER_SOURCE: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(64)
+    .describe("how many of those one source (an IPv4 address, an IPv6 /64) may run at once"),
+  RB_BROKER_HELLO_TIMEOUT_MS: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(3_000)
+    .describe("how long a new connection may take to send its first byte before the broker drops it"),
+  RB_BROKER_CERT_LIFETIME_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(60)
+    .default(30 * 86_400)
+    .describe("the life of the broker's own certificates; they renew when two thirds of it has passed"),
   RB_BROKER_DIAL_TIMEOUT_MS: z.coerce
     .number()
     .int()
@@ -406,8 +429,11 @@ export interface Config {
     endpoint: string | null;
     names: string[];
     handshakeTimeoutMs: number;
+    helloTimeoutMs: number;
     maxHandshakes: number;
+    maxHandshakesPerSource: number;
     dialTimeoutMs: number;
+    certLifetimeMs: number;
   };
   /** Where the CA comes from: files (production), a folder made on first use, or memory (tests). */
   ca: { certFile: string; keyFile: string } | { dir: string } | null;
@@ -512,8 +538,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       endpoint: e.RB_BROKER_ENDPOINT ?? null,
       names: e.RB_BROKER_NAMES,
       handshakeTimeoutMs: e.RB_BROKER_HANDSHAKE_TIMEOUT_MS,
+      helloTimeoutMs: e.RB_BROKER_HELLO_TIMEOUT_MS,
       maxHandshakes: e.RB_BROKER_MAX_HANDSHAKES,
+      maxHandshakesPerSource: e.RB_BROKER_MAX_HANDSHAKES_PER_SOURCE,
       dialTimeoutMs: e.RB_BROKER_DIAL_TIMEOUT_MS,
+      certLifetimeMs: e.RB_BROKER_CERT_LIFETIME_SECONDS * 1000,
     },
     ca:
       e.RB_CA_CERT_FILE && e.RB_CA_KEY_FILE

@@ -1,4 +1,4 @@
-import type { Server } from "node:http";
+import { createServer, type RequestListener, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Redis } from "ioredis";
 import type pg from "pg";
@@ -108,6 +108,7 @@ async function compose(
     typeof overrides.driver === "function"
       ? overrides.driver(context)
       : (overrides.driver ?? configured!.driver);
+
   const leadership = overrides.leadership ?? configured?.leadership ?? null;
   const revocations = new RedisRevocations(redis, keys);
   const buildStore = new PostgresBuildStore(pool);
@@ -176,8 +177,11 @@ async function compose(
     issuers: config.oidc.issuers,
     onChange: () => oidc.invalidate(),
   });
+  // What has started, undone in reverse when a later step fails: a port in use must not leave a
+  // half-started process (a listening broker, warm builders) behind its error.
+  const undo: Array<() => Promise<unknown>> = [];
   const broker = await startBroker(config, authority, buildStore, builds, metrics, logger);
-  await revocations.subscribe((buildId) => broker.broker.revoke(buildId));
+  undo.push(() => broker.broker.close());
   const app = createApp({
     broker: broker.info,
     accountStore,
@@ -202,13 +206,18 @@ async function compose(
     leadership,
   });
   driver.onChange?.(() => reconciler.poke());
-  const server = await new Promise<Server>((resolve, reject) => {
-    const s = app.listen(config.port, config.host, () => resolve(s));
-    s.once("error", reject);
-  });
-  // Long polls hold a request for up to 60 s; keep-alive sockets must outlive them.
-  server.keepAliveTimeout = 65_000;
-  server.headersTimeout = 66_000;
+  let server: Server;
+  try {
+    server = await listen(app, config.port, config.host);
+    undo.push(() => closeServer(server));
+    await configured?.start();
+    await revocations.subscribe((buildId) => broker.broker.revoke(buildId));
+  } catch (err) {
+    for (const step of undo.reverse()) await step().catch(() => {});
+    if (ownsDriver) await driver.close?.().catch(() => {});
+    revocations.close();
+    throw err;
+  }
   leadership?.start();
   reconciler.start();
   const { port } = server.address() as AddressInfo;
@@ -232,8 +241,7 @@ async function compose(
       await leadership?.stop();
       revocations.close();
       await broker.broker.close();
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await closeServer(server);
       await builds.drain();
       if (ownsDriver) await driver.close?.();
       redis.disconnect();
@@ -242,12 +250,39 @@ async function compose(
   };
 }
 
-/** The driver RB_DRIVER names, started. */
+/**
+ * The API on its port. Not Express's `app.listen`: in Express 5 its callback is also the error
+ * listener, so a port in use looked like a start.
+ */
+function listen(app: RequestListener, port: number, host: string): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    const server = createServer(app);
+    // Long polls hold a request for up to 60 s; keep-alive sockets must outlive them.
+    server.keepAliveTimeout = 65_000;
+    server.headersTimeout = 66_000;
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      server.off("error", reject);
+      resolve(server);
+    });
+  });
+}
+
+async function closeServer(server: Server): Promise<void> {
+  server.closeAllConnections();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+}
+
+/** The driver RB_DRIVER names, and how to start it (once the service's ports are its own). */
 async function configuredDriver(
   config: Config,
   context: DriverContext,
   logger: Logger,
-): Promise<{ driver: BuilderDriver; leadership: ServiceOverrides["leadership"] | null }> {
+): Promise<{
+  driver: BuilderDriver;
+  leadership: ServiceOverrides["leadership"] | null;
+  start: () => Promise<void>;
+}> {
   const warmVolumeGiB = Math.min(...Object.values(config.plans).map((p) => p.cacheVolumeGiB));
   if (config.driver === "memory") {
     const driver = new MemoryDriver({
@@ -255,7 +290,7 @@ async function configuredDriver(
       bootMs: config.memoryBootMs,
       credentials: context.credentials,
     });
-    return { driver, leadership: null };
+    return { driver, leadership: null, start: async () => {} };
   }
   // What every driver with pools takes: the idle and warm tiers, and where builders' events go.
   const pools = {
@@ -269,13 +304,11 @@ async function configuredDriver(
   };
   if (config.driver === "kubernetes") {
     const { driver, elector } = kubernetesFleet({ config: config.kubernetes, ...pools });
-    await driver.start();
-    return { driver, leadership: elector };
+    return { driver, leadership: elector, start: () => driver.start() };
   }
   logger.warn(SINGLE_TENANT_WARNING);
   const driver = new LocalDriver({ dataDir: config.local.dir, buildkitd: config.local.buildkitd, ...pools });
-  await driver.start();
-  return { driver, leadership: null };
+  return { driver, leadership: null, start: () => driver.start() };
 }
 
 /** The CA from files (production), from a folder made on first use, or a throw-away one in memory. */
@@ -293,8 +326,6 @@ async function loadAuthority(config: Config, logger: Logger): Promise<Certificat
   );
 }
 
-const BROKER_CERT_DAYS = 30;
-
 async function startBroker(
   config: Config,
   authority: CertificateAuthority,
@@ -303,18 +334,27 @@ async function startBroker(
   metrics: Metrics,
   logger: Logger,
 ): Promise<{ broker: Broker; info: BrokerInfo }> {
-  const notAfter = Date.now() + BROKER_CERT_DAYS * 86_400_000;
   const broker = new Broker({
     caPem: authority.caPem,
-    server: await authority.issueServer(config.broker.names, notAfter),
-    upstream: await authority.issueBrokerClient(notAfter),
+    certificates: {
+      async issue() {
+        const notAfter = Math.min(Date.now() + config.broker.certLifetimeMs, authority.notAfter);
+        const [server, upstream] = await Promise.all([
+          authority.issueServer(config.broker.names, notAfter),
+          authority.issueBrokerClient(notAfter),
+        ]);
+        return { server, upstream, notAfter };
+      },
+    },
     builds,
     activity: (buildId, event) => service.recordActivity(buildId, event),
     metrics,
     logger,
     options: {
       handshakeTimeoutMs: config.broker.handshakeTimeoutMs,
+      helloTimeoutMs: config.broker.helloTimeoutMs,
       maxHandshakes: config.broker.maxHandshakes,
+      maxHandshakesPerSource: config.broker.maxHandshakesPerSource,
       dialTimeoutMs: config.broker.dialTimeoutMs,
       keepAliveMs: 30_000,
       sweepMs: 5_000,

@@ -180,7 +180,7 @@ describe("OIDC configuration", () => {
       expect(config.volumeRetentionMs).toBe(30 * 86_400_000);
     });
 
-    it("refuses a bad namespace, toleration or address range", () => {
+    it("refuses a bad namespace, toleration or address range, and broker labels that select every pod", () => {
       const list = problems({
         ...kube,
         RB_K8S_BUILDKIT_IMAGE: image("moby/buildkit"),
@@ -188,10 +188,12 @@ describe("OIDC configuration", () => {
         RB_K8S_NAMESPACE: "Builders_NS",
         RB_K8S_TOLERATIONS: JSON.stringify([{ key: "x", operator: "Maybe" }]),
         RB_K8S_BLOCKED_CIDRS: JSON.stringify(["10.0.0.0"]),
+        RB_K8S_BROKER_LABELS: "{}",
       });
       expect(list.map((p) => p.split(":")[0]).sort()).toEqual(
-        ["RB_K8S_BLOCKED_CIDRS", "RB_K8S_NAMESPACE", "RB_K8S_TOLERATIONS"].sort(),
+        ["RB_K8S_BLOCKED_CIDRS", "RB_K8S_BROKER_LABELS", "RB_K8S_NAMESPACE", "RB_K8S_TOLERATIONS"].sort(),
       );
+      expect(list.find((p) => p.startsWith("RB_K8S_BROKER_LABELS"))).toMatch(/\{\} would let in every pod/);
     });
   });
 });

@@ -1,5 +1,4 @@
-import type { Socket } from "node:net";
-import type { AddressInfo } from "node:net";
+import net, { type AddressInfo, type Socket } from "node:net";
 import tls from "node:tls";
 import type { X509Certificate } from "node:crypto";
 import type { Logger } from "pino";
@@ -12,23 +11,41 @@ export interface BrokerMetrics {
   refused(reason: RefusalReason): void;
   opened(): void;
   closed(bytesIn: number, bytesOut: number): void;
+  /** When the first of the broker's own certificates expires (ms since the epoch). */
+  certificatesExpire(notAfter: number): void;
 }
 
 export interface BrokerOptions {
   handshakeTimeoutMs: number;
+  /** How long a new connection may take to send its first byte (its ClientHello starts it). */
+  helloTimeoutMs: number;
   maxHandshakes: number;
+  /** Handshakes one source (an IPv4 address, an IPv6 /64) may run at once: no one holds the global cap. */
+  maxHandshakesPerSource: number;
   dialTimeoutMs: number;
   keepAliveMs: number;
   /** How often open connections are checked against their build, beside revocation messages. */
   sweepMs: number;
 }
 
+export interface KeyPair {
+  certPem: string;
+  keyPem: string;
+}
+
+/**
+ * The broker's own certificates, issued at start and again before they expire: the server
+ * certificate for the names clients dial, and the client certificate of its identity towards
+ * builders. Both expire at `notAfter`.
+ */
+export interface BrokerCertificates {
+  issue(): Promise<{ server: KeyPair; upstream: KeyPair; notAfter: number }>;
+}
+
 export interface BrokerDeps {
+  /** The CA of tenants' certificates (and of builders' server certificates): the broker alone trusts it for clients. */
   caPem: string;
-  /** The broker's server certificate, for the names clients dial. */
-  server: { certPem: string; keyPem: string };
-  /** The broker's client certificate, for its connections to builders. */
-  upstream: { certPem: string; keyPem: string };
+  certificates: BrokerCertificates;
   builds: {
     get(id: string): Promise<Build | null>;
     addBytes(id: string, bytesIn: number, bytesOut: number): Promise<void>;
@@ -56,38 +73,35 @@ const ALPN = ["h2"];
  * broker then opens its own mTLS connection to that build's builder and pipes bytes both ways.
  */
 export class Broker {
+  /** Accepts connections and turns floods away before any TLS state is made for them. */
+  private readonly front: net.Server;
+  /** Never listens: it handshakes the connections the front hands it. */
   private readonly server: tls.Server;
   private readonly tunnels = new Map<string, Set<Tunnel>>();
-  private readonly handshaking = new Set<Socket>();
+  /** Connections still in their handshake, and the source each counts against. */
+  private readonly handshaking = new Map<Socket, string>();
+  private readonly handshakesBySource = new Map<string, number>();
   /** Connections refused by the handshake cap, so that their hang-up is not counted again. */
   private readonly capped = new WeakSet<Socket>();
   private sweeper: NodeJS.Timeout | null = null;
+  private renewal: NodeJS.Timeout | null = null;
   /**
    * One TLS context for every connection to builders. Made per connection (tls.connect with
    * ca/cert/key), it re-parsed the PEMs each time (about 2 ms of CPU) and each connection kept
-   * an OpenSSL context of its own alive (tens of KiB).
+   * an OpenSSL context of its own alive (tens of KiB). Replaced when the certificates renew.
    */
-  private readonly upstreamContext: tls.SecureContext;
+  private upstreamContext: tls.SecureContext | null = null;
 
   constructor(private readonly deps: BrokerDeps) {
-    const { caPem, server, upstream, options } = deps;
-    this.upstreamContext = tls.createSecureContext({
-      ca: [caPem],
-      cert: upstream.certPem,
-      key: upstream.keyPem,
-      minVersion: "TLSv1.2",
-    });
+    const { options } = deps;
     this.server = tls.createServer({
-      ca: [caPem],
-      cert: server.certPem,
-      key: server.keyPem,
       requestCert: true,
       rejectUnauthorized: true,
       ALPNProtocols: ALPN,
       minVersion: "TLSv1.2",
       handshakeTimeout: options.handshakeTimeoutMs,
     });
-    this.server.on("connection", (raw: Socket) => this.onConnection(raw));
+    this.front = net.createServer((raw: Socket) => this.onConnection(raw));
     this.server.on("tlsClientError", (err: Error & { code?: string }, socket: tls.TLSSocket) => {
       // Node leaves a connection whose handshake timed out open: close every failed one here.
       socket.destroy();
@@ -97,22 +111,25 @@ export class Broker {
       deps.metrics.refused(handshakeRefusal(err, socket.authorizationError as unknown as string | null));
     });
     this.server.on("secureConnection", (socket: tls.TLSSocket) => {
-      this.settleHandshake(socket);
+      this.settle(rawSocketOf(socket));
       void this.onSecure(socket);
     });
   }
 
   async listen(port: number, host: string): Promise<AddressInfo> {
+    await this.renew();
     await new Promise<void>((resolve, reject) => {
-      this.server.once("error", reject);
-      this.server.listen(port, host, () => {
-        this.server.off("error", reject);
+      this.front.once("error", reject);
+      // A deep accept queue: a flood of connections from one source is turned away by the
+      // broker, but only once accepted; a full queue would drop everyone's SYNs alike.
+      this.front.listen({ port, host, backlog: 4096 }, () => {
+        this.front.off("error", reject);
         resolve();
       });
     });
     this.sweeper = setInterval(() => void this.sweep(), this.deps.options.sweepMs);
     this.sweeper.unref();
-    return this.server.address() as AddressInfo;
+    return this.front.address() as AddressInfo;
   }
 
   /** Closes every connection of a build that ended; on every replica, through the revocation bus. */
@@ -129,32 +146,85 @@ export class Broker {
 
   async close(): Promise<void> {
     if (this.sweeper) clearInterval(this.sweeper);
+    if (this.renewal) clearTimeout(this.renewal);
     for (const set of this.tunnels.values()) for (const tunnel of set) this.teardown(tunnel);
-    for (const raw of this.handshaking) raw.destroy();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    for (const raw of this.handshaking.keys()) raw.destroy();
+    await new Promise<void>((resolve) => this.front.close(() => resolve()));
+  }
+
+  /**
+   * Fresh certificates into the live server and the context for builders, with no restart: new
+   * connections get them, open ones keep theirs. Then again when two thirds of their life is
+   * gone; a failed renewal is retried within a minute, while the old ones still hold.
+   */
+  private async renew(): Promise<void> {
+    const { server, upstream, notAfter } = await this.deps.certificates.issue();
+    const issuedAt = Date.now();
+    this.server.setSecureContext({
+      ca: [this.deps.caPem],
+      cert: server.certPem,
+      key: server.keyPem,
+      minVersion: "TLSv1.2",
+    });
+    this.upstreamContext = tls.createSecureContext({
+      ca: [this.deps.caPem],
+      cert: upstream.certPem,
+      key: upstream.keyPem,
+      minVersion: "TLSv1.2",
+    });
+    this.deps.metrics.certificatesExpire(notAfter);
+    this.scheduleRenewal(issuedAt + ((notAfter - issuedAt) * 2) / 3);
+  }
+
+  private scheduleRenewal(at: number): void {
+    // setTimeout holds at most ~24.8 days; a longer wait is taken in steps.
+    const delay = Math.min(Math.max(0, at - Date.now()), 2 ** 31 - 1);
+    this.renewal = setTimeout(() => {
+      if (Date.now() < at) return this.scheduleRenewal(at);
+      this.renew().catch((err: Error) => {
+        this.deps.logger.warn({ err: err.message }, "broker could not renew its certificates; retrying");
+        this.scheduleRenewal(Date.now() + RENEWAL_RETRY_MS);
+      });
+    }, delay);
+    this.renewal.unref();
   }
 
   private onConnection(raw: Socket): void {
-    if (this.handshaking.size >= this.deps.options.maxHandshakes) {
-      this.deps.metrics.refused("too-many-handshakes");
+    const { maxHandshakes, maxHandshakesPerSource, helloTimeoutMs, keepAliveMs } = this.deps.options;
+    const source = sourceOf(raw.remoteAddress ?? "");
+    const fromSource = this.handshakesBySource.get(source) ?? 0;
+    if (this.handshaking.size >= maxHandshakes || fromSource >= maxHandshakesPerSource) {
+      this.deps.metrics.refused(
+        fromSource >= maxHandshakesPerSource ? "too-many-from-source" : "too-many-handshakes",
+      );
       this.capped.add(raw);
       raw.destroy();
       return;
     }
-    this.handshaking.add(raw);
-    raw.once("close", () => this.handshaking.delete(raw));
+    this.handshaking.set(raw, source);
+    this.handshakesBySource.set(source, fromSource + 1);
+    raw.once("close", () => this.settle(raw));
     raw.setNoDelay(true);
-    raw.setKeepAlive(true, this.deps.options.keepAliveMs);
+    raw.setKeepAlive(true, keepAliveMs);
+    this.server.emit("connection", raw);
+    // A connection that sends nothing holds a handshake slot for nothing: far less than the handshake's own time.
+    setTimeout(() => {
+      if (raw.bytesRead === 0 && this.handshaking.has(raw)) {
+        this.deps.metrics.refused("hello-timeout");
+        this.capped.add(raw);
+        raw.destroy();
+      }
+    }, helloTimeoutMs).unref();
   }
 
-  /** The handshake is over: the raw socket no longer counts against the handshake cap. */
-  private settleHandshake(socket: tls.TLSSocket): void {
-    for (const raw of this.handshaking) {
-      if (raw.remotePort === socket.remotePort && raw.remoteAddress === socket.remoteAddress) {
-        this.handshaking.delete(raw);
-        return;
-      }
-    }
+  /** The handshake is over: the raw socket no longer counts against the handshake caps. */
+  private settle(raw: Socket): void {
+    const source = this.handshaking.get(raw);
+    if (source === undefined) return;
+    this.handshaking.delete(raw);
+    const left = (this.handshakesBySource.get(source) ?? 1) - 1;
+    if (left > 0) this.handshakesBySource.set(source, left);
+    else this.handshakesBySource.delete(source);
   }
 
   private async onSecure(client: tls.TLSSocket): Promise<void> {
@@ -190,7 +260,7 @@ export class Broker {
     const upstream = tls.connect({
       host: target.host,
       port: target.port,
-      secureContext: this.upstreamContext,
+      secureContext: this.upstreamContext!,
       servername: builderServerName(builderId),
       ALPNProtocols: ALPN,
     });
@@ -270,6 +340,30 @@ export class Broker {
         this.revoke(buildId);
     }
   }
+}
+
+const RENEWAL_RETRY_MS = 60_000;
+
+/** Who a connection counts against: its IPv4 address, or its IPv6 /64 (one host's usual share). */
+export function sourceOf(address: string): string {
+  const v4 = /^(?:::ffff:)?(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  if (v4) return v4[1]!;
+  const groups = expandIPv6(address);
+  return groups ? `${groups.slice(0, 4).join(":")}::/64` : address;
+}
+
+/** The eight 16-bit groups of an IPv6 address, or null when it is not one. */
+function expandIPv6(address: string): string[] | null {
+  if (!address.includes(":")) return null;
+  const [head, tail = null] = address.split("::");
+  const parts = (text: string | null) => (text ? text.split(":") : []);
+  const left = parts(head ?? "");
+  const right = parts(tail);
+  const missing = 8 - left.length - right.length;
+  if (missing < 0 || (tail === null && missing !== 0)) return null;
+  return [...left, ...Array<string>(missing).fill("0"), ...right].map((g) =>
+    g.toLowerCase().padStart(4, "0"),
+  );
 }
 
 /** The TCP socket under a server-side TLS socket (Node keeps it as `_parent`). */

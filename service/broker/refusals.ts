@@ -10,6 +10,8 @@ export type RefusalReason =
   | "handshake-timeout"
   | "handshake-failed"
   | "too-many-handshakes"
+  | "too-many-from-source"
+  | "hello-timeout"
   | "no-identity"
   | "foreign"
   | "superseded"

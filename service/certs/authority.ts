@@ -1,6 +1,6 @@
 // @peculiar/x509 resolves its parts through tsyringe, which needs the Reflect metadata API first.
 import "reflect-metadata";
-import { createPublicKey, webcrypto } from "node:crypto";
+import { createECDH, createHash, createPublicKey, hkdfSync, webcrypto } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import * as x509 from "@peculiar/x509";
@@ -32,23 +32,40 @@ export interface ClientKeyRequest {
 
 /**
  * The service's certificate authority (ECDSA P-256). It signs each build's client certificate,
- * the broker's server and client certificates, and each builder's server certificate. Private
- * keys of clients never reach it: it signs their public keys.
+ * the broker's server certificate, and each builder's server certificate. Private keys of
+ * clients never reach it: it signs their public keys.
+ *
+ * Two trust domains: tenants' certificates come from this CA, which only the broker trusts for
+ * clients; builders trust only `brokerIdentity`, a CA of its own that signs nothing but the
+ * broker's client certificate. So a tenant's certificate, live or expired, opens no builder.
  */
 export class CertificateAuthority {
   private constructor(
     private readonly cert: x509.X509Certificate,
     private readonly key: CryptoKey,
+    /** The issuer of the broker's identity towards builders. */
+    readonly brokerIdentity: BrokerIdentityAuthority,
   ) {}
 
   get caPem(): string {
     return this.cert.toString("pem");
   }
 
+  /** The only CA builders trust for clients: the broker's identity. */
+  get brokerIdentityCaPem(): string {
+    return this.brokerIdentity.caPem;
+  }
+
+  /** When this CA's own certificate expires (ms since the epoch). */
+  get notAfter(): number {
+    return this.cert.notAfter.getTime();
+  }
+
   static async fromPem(certPem: string, keyPem: string): Promise<CertificateAuthority> {
     const cert = new x509.X509Certificate(certPem);
     const key = await webcrypto.subtle.importKey("pkcs8", pemBody(keyPem), EC, false, ["sign"]);
-    return new CertificateAuthority(cert, key as CryptoKey);
+    const identity = await BrokerIdentityAuthority.derive(cert, pemBody(keyPem));
+    return new CertificateAuthority(cert, key as CryptoKey, identity);
   }
 
   static async create(now = Date.now()): Promise<{ authority: CertificateAuthority } & KeyPairPem> {
@@ -66,10 +83,15 @@ export class CertificateAuthority {
         await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
       ],
     });
+    const keyPem = await keyToPem(keys.privateKey);
     return {
-      authority: new CertificateAuthority(cert, keys.privateKey),
+      authority: new CertificateAuthority(
+        cert,
+        keys.privateKey,
+        await BrokerIdentityAuthority.derive(cert, pemBody(keyPem)),
+      ),
       certPem: cert.toString("pem"),
-      keyPem: await keyToPem(keys.privateKey),
+      keyPem,
     };
   }
 
@@ -113,14 +135,9 @@ export class CertificateAuthority {
     });
   }
 
-  /** The broker's client certificate, for its connections to builders. */
-  async issueBrokerClient(notAfter: number): Promise<KeyPairPem> {
-    return this.issueKeyPair({
-      subject: "CN=remote-builder broker",
-      notAfter,
-      usage: x509.ExtendedKeyUsage.clientAuth,
-      names: [{ type: "url", value: BROKER_URI }],
-    });
+  /** The broker's client certificate, for its connections to builders: from the broker's own CA. */
+  issueBrokerClient(notAfter: number): Promise<KeyPairPem> {
+    return this.brokerIdentity.issueBrokerClient(notAfter);
   }
 
   /** A builder's server certificate, which only the broker (holding the CA) will trust. */
@@ -128,35 +145,126 @@ export class CertificateAuthority {
     return this.issueServer([builderServerName(builderId)], notAfter);
   }
 
-  private async issueKeyPair(spec: SignSpec): Promise<KeyPairPem> {
-    const keys = (await webcrypto.subtle.generateKey(EC, true, ["sign", "verify"])) as CryptoKeyPair;
-    const cert = await this.sign(keys.publicKey, spec);
-    return { certPem: cert.toString("pem"), keyPem: await keyToPem(keys.privateKey) };
+  private issueKeyPair(spec: SignSpec): Promise<KeyPairPem> {
+    return issueKeyPair(this.cert, this.key, spec);
   }
 
-  private async sign(publicKey: CryptoKey, spec: SignSpec): Promise<x509.X509Certificate> {
-    const now = Date.now();
-    return x509.X509CertificateGenerator.create({
-      serialNumber: serial(),
-      subject: spec.subject,
-      issuer: this.cert.subject,
-      notBefore: new Date(now - SKEW_MS),
-      notAfter: new Date(Math.min(spec.notAfter, this.cert.notAfter.getTime())),
+  private sign(publicKey: CryptoKey, spec: SignSpec): Promise<x509.X509Certificate> {
+    return signCertificate(this.cert, this.key, publicKey, spec);
+  }
+}
+
+/**
+ * The CA of the broker's identity towards builders, which signs nothing else. Every replica must
+ * present a client certificate that builders made by any replica trust, so its key is derived
+ * from the service CA's key (HKDF-SHA256), not made at random: the same CA on every replica, with
+ * nothing more to configure or rotate than the service CA itself.
+ */
+export class BrokerIdentityAuthority {
+  private constructor(
+    private readonly cert: x509.X509Certificate,
+    private readonly key: CryptoKey,
+  ) {}
+
+  get caPem(): string {
+    return this.cert.toString("pem");
+  }
+
+  static async derive(root: x509.X509Certificate, rootKeyDer: Buffer): Promise<BrokerIdentityAuthority> {
+    const keys = await derivedKeyPair(rootKeyDer, "remote-builder broker identity CA v1");
+    const spki = Buffer.from(await webcrypto.subtle.exportKey("spki", keys.publicKey));
+    const cert = await x509.X509CertificateGenerator.createSelfSigned({
+      // Named by its key: the same serial on every replica.
+      serialNumber: createHash("sha256")
+        .update(spki)
+        .digest("hex")
+        .slice(0, 32)
+        .replace(/^[89a-f]/, "0"),
+      name: "CN=remote-builder broker identity",
+      notBefore: root.notBefore,
+      notAfter: root.notAfter,
       signingAlgorithm: EC,
-      publicKey,
-      signingKey: this.key,
+      keys,
       extensions: [
-        new x509.BasicConstraintsExtension(false, undefined, true),
-        new x509.KeyUsagesExtension(
-          x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment,
-          true,
-        ),
-        new x509.ExtendedKeyUsageExtension([spec.usage], false),
-        new x509.SubjectAlternativeNameExtension(spec.names, false),
-        await x509.AuthorityKeyIdentifierExtension.create(this.cert, false),
+        new x509.BasicConstraintsExtension(true, 0, true),
+        new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+        await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
       ],
     });
+    return new BrokerIdentityAuthority(cert, keys.privateKey);
   }
+
+  issueBrokerClient(notAfter: number): Promise<KeyPairPem> {
+    return issueKeyPair(this.cert, this.key, {
+      subject: "CN=remote-builder broker",
+      notAfter,
+      usage: x509.ExtendedKeyUsage.clientAuth,
+      names: [{ type: "url", value: BROKER_URI }],
+    });
+  }
+}
+
+/** A P-256 key pair whose private scalar is HKDF(`secret`, `info`): the same for the same inputs. */
+async function derivedKeyPair(secret: Buffer, info: string): Promise<CryptoKeyPair> {
+  // The P-256 group order: a scalar must be below it (a 2^-32 chance per try that one is not).
+  const order = BigInt("0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551");
+  for (let attempt = 0; ; attempt++) {
+    const d = Buffer.from(hkdfSync("sha256", secret, "remote-builder", `${info} #${attempt}`, 32));
+    const scalar = BigInt(`0x${d.toString("hex")}`);
+    if (scalar === 0n || scalar >= order) continue;
+    const ecdh = createECDH("prime256v1");
+    ecdh.setPrivateKey(d);
+    const point = ecdh.getPublicKey();
+    const jwk = {
+      kty: "EC",
+      crv: "P-256",
+      x: point.subarray(1, 33).toString("base64url"),
+      y: point.subarray(33, 65).toString("base64url"),
+    };
+    const [privateKey, publicKey] = await Promise.all([
+      webcrypto.subtle.importKey("jwk", { ...jwk, d: d.toString("base64url") }, EC, false, ["sign"]),
+      webcrypto.subtle.importKey("jwk", jwk, EC, true, ["verify"]),
+    ]);
+    return { privateKey, publicKey } as CryptoKeyPair;
+  }
+}
+
+async function issueKeyPair(
+  issuer: x509.X509Certificate,
+  key: CryptoKey,
+  spec: SignSpec,
+): Promise<KeyPairPem> {
+  const keys = (await webcrypto.subtle.generateKey(EC, true, ["sign", "verify"])) as CryptoKeyPair;
+  const cert = await signCertificate(issuer, key, keys.publicKey, spec);
+  return { certPem: cert.toString("pem"), keyPem: await keyToPem(keys.privateKey) };
+}
+
+async function signCertificate(
+  issuer: x509.X509Certificate,
+  key: CryptoKey,
+  publicKey: CryptoKey,
+  spec: SignSpec,
+): Promise<x509.X509Certificate> {
+  const now = Date.now();
+  return x509.X509CertificateGenerator.create({
+    serialNumber: serial(),
+    subject: spec.subject,
+    issuer: issuer.subject,
+    notBefore: new Date(now - SKEW_MS),
+    notAfter: new Date(Math.min(spec.notAfter, issuer.notAfter.getTime())),
+    signingAlgorithm: EC,
+    publicKey,
+    signingKey: key,
+    extensions: [
+      new x509.BasicConstraintsExtension(false, undefined, true),
+      // Signatures only: no key of ours or of a client's is used to encipher a TLS key exchange
+      // (ECDHE, and TLS 1.3), so keyEncipherment, which an EC key cannot do anyway, is not claimed.
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+      new x509.ExtendedKeyUsageExtension([spec.usage], false),
+      new x509.SubjectAlternativeNameExtension(spec.names, false),
+      await x509.AuthorityKeyIdentifierExtension.create(issuer, false),
+    ],
+  });
 }
 
 interface SignSpec {

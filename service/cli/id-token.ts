@@ -1,6 +1,7 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { ApiClient, exchangedToken, staticToken, type TokenSource } from "../client/api-client.js";
+import { httpRequest } from "../client/http.js";
 
 const run = promisify(execFile);
 
@@ -19,17 +20,29 @@ export async function ciIdentityToken(audience: string, env = process.env): Prom
   if (env.ACTIONS_ID_TOKEN_REQUEST_URL && env.ACTIONS_ID_TOKEN_REQUEST_TOKEN) {
     const url = new URL(env.ACTIONS_ID_TOKEN_REQUEST_URL);
     url.searchParams.set("audience", audience);
-    const response = await fetch(url, {
+    const response = await httpRequest(url.href, {
+      method: "GET",
       headers: { authorization: `Bearer ${env.ACTIONS_ID_TOKEN_REQUEST_TOKEN}` },
+      timeoutMs: 15_000,
     });
-    if (!response.ok)
-      throw new Error(`GitHub refused an OIDC token: ${response.status} ${await response.text()}`);
-    return ((await response.json()) as { value: string }).value;
+    if (response.status !== 200) {
+      throw new Error(`GitHub refused an OIDC token: ${response.status} ${response.text}`);
+    }
+    return (JSON.parse(response.text) as { value: string }).value;
   }
   const circle = env.CIRCLE_OIDC_TOKEN_V2 ?? env.CIRCLE_OIDC_TOKEN;
   if (circle) return circle;
   if (env.BUILDKITE === "true") {
-    const { stdout } = await run("buildkite-agent", ["oidc", "request-token", "--audience", audience]);
+    // The organization's and pipeline's ids are optional claims: trust matches the organization by
+    // id, and a build's run is its pipeline's build number.
+    const { stdout } = await run("buildkite-agent", [
+      "oidc",
+      "request-token",
+      "--audience",
+      audience,
+      "--claim",
+      "organization_id,pipeline_id",
+    ]);
     return stdout.trim();
   }
   return null;

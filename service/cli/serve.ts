@@ -5,10 +5,14 @@ import { stopSignals } from "./signals.js";
 /** Runs until SIGINT or SIGTERM, then stops cleanly (a second signal does not cut that short). */
 export async function serveCommand(): Promise<number> {
   const signals = stopSignals();
-  const service = await startService(loadConfig());
-  await signals.first;
-  service.logger.info("stopping");
-  await service.stop();
-  signals.dispose();
-  return 0;
+  try {
+    const service = await startService(loadConfig());
+    await signals.first;
+    service.logger.info("stopping");
+    await service.stop();
+    return 0;
+  } finally {
+    // Also when the start failed: a signal must then end the process as it would any other.
+    signals.dispose();
+  }
 }

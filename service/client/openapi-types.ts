@@ -530,7 +530,6 @@ export interface operations {
               labels: {
                 [key: string]: string;
               };
-              endpoint: string | null;
               heartbeatIntervalSeconds: number;
               /** Format: date-time */
               createdAt: string;
@@ -618,7 +617,7 @@ export interface operations {
           labels?: {
             [key: string]: string;
           };
-          /** @description the PEM public key (ECDSA P-256) of a key pair the client made; the build's client certificate signs it */
+          /** @description the PEM public key of a key pair the client made (ECDSA P-256 or P-384, or RSA of 2048 bits or more); the build's client certificate signs it */
           publicKey?: string;
           /** @description or a PEM certificate request (PKCS#10) instead of publicKey */
           csr?: string;
@@ -657,7 +656,6 @@ export interface operations {
             labels: {
               [key: string]: string;
             };
-            endpoint: string | null;
             heartbeatIntervalSeconds: number;
             /** Format: date-time */
             createdAt: string;
@@ -801,7 +799,6 @@ export interface operations {
             labels: {
               [key: string]: string;
             };
-            endpoint: string | null;
             heartbeatIntervalSeconds: number;
             /** Format: date-time */
             createdAt: string;
@@ -907,7 +904,6 @@ export interface operations {
             labels: {
               [key: string]: string;
             };
-            endpoint: string | null;
             heartbeatIntervalSeconds: number;
             /** Format: date-time */
             createdAt: string;
@@ -1029,7 +1025,6 @@ export interface operations {
             labels: {
               [key: string]: string;
             };
-            endpoint: string | null;
             heartbeatIntervalSeconds: number;
             /** Format: date-time */
             createdAt: string;

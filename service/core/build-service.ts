@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import type { Principal } from "./accounts.js";
+import { confinedRun, mayActOn, type Principal } from "./accounts.js";
 import { admit, monthStart } from "./admission.js";
 import type { Build, BuilderTier, BuildPatch, CacheRequest, JobResult } from "./build.js";
 import { BuildEvents } from "./build-events.js";
@@ -156,6 +156,7 @@ export class BuildService {
       ref: principal.ci?.ref ?? null,
       workflow: principal.ci?.workflow ?? null,
       run: principal.ci?.run ?? null,
+      runKey: confinedRun(principal) ?? null,
       cacheWrite: principal.cacheWrite ?? true,
     };
     if (request.publicKey !== undefined || request.csr !== undefined) {
@@ -226,7 +227,7 @@ export class BuildService {
   }
 
   async list(principal: Principal, states: BuildState[] | null, limit: number): Promise<Build[]> {
-    return this.deps.builds.list(principal.account.id, states, limit);
+    return this.deps.builds.list(principal.account.id, states, limit, confinedRun(principal));
   }
 
   /** The client is alive: extend the build's claims. A build that lost them is reaped. */
@@ -410,9 +411,15 @@ export class BuildService {
 
   private async owned(principal: Principal, id: string): Promise<Build> {
     const build = await this.deps.builds.get(id);
-    // Another account's build is "not found", never "forbidden": ids are not an oracle.
-    if (build === null || build.accountId !== principal.account.id) {
-      throw new Problem("not-found", `There is no build ${id} in this account.`);
+    // A build the caller may not see is "not found", never "forbidden", with the same words whether
+    // it exists or not: ids are not an oracle.
+    if (build === null || !mayActOn(principal, build)) {
+      throw new Problem(
+        "not-found",
+        confinedRun(principal) === undefined
+          ? `There is no build ${id} in this account.`
+          : `There is no build ${id} of this CI run: a credential from the OIDC exchange sees only the builds its own run created (an agent token sees every build of the account).`,
+      );
     }
     return build;
   }

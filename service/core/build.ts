@@ -55,6 +55,8 @@ export interface Build {
   ref: string | null;
   workflow: string | null;
   run: string | null;
+  /** The exchanged credential's run key (see CiRun): which credentials may see the build; null for agent tokens. */
+  runKey: string | null;
   /** False when the credential may not write the warm cache: the build gets a cold builder. */
   cacheWrite: boolean;
 }

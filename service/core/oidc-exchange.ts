@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import type { Principal } from "./accounts.js";
-import { ciIdentity, type CiIdentity } from "./ci-identity.js";
+import { ciIdentity, type CiIdentity, runKey } from "./ci-identity.js";
 import type { AccountCredential, Clock, CredentialStore, IdentityVerifier, TrustStore } from "./ports.js";
 import { Problem } from "./problems.js";
 import { hashToken } from "./tokens.js";
@@ -53,14 +53,16 @@ export class OidcExchange {
       candidates = candidates.filter((r) => r.accountId === accountRef || r.accountHandle === accountRef);
     }
     const verdict = matchTrust(identity, candidates);
-    if (!verdict.ok) throw new Problem(verdict.kind, verdict.detail, { reasons: verdict.reasons });
+    // The verdict's per-relationship reasons stay here: they describe other relationships.
+    if (!verdict.ok) throw new Problem(verdict.kind, verdict.detail, { reason: verdict.kind });
     const accounts = new Set(
       candidates.filter((r) => mismatch(r, identity) === null).map((r) => r.accountId),
     );
     if (accounts.size > 1) {
       throw new Problem(
         "invalid-request",
-        `${accounts.size} accounts trust this job; name the one to act for with "account" (its handle or id).`,
+        // Not how many, nor which: other accounts' trust is theirs to know.
+        `More than one account trusts this job; name the one to act for with "account" (its handle or id).`,
         { errors: [{ path: "body.account", message: "required when several accounts trust the job" }] },
       );
     }
@@ -88,6 +90,7 @@ export class OidcExchange {
       ref: identity.ref,
       workflow: identity.workflow,
       run: identity.run,
+      runKey: runKey(identity),
       cacheWrite: cache.write,
       expiresAt: now + ttl,
     };
@@ -111,11 +114,15 @@ export class OidcExchange {
     // Removing the relationship ends its credentials at once: the account is read through it.
     const account = await this.deps.trust.accountOf(record.relationshipId);
     if (!account || account.id !== record.accountId) return null;
+    // One exchanged before credentials were confined to their run has no key: it gets no rights at
+    // all (never the account's), and the client exchanges a fresh token on the 401.
+    if (typeof record.runKey !== "string") return null;
+    const { repository, ref, workflow, run } = record;
     return {
       account,
       tokenId: null,
       cacheWrite: record.cacheWrite,
-      ci: { repository: record.repository, ref: record.ref, workflow: record.workflow, run: record.run },
+      ci: { repository, ref, workflow, run, runKey: record.runKey },
     };
   }
 

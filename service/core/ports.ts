@@ -57,7 +57,8 @@ export interface BuildStore {
   ): Promise<Build | null>;
   /** Updates fields without a state change (activity, fences), only while in `state`. */
   patch(id: string, state: BuildState, patch: BuildPatch): Promise<Build | null>;
-  list(accountId: string, states: BuildState[] | null, limit: number): Promise<Build[]>;
+  /** The account's builds, newest first; with `runKey`, only those of that CI run. */
+  list(accountId: string, states: BuildState[] | null, limit: number, runKey?: string): Promise<Build[]>;
   /** Adds what the broker carried for the build; counted whatever its state. */
   addBytes(id: string, bytesIn: number, bytesOut: number): Promise<void>;
   /** Every build not in a terminal state, oldest first. */
@@ -158,6 +159,7 @@ export interface BuilderSpec {
 }
 
 export interface BuilderTls {
+  /** The CA whose certificates the builder accepts from clients: the broker's identity only. */
   caPem: string;
   certPem: string;
   keyPem: string;
@@ -180,6 +182,8 @@ export interface RevocationBus {
 /** Signs what builds and builders need; the private keys of clients never reach it. */
 export interface CertificateIssuer {
   readonly caPem: string;
+  /** The CA of the broker's client identity: the only one builders trust. */
+  readonly brokerIdentityCaPem: string;
   /** Throws an `invalid-request` Problem for a key or CSR it will not sign. */
   issueClientCertificate(
     request: { publicKey?: string | undefined; csr?: string | undefined },

@@ -83,7 +83,14 @@ export interface CachePolicy {
 
 export type TrustVerdict =
   | { ok: true; relationship: TrustRelationship; cache: CachePolicy }
-  | { ok: false; kind: "no-trust-relationship" | "event-not-allowed"; detail: string; reasons: string[] };
+  | {
+      ok: false;
+      kind: "no-trust-relationship" | "event-not-allowed";
+      /** What the caller is told: its own job and what to ask an admin for. */
+      detail: string;
+      /** Why each of the owner's relationships refused the job: for the service, never the caller. */
+      reasons: string[];
+    };
 
 /** Why `r` does not admit `identity`, or null when it does. `event` is checked last. */
 export function mismatch(r: TrustRelationship, identity: CiIdentity): { event: boolean; why: string } | null {
@@ -139,6 +146,12 @@ export function cachePolicy(r: TrustRelationship, identity: CiIdentity): CachePo
       reason: `a ${identity.eventName} build runs a proposed change, so it gets a cold builder and never writes the warm cache`,
     };
   }
+  if (identity.ref === null && identity.unmappedRef !== null) {
+    return {
+      write: false,
+      reason: `${identity.unmappedRef}, so it maps to no ref of the repository and gets a cold builder`,
+    };
+  }
   if (!anyMatch(r.cacheWriteRefs, identity.ref)) {
     return {
       write: false,
@@ -171,32 +184,66 @@ export function matchTrust(identity: CiIdentity, candidates: TrustRelationship[]
     return { ok: true, ...admitted[0]! };
   }
   const owner = `${identity.issuer} owner id ${identity.ownerId}${identity.ownerName ? ` (${identity.ownerName})` : ""}`;
+  // Why each relationship refused, for the service only: the caller is told nothing of other
+  // relationships (their ids, or the refs, events and environments they admit), which may belong
+  // to other accounts; it learns what to ask an admin for, in terms of its own job.
   const reasons = refusals
     .filter((r) => r.relationship.ownerId === identity.ownerId && r.relationship.issuer === identity.issuer)
     .map((r) => `relationship ${r.relationship.id}: ${r.why}`);
+  const add = (more = "") =>
+    `\`remote-builder admin trust add <account> --issuer ${identity.issuer} --owner-id ${identity.ownerId}` +
+    `${identity.repositoryId ? ` --repository-id ${identity.repositoryId}` : ""}${more}\``;
   if (reasons.length === 0) {
     return {
       ok: false,
       kind: "no-trust-relationship",
       reasons,
       detail:
-        `No account has a trust relationship for ${owner}. An admin adds one with ` +
-        `\`remote-builder admin trust add <account> --issuer ${identity.issuer} --owner-id ${identity.ownerId}` +
-        `${identity.repositoryId ? ` --repository-id ${identity.repositoryId}` : ""}\`` +
+        `No account has a trust relationship for ${owner}. An admin adds one with ${add()}` +
         (identity.kind === "github" && identity.repository
           ? ` (or --repository ${identity.repository}, which pins the ids).`
           : "."),
     };
   }
-  const onlyEvents = refusals.every((r) => r.event);
+  if (refusals.every((r) => r.event)) {
+    return { ok: false, kind: "event-not-allowed", reasons, detail: eventRefusal(identity, owner, add) };
+  }
   return {
     ok: false,
-    kind: onlyEvents ? "event-not-allowed" : "no-trust-relationship",
+    kind: "no-trust-relationship",
     reasons,
-    detail: onlyEvents
-      ? `The event ${identity.eventName ?? "(none)"} may not get a credential for ${owner}: ${reasons.join("; ")}. ` +
-        `If that is intended, add the event to a trust relationship (--event ${identity.eventName ?? "<event>"}).`
-      : `No trust relationship for ${owner} admits this job (${identity.repository ?? "repository id " + (identity.repositoryId ?? "?")}, ${identity.ref ?? "no ref"}): ` +
-        `${reasons.join("; ")}. An admin can widen one or add another with \`remote-builder admin trust add\`.`,
+    detail:
+      `No trust relationship for ${owner} admits this job (${describeJob(identity)}). An admin compares it ` +
+      `with \`remote-builder admin trust list <account>\` and widens a relationship, or adds one with ${add()}.`,
   };
+}
+
+/** What to do when the job's event alone kept every relationship from admitting it. */
+function eventRefusal(identity: CiIdentity, owner: string, add: (more?: string) => string): string {
+  const event = identity.eventName;
+  if (event === null) {
+    return `No trust relationship for ${owner} admits a job whose token names no event. An admin adds one without --event: ${add()}.`;
+  }
+  const consent = EVENTS_NEEDING_CONSENT.includes(event)
+    ? `: ${event} runs code from outside the repository with its privileges, so only a relationship that lists it admits it`
+    : "";
+  return (
+    `No trust relationship for ${owner} lets the event ${event} get a credential${consent}. ` +
+    `If that is intended, an admin adds the event to one (${add(` --event ${event}`)}).`
+  );
+}
+
+/** The job as its own token describes it: all a refusal may tell the caller, who knows it already. */
+function describeJob(identity: CiIdentity): string {
+  const repository = identity.repository ?? "repository";
+  const ref = identity.ref ?? (identity.unmappedRef ? `no ref: ${identity.unmappedRef}` : "no ref");
+  return [
+    `${repository} id ${identity.repositoryId ?? "none"}`,
+    ref,
+    `event ${identity.eventName ?? "none"}`,
+    identity.environment && `environment ${identity.environment}`,
+    identity.jobWorkflowRef && `workflow ${identity.jobWorkflowRef}`,
+  ]
+    .filter(Boolean)
+    .join(", ");
 }

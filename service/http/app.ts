@@ -10,7 +10,7 @@ import type { Prices } from "../core/usage.js";
 import { authenticators } from "./auth.js";
 import type { Metrics } from "./metrics.js";
 import { openApiDocument } from "./openapi.js";
-import { errorHandler, notFound } from "./problem.js";
+import { bodyProblem, errorHandler, notFound } from "./problem.js";
 import { requestLog } from "./request-log.js";
 import { mount, type RouteSpec } from "./route.js";
 import { adminRoutes } from "./routes/admin.js";
@@ -66,7 +66,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.disable("x-powered-by");
   app.set("etag", false);
   app.use(requestLog(deps.logger, deps.metrics));
-  app.use(express.json({ limit: "64kb", type: ["application/json", "application/*+json"] }));
+  app.use(jsonBody());
   const router = express.Router();
   mount(
     router,
@@ -77,4 +77,13 @@ export function createApp(deps: AppDeps): express.Express {
   app.use(notFound);
   app.use(errorHandler(deps.logger));
   return app;
+}
+
+/** JSON bodies of at most 64 KiB; every refusal of one is a problem about the body, never a 500. */
+function jsonBody(): express.RequestHandler {
+  const parse = express.json({ limit: "64kb", type: ["application/json", "application/*+json"] });
+  return (req, res, next) =>
+    parse(req, res, (err?: unknown) =>
+      next(err === undefined ? undefined : bodyProblem(err, req.headers["content-encoding"])),
+    );
 }

@@ -55,6 +55,16 @@ export class Metrics implements Telemetry, BrokerMetrics {
     registers: [this.registry],
   });
 
+  readonly certificateExpiry = new Gauge({
+    name: "remote_builder_certificate_expiry_timestamp_seconds",
+    help: "When the first of the broker's own certificates expires (they renew at two thirds of their life)",
+    registers: [this.registry],
+  });
+
+  certificatesExpire(notAfter: number): void {
+    this.certificateExpiry.set(notAfter / 1000);
+  }
+
   refused(reason: string): void {
     this.brokerRefusals.inc({ reason });
   }

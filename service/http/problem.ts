@@ -59,18 +59,42 @@ function toProblem(err: unknown): Problem | null {
     return new Problem("invalid-request", "The URL's path is not valid percent-encoded UTF-8.");
   if (err instanceof IllegalTransitionError)
     return new Problem("illegal-transition", err.message, { state: err.from });
-  const e = err as { type?: string; status?: number; code?: string; name?: string };
-  // body-parser's own errors
-  if (e.type === "entity.parse.failed") return new Problem("invalid-request", "The body is not valid JSON.");
-  if (e.type === "entity.too.large")
-    return new Problem("payload-too-large", "The body is larger than 64 KiB.");
-  if (e.type === "encoding.unsupported" || e.type === "charset.unsupported") {
-    return new Problem("unsupported-media-type", "Send the body as UTF-8 JSON.");
-  }
-  if (e.status === 400 && e.type !== undefined)
-    return new Problem("invalid-request", "The body could not be read.");
+  const e = err as { code?: string; name?: string };
   if (e.name === "MaxRetriesPerRequestError" || e.code === "ECONNREFUSED" || e.code === "57P01") {
     return new Problem("unavailable", "Redis or PostgreSQL is unreachable; retry shortly.", {}, 5);
   }
   return null;
+}
+
+/**
+ * What the JSON body parser refused, as a problem that says what was wrong with the body. A body
+ * that does not decode as its Content-Encoding says (gzip, deflate, br) is the client's error, never
+ * a fault of ours; anything the parser raises that is not a 4xx stays a fault (a 500, logged).
+ */
+export function bodyProblem(err: unknown, contentEncoding: string | undefined): unknown {
+  const e = err as { type?: string; status?: number };
+  if (typeof e.status !== "number" || e.status >= 500) return err;
+  const encoding = JSON.stringify((contentEncoding ?? "").slice(0, 64));
+  switch (e.type) {
+    case "entity.parse.failed":
+      return new Problem("invalid-request", "The body is not valid JSON.");
+    case "entity.too.large":
+      return new Problem("payload-too-large", "The body is larger than 64 KiB.");
+    case "charset.unsupported":
+      return new Problem("unsupported-media-type", "Send the body as UTF-8 JSON.");
+    case "encoding.unsupported":
+      return new Problem(
+        "unsupported-media-type",
+        `The body's Content-Encoding ${encoding} is not one this service reads: send it uncompressed, or as gzip, deflate or br.`,
+      );
+    case undefined:
+      // Only a decompression stream fails without a type: the bytes are not what the header says.
+      if (contentEncoding !== undefined) {
+        return new Problem(
+          "invalid-request",
+          `The body is not valid ${encoding} data, as its Content-Encoding says: send it uncompressed, or encoded as declared.`,
+        );
+      }
+  }
+  return new Problem("invalid-request", "The body could not be read.");
 }

@@ -44,7 +44,7 @@ export const CreateBuildBody = z
       .max(16_384)
       .optional()
       .describe(
-        "the PEM public key (ECDSA P-256) of a key pair the client made; the build's client certificate signs it",
+        "the PEM public key of a key pair the client made (ECDSA P-256 or P-384, or RSA of 2048 bits or more); the build's client certificate signs it",
       ),
     csr: z
       .string()
@@ -100,7 +100,6 @@ export const Build = z.object({
       "which placement served the build: the account's idle builder, a warm pool builder, or a cold start",
     ),
   labels: z.record(z.string(), z.string()),
-  endpoint: z.string().nullable(),
   heartbeatIntervalSeconds: z.number().int(),
   createdAt: z.iso.datetime(),
   admittedAt: timestamp.describe("when the build got its slot and a builder was asked for (after any queue)"),
@@ -233,7 +232,6 @@ export function buildJson(
     queue,
     tier: build.tier,
     labels: build.labels,
-    endpoint: build.endpoint,
     heartbeatIntervalSeconds,
     createdAt: iso(build.createdAt)!,
     admittedAt: iso(build.startedAt),

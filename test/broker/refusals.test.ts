@@ -181,12 +181,12 @@ describe("the broker turns away every connection it must not carry, and counts e
     own.socket.destroy();
   });
 
-  it("refuses a certificate that names no build (the broker's own client certificate) as no-identity", async () => {
+  it("refuses the broker's own client certificate as untrusted: its identity's CA is the builders' alone", async () => {
     const brokerClient = await rig.ca.issueBrokerClient(Date.now() + 3_600_000);
     const delta = await refusalsDuring(rig.service, () =>
       expectDisconnected(dial(rig.service, { cert: brokerClient.certPem, key: brokerClient.keyPem })),
     );
-    expect(delta).toEqual({ "no-identity": 1 });
+    expect(delta).toEqual({ untrusted: 1 });
   });
 
   it("refuses a build whose builder has no address it can dial as no-route", async () => {

@@ -231,13 +231,34 @@ export function roundTrip(socket: tls.TLSSocket, data: Buffer | string): Promise
   });
 }
 
+/** The first bytes a real TLS client sends: a ClientHello, as Node's OpenSSL writes it. */
+export async function clientHello(): Promise<Buffer> {
+  const server = net.createServer();
+  const first = new Promise<Buffer>((resolve) =>
+    server.on("connection", (s) => s.once("data", (d: Buffer) => (resolve(d), s.destroy()))),
+  );
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const client = tls.connect({
+    port: (server.address() as net.AddressInfo).port,
+    host: "127.0.0.1",
+    servername: "localhost",
+    ALPNProtocols: ["h2"],
+  });
+  client.on("error", () => {});
+  const hello = await first;
+  client.destroy();
+  server.close();
+  return hello;
+}
+
 /** A raw TCP connection to the broker that writes `bytes` (or nothing) and resolves when it closes. */
 export function rawConnection(
   service: TestService,
   bytes: Buffer | string | null,
+  localAddress?: string,
 ): { socket: net.Socket; closed: Promise<{ received: number }> } {
   const { host, port } = brokerAddress(service);
-  const socket = net.connect(port, host, () => {
+  const socket = net.connect({ port, host, ...(localAddress ? { localAddress } : {}) }, () => {
     if (bytes !== null) socket.write(bytes);
   });
   let received = 0;

@@ -262,7 +262,9 @@ describe("build client certificates", () => {
     expect(ekuOf(cert)).toEqual([SERVER_AUTH]);
     expect(cert.notAfter.getTime()).toBeLessThanOrEqual(Date.now() + BUILDER_CERT_LIFETIME_MS);
     expect(cert.notAfter.getTime()).toBeGreaterThan(new Date(res.body.deadlineAt).getTime());
-    expect(creds.caPem).toBe(rig.service.brokerInfo.caCertificate);
+    // The builder trusts the broker's identity alone, never the CA of tenants' certificates.
+    expect(creds.caPem).not.toBe(rig.service.brokerInfo.caCertificate);
+    expect(new x509.X509Certificate(creds.caPem).subject).toBe("CN=remote-builder broker identity");
   });
 });
 

@@ -122,7 +122,7 @@ describe("remote-builder cache and usage, the CLI", () => {
     const unnamed = await (await gitlabJob()).run(["setup"]);
     expect(unnamed.code).toBe(1);
     expect(unnamed.stderr).toMatch(
-      /^remote-builder: 400 .*2 accounts trust this job; name the one to act for/,
+      /^remote-builder: 400 .*More than one account trusts this job; name the one to act for/,
     );
 
     const ci = await gitlabJob();

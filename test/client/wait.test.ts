@@ -14,7 +14,6 @@ function build(over: Partial<Build> = {}): Build {
     queue: null,
     tier: "cold",
     labels: {},
-    endpoint: null,
     heartbeatIntervalSeconds: 20,
     createdAt: "2030-01-01T00:00:00.000Z",
     admittedAt: "2030-01-01T00:00:00.000Z",

@@ -60,6 +60,22 @@ describe("buildkitd's configuration", () => {
     expect(toml).toContain("[worker.oci]\n  gc = true\n");
   });
 
+  it("puts RUN steps in network namespaces of their own through CNI, when given the plugins", () => {
+    const toml = buildkitdToml({
+      ...SETTINGS,
+      cni: { configPath: "/data/cni/remote-builder.conflist", binaryDir: "/usr/lib/cni", poolSize: 2 },
+    });
+    expect(toml).toContain(
+      [
+        '  networkMode = "cni"',
+        '  cniConfigPath = "/data/cni/remote-builder.conflist"',
+        '  cniBinaryPath = "/usr/lib/cni"',
+        "  cniPoolSize = 2",
+      ].join("\n"),
+    );
+    expect(buildkitdToml(SETTINGS)).not.toContain("networkMode");
+  });
+
   it("quotes paths as TOML strings", () => {
     expect(buildkitdToml({ ...SETTINGS, root: '/data/a "b"\\c' })).toContain('root = "/data/a \\"b\\"\\\\c"');
   });

@@ -1,9 +1,11 @@
 import { type ChildProcess, spawn } from "node:child_process";
+import { X509Certificate } from "node:crypto";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "@jest/globals";
 import { buildkitdToml } from "../../service/adapters/drivers/buildkitd-config.js";
+import type { LocalDriver } from "../../service/adapters/drivers/local.js";
 import { keepStorageBytes } from "../../service/core/placement.js";
 import { FAKE_BIN, ROOT } from "../harness/action-job.js";
 import { ADMIN_TOKEN, http, redisUrl, type TestService } from "../harness/context.js";
@@ -144,8 +146,10 @@ describe("the local driver, through the service", () => {
       expect([file, (statSync(join(runDir, file)).mode & 0o777).toString(8)]).toEqual([file, "600"]);
     }
     expect(statSync(runDir).mode & 0o777).toBe(0o700);
-    // The builder trusts the service's CA: only the broker's client certificate gets in.
-    expect(readFileSync(join(runDir, "ca.pem"), "utf8")).toBe(service.brokerInfo.caCertificate);
+    // The builder trusts the broker's identity alone, not the CA that signs tenants' certificates.
+    const trusted = readFileSync(join(runDir, "ca.pem"), "utf8");
+    expect(trusted).not.toBe(service.brokerInfo.caCertificate);
+    expect(new X509Certificate(trusted).subject).toBe("CN=remote-builder broker identity");
 
     const config = readFileSync(join(runDir, "buildkitd.toml"), "utf8");
     expect(config).toBe(
@@ -156,6 +160,9 @@ describe("the local driver, through the service", () => {
         maxParallelism: 4,
         keepBytes: keepStorageBytes(7),
         traceSocket: join(runDir, "otel-grpc.sock"),
+        ...((service.driver as LocalDriver).network.cni
+          ? { cni: (service.driver as LocalDriver).network.cni! }
+          : {}),
       }),
     );
     // Bytes, never MB: 7 GiB keeps 6,012,954,214 bytes of cache, not 6,012.

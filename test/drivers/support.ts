@@ -5,7 +5,7 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { http, startTestService, type TestService } from "../harness/context.js";
+import { builderEndpoint, http, startTestService, type TestService } from "../harness/context.js";
 import { type BuildBody, clientKey, type ClientKey, dial, roundTrip } from "../broker/support.js";
 import { alive, until } from "../cli/cli-job.js";
 
@@ -70,7 +70,7 @@ export function killStrays(dir: string): void {
 }
 
 /** The buildkitd behind a build's endpoint: the latest one on that address (ports get reused). */
-export function daemonOf(dataDir: string, build: { endpoint: string | null }): Daemon {
+export function daemonOf(dataDir: string, build: { endpoint?: string | null }): Daemon {
   const found = daemons(dataDir).findLast((d) => d.addr === build.endpoint);
   if (!found) throw new Error(`no buildkitd listens on ${build.endpoint}`);
   return found;
@@ -96,6 +96,8 @@ export function startLocalService(dataDir: string, env: Record<string, string> =
 export interface LiveBuild extends BuildBody {
   token: string;
   key: ClientKey;
+  /** Where its builder listens, from the service's records (the API never shows it). */
+  endpoint?: string | null;
 }
 
 /** POSTs a build with a fresh client key; throws unless it is admitted or queued (201). */
@@ -123,7 +125,8 @@ export async function settle(service: TestService, build: LiveBuild, timeoutMs =
       const { body } = await http<BuildBody>(service.url, "GET", `/api/v1/builds/${build.id}?wait=5`, {
         token: build.token,
       });
-      return body.state === "queued" || body.state === "pending" ? null : { ...build, ...body };
+      if (body.state === "queued" || body.state === "pending") return null;
+      return { ...build, ...body, endpoint: await builderEndpoint(service, build.id) };
     },
     timeoutMs,
   );

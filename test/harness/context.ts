@@ -88,6 +88,26 @@ export async function startTestService(
   };
 }
 
+/**
+ * Where a build's builder listens, as the service recorded it: the broker dials it; the API never
+ * shows it to clients.
+ */
+export async function builderEndpoint(service: { pool: pg.Pool }, buildId: string): Promise<string | null> {
+  return (await builderOf(service, buildId)).endpoint;
+}
+
+/** The builder serving a build, as the service recorded it. */
+export async function builderOf(
+  service: { pool: pg.Pool },
+  buildId: string,
+): Promise<{ endpoint: string | null; builderId: string | null }> {
+  const { rows } = await service.pool.query<{ endpoint: string | null; builder_id: string | null }>(
+    "SELECT endpoint, builder_id FROM builds WHERE id = $1",
+    [buildId],
+  );
+  return { endpoint: rows[0]?.endpoint ?? null, builderId: rows[0]?.builder_id ?? null };
+}
+
 export interface HttpResult<T = Record<string, unknown>> {
   status: number;
   headers: Headers;

@@ -106,6 +106,7 @@ describe("other CI systems through the same exchange", () => {
       "oidc.circleci.com/project-id": CIRCLE_PROJECT,
       "oidc.circleci.com/vcs-ref": "refs/heads/main",
       "oidc.circleci.com/vcs-origin": "github.com/acme/app",
+      "oidc.circleci.com/pipeline-id": randomUUID(),
     };
     const x = await exchange(await circleci.token(claims));
     expect(x.status).toBe(200);

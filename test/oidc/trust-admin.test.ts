@@ -69,7 +69,9 @@ describe("trust relationships, administered", () => {
     // A sibling repository of the same owner is not admitted by a repository-pinned relationship.
     const sibling = await exchange(githubClaims({ repository: "acme/site", repository_id: "2003" }));
     expect(sibling.status).toBe(403);
-    expect(String(sibling.body.detail)).toContain("only repository id 2002 (acme/app)");
+    // It is told about its own job and what to ask an admin for, never what the relationship admits.
+    expect(String(sibling.body.detail)).toContain("acme/site id 2003");
+    expect(String(sibling.body.detail)).not.toContain("2002");
     expect(github.requests).toEqual(["GET /repos/acme/app"]);
   });
 

@@ -23,6 +23,7 @@ const identity = (overrides: Partial<CiIdentity> = {}): CiIdentity => ({
   repositoryId: "2002",
   repository: "acme/app",
   ref: "refs/heads/main",
+  unmappedRef: null,
   workflow: "CI",
   jobWorkflowRef: "acme/app/.github/workflows/ci.yml@refs/heads/main",
   environment: null,
@@ -181,12 +182,17 @@ describe("matching a CI identity against trust relationships", () => {
     }
   });
 
-  it("says why each of the owner's relationships refused the job", () => {
-    const verdict = matchTrust(identity({ ref: "refs/heads/dev" }), [
-      relationship({ refs: ["refs/heads/main"] }),
-    ]);
+  it("says why each of the owner's relationships refused the job to the service, not to the caller", () => {
+    const refusing = relationship({ refs: ["refs/heads/release/*"] });
+    const verdict = matchTrust(identity({ ref: "refs/heads/dev" }), [refusing]);
     expect(verdict.ok).toBe(false);
-    if (!verdict.ok) expect(verdict.detail).toContain("it admits refs refs/heads/main, not refs/heads/dev");
+    if (verdict.ok) return;
+    expect(verdict.reasons).toEqual([
+      `relationship ${refusing.id}: it admits refs refs/heads/release/*, not refs/heads/dev`,
+    ]);
+    expect(verdict.detail).toContain("refs/heads/dev");
+    expect(verdict.detail).not.toContain(refusing.id);
+    expect(verdict.detail).not.toContain("release");
   });
 
   it("prefers a relationship that lets the build write the cache, then a repository-specific one", () => {
@@ -295,6 +301,7 @@ describe("claims of each CI, as one identity", () => {
         "oidc.circleci.com/project-id": project,
         "oidc.circleci.com/vcs-ref": "refs/heads/main",
         "oidc.circleci.com/vcs-origin": "github.com/acme/app",
+        "oidc.circleci.com/pipeline-id": "0a1b2c3d-0000-4000-8000-000000000004",
       }),
     ).toMatchObject({
       ownerId: org,

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
+import { builderEndpoint } from "../harness/context.js";
 import { problemOf, Scenario } from "./scenario.js";
 
 const SECOND = 1000;
@@ -20,9 +21,9 @@ describe("queueing for a concurrency slot", () => {
     expect(second.body).toMatchObject({
       state: "queued",
       queue: { waitingFor: "concurrency", position: 1 },
-      endpoint: null,
       endedAt: null,
     });
+    expect(await builderEndpoint(s.service, second.body.id)).toBeNull();
     const third = await s.create(token, { waitSeconds: 60 });
     expect(third.body.queue).toEqual({ waitingFor: "concurrency", position: 2 });
     expect((await s.build(token, second.body.id)).queue).toEqual({ waitingFor: "concurrency", position: 1 });
@@ -51,7 +52,7 @@ describe("queueing for a concurrency slot", () => {
       await s.expectEnded(token, running, "completed", "completed");
       const started = await s.build(token, waiting[i]!);
       expect(started).toMatchObject({ state: "ready", queue: null });
-      expect(started.endpoint).toMatch(/^memory:\/\//);
+      expect(await builderEndpoint(s.service, started.id)).toMatch(/^memory:\/\//);
       for (let j = i + 1; j < waiting.length; j++) {
         expect((await s.build(token, waiting[j]!)).queue).toEqual({
           waitingFor: "concurrency",

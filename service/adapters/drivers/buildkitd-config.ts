@@ -18,6 +18,11 @@ export interface BuildkitdSettings {
   /** GC keeps the cache under this many bytes. Null: buildkitd's own default (a share of the disk). */
   keepBytes: number | null;
   /**
+   * RUN steps in network namespaces of their own (BuildKit's CNI mode): a conflist, the folder of
+   * the plugins, and how many namespaces to keep made ahead. Absent: the host's network.
+   */
+  cni?: { configPath: string; binaryDir: string; poolSize: number };
+  /**
    * The trace socket buildkitd serves. Newer releases put it at one fixed path and refuse to start
    * when another buildkitd holds it, so builders that share a machine need one each.
    */
@@ -47,6 +52,14 @@ export function buildkitdToml(s: BuildkitdSettings): string {
     "  gc = true",
     // Bytes, in every release: v0.17 and later read it as `reservedSpace`, which GC also prunes down to.
     ...(s.keepBytes !== null ? [`  gckeepstorage = ${int(s.keepBytes)}`] : []),
+    ...(s.cni
+      ? [
+          `  networkMode = "cni"`,
+          `  cniConfigPath = ${str(s.cni.configPath)}`,
+          `  cniBinaryPath = ${str(s.cni.binaryDir)}`,
+          `  cniPoolSize = ${int(s.cni.poolSize)}`,
+        ]
+      : []),
     ...(s.maxParallelism !== null
       ? [`  max-parallelism = ${int(Math.max(1, Math.floor(s.maxParallelism)))}`]
       : []),

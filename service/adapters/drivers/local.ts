@@ -26,6 +26,7 @@ import {
   parseBuildkitVersion,
   tooOld,
 } from "./buildkitd-config.js";
+import { type BuildNetwork, buildNetwork } from "./local-network.js";
 
 export interface LocalDriverOptions {
   /** Holds `volumes/` (the cache volumes, which outlive the service) and `run/` (per builder). */
@@ -95,6 +96,8 @@ export class LocalDriver implements BuilderDriver {
   private volumeIndex: Record<string, string>;
   /** What `buildkitd --version` said, for the log. */
   readonly version: string;
+  /** Where RUN steps' network comes from (CNI when it can be). */
+  readonly network: BuildNetwork;
   private readonly warmRetries = new WarmRetries();
   private timer: NodeJS.Timeout | null = null;
   private ticking: Promise<void> | null = null;
@@ -111,6 +114,7 @@ export class LocalDriver implements BuilderDriver {
     if (!findExecutable("runc")) throw new Error(`runc is not on PATH.\n${BUILDKIT_HELP}`);
     this.binary = binary;
     this.version = checkedVersion(binary);
+    this.network = buildNetwork(o.dataDir);
     this.volumesDir = join(o.dataDir, "volumes");
     this.runRoot = join(o.dataDir, "run");
     this.index = join(this.volumesDir, "index.json");
@@ -137,7 +141,12 @@ export class LocalDriver implements BuilderDriver {
       const path = join(this.volumesDir, dir);
       if (dir.startsWith("scratch-") && !adopted.has(path)) rmSync(path, { recursive: true, force: true });
     }
-    this.emit("info", "local driver started", { buildkitd: this.binary, version: this.version });
+    this.emit("info", "local driver started", {
+      buildkitd: this.binary,
+      version: this.version,
+      network: this.network.cni ? "cni" : "host",
+    });
+    if (this.network.warning) this.emit("warn", this.network.warning, {});
     await this.tick();
     if (this.closed) return;
     this.timer = setInterval(
@@ -347,6 +356,7 @@ export class LocalDriver implements BuilderDriver {
         maxParallelism: this.o.shapes[shapeName]?.cpu ?? null,
         keepBytes: sizeGiB ? keepStorageBytes(sizeGiB) : null,
         traceSocket: join(runDir, "otel-grpc.sock"),
+        ...(this.network.cni ? { cni: this.network.cni } : {}),
       }),
     );
     const child = spawn(

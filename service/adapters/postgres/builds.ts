@@ -40,6 +40,7 @@ const COLUMNS = {
   ref: "ref",
   workflow: "workflow",
   run: "run",
+  runKey: "run_key",
   cacheWrite: "cache_write",
 } as const satisfies Record<keyof Build, string>;
 
@@ -107,11 +108,17 @@ export class PostgresBuildStore implements BuildStore {
     return this.update(id, state, patch);
   }
 
-  async list(accountId: string, states: BuildState[] | null, limit: number): Promise<Build[]> {
+  async list(
+    accountId: string,
+    states: BuildState[] | null,
+    limit: number,
+    runKey?: string,
+  ): Promise<Build[]> {
     const { rows } = await this.pool.query(
       `SELECT ${SELECT} FROM builds WHERE account_id = $1 AND ($2::text[] IS NULL OR state = ANY($2))
+         AND ($4::text IS NULL OR run_key = $4)
        ORDER BY created_at DESC LIMIT $3`,
-      [accountId, states, limit],
+      [accountId, states, limit, runKey ?? null],
     );
     return rows.map(toBuild);
   }
