@@ -85,6 +85,8 @@ export class Broker {
   private readonly capped = new WeakSet<Socket>();
   private sweeper: NodeJS.Timeout | null = null;
   private renewal: NodeJS.Timeout | null = null;
+  /** Per build, the last activity being recorded, so that the next waits for it. */
+  private readonly recording = new Map<string, Promise<void>>();
   /**
    * One TLS context for every connection to builders. Made per connection (tls.connect with
    * ca/cert/key), it re-parsed the PEMs each time (about 2 ms of CPU) and each connection kept
@@ -302,7 +304,7 @@ export class Broker {
     }
     set.add(tunnel);
     this.deps.metrics.opened();
-    if (set.size === 1) void this.activity(tunnel.buildId, "connect");
+    if (set.size === 1) this.activity(tunnel.buildId, "connect");
   }
 
   private teardown(tunnel: Tunnel): void {
@@ -320,16 +322,27 @@ export class Broker {
     }
     if (set.size === 0) {
       this.tunnels.delete(tunnel.buildId);
-      void this.activity(tunnel.buildId, "disconnect");
+      this.activity(tunnel.buildId, "disconnect");
     }
   }
 
-  private async activity(buildId: string, event: "connect" | "disconnect"): Promise<void> {
-    try {
-      await this.deps.activity(buildId, event);
-    } catch (err) {
-      this.deps.logger.warn({ err, build: buildId, event }, "broker could not record activity");
-    }
+  /**
+   * Records a build's connect or disconnect, in the order they happened: a connection that fails
+   * at once sends both within a millisecond, and a disconnect recorded before its connect would
+   * leave the build `building` with nothing connected.
+   */
+  private activity(buildId: string, event: "connect" | "disconnect"): void {
+    const next = (this.recording.get(buildId) ?? Promise.resolve()).then(() =>
+      this.deps.activity(buildId, event).then(
+        () => {},
+        (err: unknown) =>
+          this.deps.logger.warn({ err, build: buildId, event }, "broker could not record activity"),
+      ),
+    );
+    this.recording.set(buildId, next);
+    void next.then(() => {
+      if (this.recording.get(buildId) === next) this.recording.delete(buildId);
+    });
   }
 
   /** A safety net under revocation messages: a build that ended loses its connections anyway. */
