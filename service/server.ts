@@ -108,7 +108,6 @@ async function compose(
     typeof overrides.driver === "function"
       ? overrides.driver(context)
       : (overrides.driver ?? configured!.driver);
-
   const leadership = overrides.leadership ?? configured?.leadership ?? null;
   const revocations = new RedisRevocations(redis, keys);
   const buildStore = new PostgresBuildStore(pool);

@@ -4,6 +4,7 @@ import type { X509Certificate } from "node:crypto";
 import type { Logger } from "pino";
 import { builderServerName } from "../core/builder-names.js";
 import type { Build } from "../core/build.js";
+import type { KeyPairPem } from "../certs/authority.js";
 import { parseBuildIdentityUri } from "../certs/identity.js";
 import { handshakeRefusal, type RefusalReason } from "./refusals.js";
 
@@ -28,18 +29,13 @@ export interface BrokerOptions {
   sweepMs: number;
 }
 
-export interface KeyPair {
-  certPem: string;
-  keyPem: string;
-}
-
 /**
  * The broker's own certificates, issued at start and again before they expire: the server
  * certificate for the names clients dial, and the client certificate of its identity towards
  * builders. Both expire at `notAfter`.
  */
 export interface BrokerCertificates {
-  issue(): Promise<{ server: KeyPair; upstream: KeyPair; notAfter: number }>;
+  issue(): Promise<{ server: KeyPairPem; upstream: KeyPairPem; notAfter: number }>;
 }
 
 export interface BrokerDeps {
@@ -162,18 +158,15 @@ export class Broker {
   private async renew(): Promise<void> {
     const { server, upstream, notAfter } = await this.deps.certificates.issue();
     const issuedAt = Date.now();
-    this.server.setSecureContext({
+    // Both legs trust the service CA: clients' certificates on one, builders' on the other.
+    const context = (pair: KeyPairPem) => ({
       ca: [this.deps.caPem],
-      cert: server.certPem,
-      key: server.keyPem,
-      minVersion: "TLSv1.2",
+      cert: pair.certPem,
+      key: pair.keyPem,
+      minVersion: "TLSv1.2" as const,
     });
-    this.upstreamContext = tls.createSecureContext({
-      ca: [this.deps.caPem],
-      cert: upstream.certPem,
-      key: upstream.keyPem,
-      minVersion: "TLSv1.2",
-    });
+    this.server.setSecureContext(context(server));
+    this.upstreamContext = tls.createSecureContext(context(upstream));
     this.deps.metrics.certificatesExpire(notAfter);
     this.scheduleRenewal(issuedAt + ((notAfter - issuedAt) * 2) / 3);
   }

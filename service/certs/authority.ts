@@ -116,7 +116,7 @@ export class CertificateAuthority {
     notAfter: number,
   ): Promise<string> {
     const publicKey = await clientPublicKey(request);
-    const cert = await this.sign(publicKey, {
+    const cert = await signCertificate(this.cert, this.key, publicKey, {
       subject: `CN=build ${identity.buildId}`,
       notAfter,
       usage: x509.ExtendedKeyUsage.clientAuth,
@@ -127,7 +127,7 @@ export class CertificateAuthority {
 
   /** A fresh key and a server certificate for `names` (DNS names or IP addresses). */
   async issueServer(names: string[], notAfter: number): Promise<KeyPairPem> {
-    return this.issueKeyPair({
+    return issueKeyPair(this.cert, this.key, {
       subject: `CN=${names[0] ?? "remote-builder"}`,
       notAfter,
       usage: x509.ExtendedKeyUsage.serverAuth,
@@ -143,14 +143,6 @@ export class CertificateAuthority {
   /** A builder's server certificate, which only the broker (holding the CA) will trust. */
   issueBuilder(builderId: string, notAfter: number): Promise<KeyPairPem> {
     return this.issueServer([builderServerName(builderId)], notAfter);
-  }
-
-  private issueKeyPair(spec: SignSpec): Promise<KeyPairPem> {
-    return issueKeyPair(this.cert, this.key, spec);
-  }
-
-  private sign(publicKey: CryptoKey, spec: SignSpec): Promise<x509.X509Certificate> {
-    return signCertificate(this.cert, this.key, publicKey, spec);
   }
 }
 

@@ -59,7 +59,7 @@ export function podBuildkitd(pod: V1Pod, secret: V1Secret): PodBuildkitd {
 }
 
 /** A `key = "string"` (or `key = ["string", …]`, its first) of the TOML the drivers write. */
-export function tomlString(toml: string, name: string): string {
+function tomlString(toml: string, name: string): string {
   const match = new RegExp(`^\\s*${name} = \\[?("(?:[^"\\\\]|\\\\.)*")`, "m").exec(toml);
   if (!match) throw new Error(`the config has no ${name}`);
   return JSON.parse(match[1]!) as string;

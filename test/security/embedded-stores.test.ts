@@ -221,6 +221,20 @@ function describeLockedStores(
   });
 }
 
+/** Both stores stopped and started again on the same folders and ports. */
+async function restart(
+  redis: EmbeddedRedis,
+  postgres: EmbeddedPostgres,
+  redisDir: string,
+  postgresDir: string,
+): Promise<[EmbeddedRedis, EmbeddedPostgres]> {
+  await Promise.all([redis.stop(), postgres.stop()]);
+  return Promise.all([
+    startRedis({ dataDir: redisDir, port: redis.port }),
+    startPostgres({ dataDir: postgresDir, port: postgres.port }),
+  ]);
+}
+
 describe("embedded stores on a fresh data folder", () => {
   let redis: EmbeddedRedis;
   let postgres: EmbeddedPostgres;
@@ -251,11 +265,7 @@ describe("embedded stores on a fresh data folder", () => {
 
   it("started again on the same folders, reuses both passwords", async () => {
     const before = { redis: redis.url, postgres: postgres.serverUrl };
-    await Promise.all([redis.stop(), postgres.stop()]);
-    [redis, postgres] = await Promise.all([
-      startRedis({ dataDir: redisDir(), port: redis.port }),
-      startPostgres({ dataDir: postgresDir(), port: postgres.port }),
-    ]);
+    [redis, postgres] = await restart(redis, postgres, redisDir(), postgresDir());
     expect({ redis: redis.url, postgres: postgres.serverUrl }).toEqual(before);
     const client = new Redis(redis.url);
     expect(await client.get("kept")).toBe("yes");
@@ -369,11 +379,7 @@ describe("embedded stores on a data folder made before the passwords (trust, no 
 
   it("started again, keeps the password it set and the data", async () => {
     const before = { redis: redis.url, postgres: postgres.serverUrl };
-    await Promise.all([redis.stop(), postgres.stop()]);
-    [redis, postgres] = await Promise.all([
-      startRedis({ dataDir: redisDir(), port: redis.port }),
-      startPostgres({ dataDir: postgresDir(), port: postgres.port }),
-    ]);
+    [redis, postgres] = await restart(redis, postgres, redisDir(), postgresDir());
     expect({ redis: redis.url, postgres: postgres.serverUrl }).toEqual(before);
     expect(await postgresGreets(postgres.port)).toBe("sasl");
     expect(await query(`${postgres.serverUrl}/postgres`, "SELECT v FROM kept")).toEqual({

@@ -10,12 +10,12 @@ import type { BuildkitdSettings } from "./buildkitd-config.js";
  * does not stop: a step reaching a service this machine listens with on another address
  * (0.0.0.0 included), or another build's step on the same bridge (docs/buildkit.md).
  */
-export const BUILD_BRIDGE = "rb-build0";
+const BUILD_BRIDGE = "rb-build0";
 export const BUILD_SUBNET = "10.213.0.0/16";
 const PLUGINS = ["bridge", "host-local", "firewall", "loopback"];
 const PLUGIN_DIRS = ["/usr/lib/cni", "/opt/cni/bin", "/usr/libexec/cni"];
 
-export const NETWORK_HELP =
+const NETWORK_HELP =
   "install Debian's containernetworking-plugins and iptables (apt install containernetworking-plugins iptables)";
 
 export type BuildNetwork =
