@@ -25,7 +25,7 @@ export async function bundle(outfile: keyof typeof BUNDLES): Promise<string> {
     bundle: true,
     platform: "node",
     format: "esm",
-    target: "node20",
+    target: "node24",
     // Some dependencies are CommonJS and call require(); an ES module has none of its own.
     banner: {
       js: 'import { createRequire } from "node:module"; const require = createRequire(import.meta.url);',

@@ -7,9 +7,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# The machine's Node.js (20 or newer) only runs npm: the service, the tests and the CLI run on the
+# Node.js 24 LTS that the npm package `node` (a devDependency) puts first on npm scripts' PATH.
 major=$(node -p 'process.versions.node.split(".")[0]')
 if [ "$major" -lt 20 ]; then
-  echo "remote-builder needs Node.js 20 or newer; this is $(node --version)." >&2
+  echo "remote-builder needs Node.js 20 or newer to install; this is $(node --version)." >&2
   exit 1
 fi
 
@@ -61,4 +63,8 @@ stamp=node_modules/.remote-builder-lock
 if [ ! -f "$stamp" ] || ! cmp -s package-lock.json "$stamp"; then
   npm ci --no-audit --no-fund
   cp package-lock.json "$stamp"
+fi
+if ! node_modules/.bin/node -e 'process.exit(process.versions.node.split(".")[0] === "24" ? 0 : 1)'; then
+  echo "node_modules/.bin/node is not Node.js 24: run \`rm -rf node_modules && npm ci\`." >&2
+  exit 1
 fi
