@@ -25,11 +25,16 @@
  * 5. what every step pays before it does anything: `node -e 0`, the bundle with no inputs to its
  *    first output, the fake docker with nothing to do, a `node` that makes one fetch.
  *
- * It prints where each main step's time went (from the build's timestamps, the token endpoint,
- * the fake docker's builder file and the echo builder), then
- * `RESULT ready_s=<p50 of main, OIDC> http_s=<p50 of the bare sequence, OIDC>`.
+ * Then the CLI as installed (bench/cli-start.ts: `npm pack`, `npm install --global` into the
+ * bench's folder): `remote-builder --version` and `node -e 0` in turns, CLI_RUNS of each, spawn
+ * to exit; the first run of each fills Node's compile cache and is not counted.
  *
- * BENCH_RUNS (default 20) sets the measured rounds. Target: ready_s ≤ 1.5 s.
+ * It prints where each main step's time went (from the build's timestamps, the token endpoint,
+ * the fake docker's builder file and the echo builder), then `RESULT ready_s=<p50 of main, OIDC>
+ * http_s=<p50 of the bare sequence, OIDC> cli_start_s=<median of the installed --version>
+ * node_start_s=<median of node -e 0>`.
+ *
+ * BENCH_RUNS (default 20) sets the measured rounds. Targets: ready_s ≤ 0.7 s, cli_start_s ≤ 0.15 s.
  */
 import { spawn } from "node:child_process";
 import { generateKeyPairSync } from "node:crypto";
@@ -55,11 +60,14 @@ import {
 } from "../test/harness/action-job.js";
 import { builderTlsOptions } from "../test/harness/echo-builder.js";
 import { AUDIENCE, githubClaims, TestIssuer } from "../test/oidc/fixtures.js";
+import { installCli, timeRun } from "./cli-start.js";
 import { call, percentile } from "./support.js";
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 20);
 const WARMUP = 2;
-const TARGET_S = 1.5;
+const TARGET_S = 0.7;
+const CLI_TARGET_S = 0.15;
+const CLI_RUNS = 15;
 const ADMIN_TOKEN = "bench-admin-token-0123456789abcdef0123456789";
 const DIST = join(ROOT, "dist/index.js");
 const log = (line: string) => process.stdout.write(`${line}\n`);
@@ -373,7 +381,7 @@ async function main(): Promise<void> {
       https.oidc.push(d);
       probes.push(e);
     }
-    result = report(actions, https, probes);
+    result = report(actions, https, probes, await cliStart(join(root, "cli")));
   } finally {
     for (const stop of stops) await stop().catch((err: Error) => log(`cleanup: ${err.message}`));
     rmSync(root, { recursive: true, force: true });
@@ -384,6 +392,24 @@ async function main(): Promise<void> {
       .join(" ")}`,
   );
   console.log(result);
+}
+
+interface CliStart {
+  cliMs: number[];
+  nodeMs: number[];
+}
+
+async function cliStart(prefix: string): Promise<CliStart> {
+  const cli = installCli(ROOT, prefix);
+  const runs: CliStart = { cliMs: [], nodeMs: [] };
+  for (let i = 0; i <= CLI_RUNS; i++) {
+    const cliMs = await timeRun(cli, ["--version"]);
+    const nodeMs = await timeRun(process.execPath, ["-e", "0"]);
+    if (i === 0) continue; // fills the compile cache
+    runs.cliMs.push(cliMs);
+    runs.nodeMs.push(nodeMs);
+  }
+  return runs;
 }
 
 function failed(step: string, run: StepRun, otherwise: boolean): void {
@@ -402,6 +428,7 @@ function report(
   actions: Record<Variant, ActionRun[]>,
   https: Record<Variant, HttpRun[]>,
   probes: Probe[],
+  cli: CliStart,
 ): string {
   const p50 = (values: number[]) => percentile(values, 50);
   const row = (name: string, values: number[]) =>
@@ -511,13 +538,25 @@ function report(
   const readyS = p50(actions.oidc.map((r) => r.mainMs)) / 1000;
   const httpS = p50(https.oidc.map((r) => r.readyMs)) / 1000;
   const tokenS = p50(actions.token.map((r) => r.mainMs)) / 1000;
+  const cliS = p50(cli.cliMs) / 1000;
+  const nodeS = p50(cli.nodeMs) / 1000;
+  log(`  the installed CLI, p50 ms of ${cli.cliMs.length} runs each, in turns:`);
+  log(`    remote-builder --version, to exit              ${ms(p50(cli.cliMs))}`);
+  log(`    node -e 0, to exit                             ${ms(p50(cli.nodeMs))}`);
   log("");
+  log(
+    `target: the installed CLI starts in ≤ ${CLI_TARGET_S} s: ${cliS <= CLI_TARGET_S ? "met" : "MISSED"} ` +
+      `(p50 ${cliS.toFixed(3)} s; node -e 0 ${nodeS.toFixed(3)} s)`,
+  );
   log(
     `target: main step ≤ ${TARGET_S} s to a usable builder: ${readyS <= TARGET_S && tokenS <= TARGET_S ? "met" : "MISSED"} ` +
       `(p50 ${readyS.toFixed(3)} s with OIDC, ${tokenS.toFixed(3)} s with an agent token; ` +
       `memory driver at bootMs 0, which reports tier cold)`,
   );
-  return `RESULT ready_s=${readyS.toFixed(3)} http_s=${httpS.toFixed(3)}`;
+  return (
+    `RESULT ready_s=${readyS.toFixed(3)} http_s=${httpS.toFixed(3)} ` +
+    `cli_start_s=${cliS.toFixed(3)} node_start_s=${nodeS.toFixed(3)}`
+  );
 }
 
 await main();

@@ -5,6 +5,9 @@ export default async function globalSetup() {
   const { startTestServers } = await tsImport("./servers.ts", import.meta.url);
   const { findBuildkitTools } = await tsImport("./buildkit-tools.ts", import.meta.url);
   await startTestServers();
+  // bin/remote-builder.js runs the compiled CLI: the tests that start it test what ships, as of now.
+  const { buildService } = await tsImport("../../scripts/build-service.ts", import.meta.url);
+  await buildService();
   // Once for the run, before any worker: unpacking the archive is not safe to race.
   const { tools, skip } = findBuildkitTools();
   if (tools) process.env.RB_TEST_BUILDKIT = JSON.stringify(tools);

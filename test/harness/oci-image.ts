@@ -79,9 +79,17 @@ export function ociImage(rootfs: string, layout: string, tag = "latest", env: st
  * (`apt-get install busybox-static`; scripts/setup.sh installs it where the real tools are).
  */
 export function busyboxImage(dir: string): OciImage {
+  const rootfs = join(dir, "busybox-rootfs");
+  busyboxRootfs(rootfs);
+  const image = ociImage(rootfs, join(dir, "busybox-layout"));
+  rmSync(rootfs, { recursive: true, force: true });
+  return image;
+}
+
+/** Makes `rootfs` afresh with busybox as /bin, root in /etc/passwd and a /tmp for everyone. */
+export function busyboxRootfs(rootfs: string): void {
   const busybox = ["/usr/bin/busybox", "/bin/busybox"].find((path) => existsSync(path));
   if (!busybox) throw new Error("busybox is not installed (apt-get install busybox-static)");
-  const rootfs = join(dir, "busybox-rootfs");
   rmSync(rootfs, { recursive: true, force: true });
   for (const sub of ["bin", "tmp", "etc", "root"]) mkdirSync(join(rootfs, sub), { recursive: true });
   chmodSync(join(rootfs, "tmp"), 0o1777);
@@ -93,9 +101,6 @@ export function busyboxImage(dir: string): OciImage {
   }
   writeFileSync(join(rootfs, "etc", "passwd"), "root:x:0:0:root:/root:/bin/sh\n");
   writeFileSync(join(rootfs, "etc", "group"), "root:x:0:\n");
-  const image = ociImage(rootfs, join(dir, "busybox-layout"));
-  rmSync(rootfs, { recursive: true, force: true });
-  return image;
 }
 
 function json(value: unknown): Buffer {

@@ -76,6 +76,8 @@ export interface FakeApiServer {
     clear(): void;
     readonly injected: { error: number; hang: number; afterEffect: number };
   };
+  /** TLS handshakes the server completed: one per connection a client opened. */
+  handshakes(): number;
   /** Snapshot of stored objects: of one resource (`pods`, `leases.coordination.k8s.io`) or all. */
   objects(resource?: string, namespace?: string): KubeObject[];
   /** Drops the watch history: any watch from an earlier resourceVersion gets 410 Expired. */
@@ -244,6 +246,8 @@ export async function startFakeApiServer(opts: FakeApiServerOptions = {}): Promi
     }
   }
 
+  let handshakes = 0;
+  server.on("secureConnection", () => handshakes++);
   await new Promise<void>((ok) => server.listen(0, "127.0.0.1", ok));
   const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
   let tmp: string | null = null;
@@ -301,6 +305,7 @@ export async function startFakeApiServer(opts: FakeApiServerOptions = {}): Promi
         return { ...faults.injected };
       },
     },
+    handshakes: () => handshakes,
     objects(resource, namespace) {
       const keys = resource ? [resource] : store.resources();
       return keys.flatMap((k) => store.list(k, namespace));

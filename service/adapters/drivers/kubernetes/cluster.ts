@@ -4,6 +4,7 @@ import {
   KubeConfig,
   NetworkingV1Api,
   PatchStrategy,
+  type RequestContext,
   setHeaderOptions,
 } from "@kubernetes/client-node";
 
@@ -19,11 +20,43 @@ export interface Cluster {
 export function connectCluster(config?: KubeConfig): Cluster {
   const kc = config ?? new KubeConfig();
   if (!config) kc.loadFromDefault();
+  reuseConnections(kc);
   return {
     config: kc,
     core: kc.makeApiClient(CoreV1Api),
     networking: kc.makeApiClient(NetworkingV1Api),
     coordination: kc.makeApiClient(CoordinationV1Api),
+  };
+}
+
+/**
+ * @kubernetes/client-node 2.x makes a new undici Agent for every request, so every API call opened
+ * a connection and paid a TLS handshake (bench:kube). The first Agent made for a set of connection
+ * options is kept and given to every later request with the same options; new options (a client
+ * certificate from an exec plugin, say) get a new Agent, and the old one closes once its requests end.
+ * The options are read where the library builds them, through its public `createDispatcherOptions`.
+ */
+function reuseConnections(kc: KubeConfig): void {
+  type Dispatcher = NonNullable<ReturnType<RequestContext["getDispatcher"]>>;
+  let kept: { options: string; dispatcher: Dispatcher } | null = null;
+  let lastOptions = "";
+  const dispatcherOptions = kc.createDispatcherOptions.bind(kc);
+  kc.createDispatcherOptions = (cluster, agentOptions) => {
+    const options = dispatcherOptions(cluster, agentOptions);
+    lastOptions = JSON.stringify(options);
+    return options;
+  };
+  const authenticate = kc.applySecurityAuthentication.bind(kc);
+  kc.applySecurityAuthentication = async (context) => {
+    await authenticate(context);
+    const made = context.getDispatcher();
+    if (!made) return;
+    // An Agent that never connected holds nothing: the one made for this request is dropped.
+    if (kept?.options !== lastOptions) {
+      kept?.dispatcher.close().catch(() => {}); // its requests end first; it may be closed already
+      kept = { options: lastOptions, dispatcher: made };
+    }
+    context.setDispatcher(kept.dispatcher);
   };
 }
 
