@@ -1,33 +1,15 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import { ApiClient } from "../client/api-client.js";
 import { keeperProcess, spawnKeeper, stopKeeper } from "../client/keeper.js";
-import { jobResult, type SessionState, setUp, tearDown } from "../client/session.js";
+import type { SessionState } from "../client/session.js";
 import { progressLine } from "../client/wait.js";
+import { buildSummary } from "./build-summary.js";
+import { FINISH, KEEP_ALIVE, SETUP, STATUS } from "./builder-flags.js";
+import { command, durationFlag, printResult, UsageError } from "./command.js";
 import { serverUrl } from "./http.js";
 import { agentToken, cliCredential } from "./id-token.js";
-
-export const BUILDER_USAGE = `  remote-builder setup [--shape S] [--cache wait|cold] [--wait-timeout 600] [--name N] [--no-use]
-                       [--label K=V]…
-    a remote builder for this CI job, as a docker buildx builder (default name: remote-builder)
-  remote-builder finish [--result success|failure|cancelled] [--name N] [--keep-builder]
-    hand the builder back with the job's result and remove the buildx builder
-  remote-builder status [--name N]
-    where this job's build stands
-    each takes --server URL (RB_SERVER_URL) and --token T (RB_TOKEN, an agent token); without a
-    token, the CI's OIDC identity token is exchanged (--audience, default remote-builder; --account
-    when several accounts trust the job)`;
-
-const COMMON = {
-  server: { type: "string" },
-  token: { type: "string" },
-  audience: { type: "string", default: "remote-builder" },
-  account: { type: "string" },
-  name: { type: "string", default: "remote-builder" },
-  "state-dir": { type: "string" },
-} as const;
 
 interface CliState {
   server: string;
@@ -49,26 +31,15 @@ const statePath = (dir: string, name: string) => join(dir, `${name}.json`);
 const USER_AGENT = "remote-builder-cli/1";
 const say = (line: string) => process.stderr.write(`${line}\n`);
 
-export async function setupCommand(args: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      ...COMMON,
-      shape: { type: "string" },
-      cache: { type: "string", default: "wait" },
-      "wait-timeout": { type: "string", default: "600" },
-      "no-use": { type: "boolean", default: false },
-      label: { type: "string", multiple: true },
-    },
-  });
-  if (values.cache !== "wait" && values.cache !== "cold") {
-    throw new Error(`--cache is wait or cold, not "${values.cache}"`);
-  }
-  const waitTimeout = Number(values["wait-timeout"]);
-  if (!/^\d+$/.test(values["wait-timeout"]) || !Number.isSafeInteger(waitTimeout)) {
-    throw new Error(`--wait-timeout is whole seconds, not "${values["wait-timeout"]}"`);
-  }
-  const labels = parseLabels(values.label ?? []);
+/**
+ * The session (key files, the wait, docker buildx) is loaded by setup and finish when they run:
+ * it brings the docker runner along, and status, --help and --version start faster without it.
+ */
+const session = () => import("../client/session.js");
+
+export const setupCommand = command(SETUP, async ({ values }) => {
+  const { cache, waitTimeoutSeconds, labels } = setupFlags(values);
+  const { setUp, tearDown } = await session();
   const server = serverUrl(values.server);
   const dir = stateDir(values["state-dir"]);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -86,12 +57,12 @@ export async function setupCommand(args: string[]): Promise<number> {
     writeFileSync(path, JSON.stringify({ server, session, keeperPid, credential } satisfies CliState), {
       mode: 0o600,
     });
-  let session: SessionState | null = null;
+  let started: SessionState | null = null;
   try {
     const result = await setUp(client, {
       shape: values.shape,
-      cache: values.cache,
-      waitTimeoutSeconds: waitTimeout,
+      cache,
+      waitTimeoutSeconds,
       name: values.name,
       use: !values["no-use"],
       labels,
@@ -99,7 +70,7 @@ export async function setupCommand(args: string[]): Promise<number> {
       bootstrapTimeoutSeconds: 60,
       log: say,
       onState: (s) => {
-        session = s;
+        started = s;
         save(s);
       },
     });
@@ -118,30 +89,35 @@ export async function setupCommand(args: string[]): Promise<number> {
     say(
       `Next: docker buildx build --builder ${values.name} …   (then: remote-builder finish --result success)`,
     );
+    // One line of JSON with or without --json: scripts have read it since the first release.
     process.stdout.write(
       `${JSON.stringify({ name: values.name, buildId: result.build.id, endpoint: result.endpoint, tier: result.build.tier, readySeconds: result.readySeconds })}\n`,
     );
     return 0;
   } catch (err) {
     // Nothing of a failed setup may outlive it: no later `finish` is coming to clean up.
-    if (session) await tearDown(client, session, "cancelled", { cleanup: true, log: say }).catch(() => {});
+    if (started) await tearDown(client, started, "cancelled", { cleanup: true, log: say }).catch(() => {});
     rmSync(path, { force: true });
     throw err;
   }
+});
+
+/** Setup's flags that take a value from a set or a form, checked before anything is done. */
+function setupFlags(values: { cache: string; "wait-timeout": string; label?: string[] | undefined }) {
+  const cache = values.cache;
+  if (cache !== "wait" && cache !== "cold") throw new UsageError(`--cache is wait or cold, not "${cache}"`);
+  return {
+    cache,
+    waitTimeoutSeconds: durationFlag("--wait-timeout", values["wait-timeout"]),
+    labels: parseLabels(values.label ?? []),
+  } as const;
 }
 
-export async function finishCommand(args: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      ...COMMON,
-      result: { type: "string", default: "success" },
-      "keep-builder": { type: "boolean" },
-    },
-  });
+export const finishCommand = command(FINISH, async ({ values }) => {
+  const { jobResult, tearDown } = await session();
   const result = jobResult(values.result);
   if (!result) {
-    throw new Error(
+    throw new UsageError(
       `--result is success, failure or cancelled (or the CI's word for one: failed, canceled, ABORTED, …), not "${values.result}"`,
     );
   }
@@ -159,12 +135,11 @@ export async function finishCommand(args: string[]): Promise<number> {
   });
   rmSync(path, { force: true });
   for (const warning of warnings) say(`warning: ${warning}`);
-  if (build) process.stdout.write(`${JSON.stringify(build, null, 2)}\n`);
+  if (build) printResult(values.json, build, buildSummary);
   return 0;
-}
+});
 
-export async function statusCommand(args: string[]): Promise<number> {
-  const { values } = parseArgs({ args, options: COMMON });
+export const statusCommand = command(STATUS, async ({ values }) => {
   const state = readState(statePath(stateDir(values["state-dir"]), values.name), values.name);
   if (!state.session.buildId) throw new Error("the setup never got as far as a build");
   const client = new ApiClient({
@@ -174,12 +149,12 @@ export async function statusCommand(args: string[]): Promise<number> {
   });
   const build = await client.getBuild(state.session.buildId);
   say(progressLine(build, (Date.now() - state.session.startedAt) / 1000));
-  process.stdout.write(`${JSON.stringify(build, null, 2)}\n`);
+  printResult(values.json, build, buildSummary);
   return 0;
-}
+});
 
 /** The detached heartbeat process `setup` starts and `finish` stops. */
-export async function keepAliveCommand(): Promise<number> {
+export const keepAliveCommand = command(KEEP_ALIVE, async () => {
   const env = process.env;
   const server = env.RB_KEEPER_SERVER ?? "";
   const auth = cliCredential(server, {
@@ -188,14 +163,14 @@ export async function keepAliveCommand(): Promise<number> {
   });
   await keeperProcess(new ApiClient({ serverUrl: server, auth, userAgent: USER_AGENT }));
   return 0;
-}
+});
 
 /** `--label key=value`, many times; a value may hold "=" itself. */
 function parseLabels(given: string[]): Record<string, string> {
   const labels: Record<string, string> = {};
   for (const label of given) {
     const at = label.indexOf("=");
-    if (at < 1) throw new Error(`--label takes key=value, not "${label}"`);
+    if (at < 1) throw new UsageError(`--label takes key=value, not "${label}"`);
     labels[label.slice(0, at)] = label.slice(at + 1);
   }
   return labels;

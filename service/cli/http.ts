@@ -14,13 +14,16 @@ export function adminToken(given: string | undefined): string {
   );
 }
 
+/** The service's answer to an admin request: its JSON, or a refusal already printed to stderr. */
+export type Answer = { ok: true; body: unknown } | { ok: false };
+
 export async function request(
   server: string,
   token: string,
   method: string,
   path: string,
   body?: unknown,
-): Promise<number> {
+): Promise<Answer> {
   let response: Response;
   try {
     response = await fetch(server + path, {
@@ -39,10 +42,9 @@ export async function request(
     process.stderr.write(
       `${response.status} ${problem?.title ?? response.statusText}: ${problem?.detail ?? text}\n`,
     );
-    return 1;
+    return { ok: false };
   }
-  process.stdout.write(`${JSON.stringify(safeJson(text), null, 2)}\n`);
-  return 0;
+  return { ok: true, body: safeJson(text) };
 }
 
 function safeJson(text: string): unknown {

@@ -1,40 +1,34 @@
-import { BUILDER_USAGE, finishCommand, keepAliveCommand, setupCommand, statusCommand } from "./builder.js";
-import { CACHE_USAGE, cacheCommand } from "./cache.js";
-import { usageCommand, USAGE_USAGE } from "./usage.js";
+import { type CommandRun, EXIT_CODES_HELP } from "./command.js";
+
+/** A command whose code is imported when it runs. */
+const lazily =
+  (load: () => Promise<CommandRun>): CommandRun =>
+  async (args) =>
+    (await load())(args);
 
 /**
  * The commands a CI job runs. They need only Node.js and the HTTP API, so they are also bundled
- * alone into dist/remote-builder.mjs, which other CI systems download and run as it is.
+ * alone into dist/remote-builder.mjs, which other CI systems download and run as it is. Each is
+ * imported when it runs: the client's `import` of node:http alone costs `--version` and `--help`
+ * tens of milliseconds (Node then loads its fetch implementation, undici).
  */
-export const JOB_USAGE = `${BUILDER_USAGE}
-${USAGE_USAGE}
-${CACHE_USAGE}`;
-
-export const JOB_COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
-  setup: setupCommand,
-  finish: finishCommand,
-  status: statusCommand,
-  cache: cacheCommand,
-  usage: usageCommand,
-  "keep-alive": () => keepAliveCommand(),
+export const JOB_COMMANDS: Record<string, CommandRun> = {
+  setup: lazily(async () => (await import("./builder.js")).setupCommand),
+  finish: lazily(async () => (await import("./builder.js")).finishCommand),
+  status: lazily(async () => (await import("./builder.js")).statusCommand),
+  cache: lazily(async () => (await import("./cache.js")).cacheCommand),
+  usage: lazily(async () => (await import("./usage.js")).usageCommand),
+  "keep-alive": lazily(async () => (await import("./builder.js")).keepAliveCommand),
 };
 
-/**
- * Runs a command's promise to an exit code, printing a failure the way every command does, and
- * exits once its output is written: waiting for the event loop to drain (idle keep-alive sockets,
- * a child's last handles) cost every job step a tenth of a second (bench:headline).
- */
-export function exitWith(run: Promise<number>): void {
-  run
-    .then(
-      (code) => code,
-      (err: Error) => {
-        process.stderr.write(`remote-builder: ${err.message}\n`);
-        return 1;
-      },
-    )
-    .then((code) => {
-      process.exitCode = code;
-      process.stdout.write("", () => process.stderr.write("", () => process.exit(code)));
-    });
-}
+export const JOB_COMMANDS_HELP = `In a CI job:
+  setup      get a remote builder for this job, as a docker buildx builder
+  finish     hand the builder back with the job's result
+  status     where this job's build stands
+  cache      list the account's cache volumes, or reset one
+  usage      the account's build minutes, cache GiB-hours and costs`;
+
+export const HELP_FOOTER = `Every command takes --help, and --json to print its result as JSON for scripts.
+remote-builder --version (or remote-builder version) prints the version.
+
+${EXIT_CODES_HELP}`;

@@ -1,51 +1,20 @@
-import { parseArgs } from "node:util";
-import { adminCommand, ADMIN_USAGE } from "./admin.js";
-import { devCommand } from "./dev.js";
-import { exitWith, JOB_COMMANDS, JOB_USAGE } from "./job-commands.js";
-import { serveCommand } from "./serve.js";
+import { dispatch, exitWith } from "./command.js";
+import { HELP_FOOTER, JOB_COMMANDS, JOB_COMMANDS_HELP } from "./job-commands.js";
+import { SERVICE_COMMANDS, SERVICE_COMMANDS_HELP } from "./service-commands.js";
 
-const USAGE = `remote-builder — warm, isolated, per-account BuildKit builders
+/**
+ * The whole CLI: the job's commands and the service's. Each command's code is loaded with
+ * `import()` when it runs, so that `--help` and `--version` load none of it and a job's command
+ * only the client, never the server side (express, pg, ioredis, the Kubernetes client).
+ */
+const HELP = `remote-builder — warm, isolated, per-account BuildKit builders
 
-In a CI job:
-${JOB_USAGE}
+Usage: remote-builder <command> [options]
 
-Running the service:
-  remote-builder dev [--data-dir .data] [--port 8080]   run everything on this machine (Redis and PostgreSQL included)
-  remote-builder serve                                  run the service, configured by RB_* environment variables
+${JOB_COMMANDS_HELP}
 
-Administration:
-${ADMIN_USAGE}
-`;
+${SERVICE_COMMANDS_HELP}
 
-async function main(argv: string[]): Promise<number> {
-  const [command, ...rest] = argv;
-  const job = command ? JOB_COMMANDS[command] : undefined;
-  if (job) return job(rest);
-  switch (command) {
-    case "dev": {
-      const { values } = parseArgs({
-        args: rest,
-        options: {
-          "data-dir": { type: "string", default: ".data" },
-          port: { type: "string", default: "8080" },
-        },
-      });
-      return devCommand({ dataDir: values["data-dir"], port: Number(values.port) });
-    }
-    case "serve":
-      return serveCommand();
-    case "admin":
-      return adminCommand(rest);
-    case undefined:
-    case "help":
-    case "--help":
-    case "-h":
-      process.stdout.write(USAGE);
-      return command === undefined ? 2 : 0;
-    default:
-      process.stderr.write(`remote-builder: there is no command "${command}".\n\n${USAGE}`);
-      return 2;
-  }
-}
+${HELP_FOOTER}`;
 
-exitWith(main(process.argv.slice(2)));
+exitWith(dispatch(process.argv.slice(2), { ...JOB_COMMANDS, ...SERVICE_COMMANDS }, HELP));

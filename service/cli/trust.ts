@@ -1,9 +1,24 @@
-/** `remote-builder admin trust …`: the options that describe a trust relationship, and its request body. */
-export const TRUST_USAGE = `  remote-builder admin trust add <handle> (--owner-id N | --owner NAME | --repository OWNER/REPO)
-      [--issuer github] [--repository-id N] [--ref PATTERN]… [--cache-write-ref PATTERN]…
-      [--environment NAME]… [--workflow-ref PATTERN]… [--event NAME]…
-  remote-builder admin trust list <handle>
-  remote-builder admin trust remove <handle> <relationship-id>`;
+import { UsageError } from "./command.js";
+
+/** `remote-builder admin trust add`: the options that describe a trust relationship, and its request body. */
+export const TRUST_ADD_OPTIONS_HELP = `Who is trusted (one of these is needed):
+  --owner-id N          the owner's numeric id (organization, group, project owner)
+  --owner NAME          the owner's name, resolved once to its id (GitHub only)
+  --repository OWNER/REPO
+                        one repository, resolved once to both ids (GitHub only)
+  --repository-id N     one repository by id (default: every repository of the owner)
+  --issuer NAME         the configured CI issuer: github, gitlab, … (default: the first one)
+
+What the job may do (patterns: * within a path segment, ** across segments):
+  --ref PATTERN         a ref that may build; repeatable (default: any ref)
+  --cache-write-ref PATTERN
+                        a ref whose builds may write the warm cache; repeatable (default:
+                        refs/heads/** and refs/tags/**)
+  --environment NAME    a deployment environment that may build; repeatable (default: any)
+  --workflow-ref PATTERN
+                        a job_workflow_ref that may build; repeatable (default: any)
+  --event NAME          an event that may build; repeatable (default: every event but
+                        pull_request_target and workflow_run, which must be named)`;
 
 export const TRUST_OPTIONS = {
   issuer: { type: "string" },
@@ -35,7 +50,9 @@ export function trustBody(values: Values): Record<string, unknown> {
     events: list(values.event),
   };
   if (body.ownerId === undefined && body.owner === undefined && body.repository === undefined) {
-    throw new Error(`trust add needs --owner-id, --owner or --repository.\n\n${TRUST_USAGE}`);
+    throw new UsageError(
+      "trust add needs --owner-id, --owner or --repository; see `remote-builder admin trust add --help`",
+    );
   }
   return Object.fromEntries(Object.entries(body).filter(([, v]) => v !== undefined));
 }

@@ -13,8 +13,10 @@ export function progressLine(build: Build, elapsedSeconds: number): string {
       : `Queued: another build holds the cache volume "${build.cache.volume}"; ${ahead} build(s) ahead ${after}`;
   }
   if (build.state === "queued") return `Queued ${after}`;
-  if (build.state === "pending")
-    return `Booting a ${build.tier ?? "new"} builder (shape ${build.shape}) ${after}`;
+  if (build.state === "pending") {
+    const tier = build.tier ?? "new";
+    return `Booting ${tier === "idle" ? "an" : "a"} ${tier} builder (shape ${build.shape}) ${after}`;
+  }
   return `Build ${build.state} ${after}`;
 }
 

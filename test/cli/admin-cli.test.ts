@@ -78,10 +78,21 @@ describe("remote-builder admin, the CLI", () => {
     expect(build.status).toBe(201);
     expect(build.body).toMatchObject({ shape: "medium", profile: "deploy" });
 
-    const list = await admin("tokens", "list", handle);
+    const [list, table] = await Promise.all([
+      admin("tokens", "list", handle, "--json"),
+      admin("tokens", "list", handle),
+    ]);
     expect(list.code).toBe(0);
     expect(JSON.parse(list.stdout).tokens).toEqual([expect.objectContaining({ id: tokenId, name: "ci" })]);
     expect(list.stdout).not.toContain(token);
+    // For people, a table; never the token itself either.
+    expect(table).toMatchObject({ code: 0, stderr: "" });
+    expect(table.stdout).toMatch(
+      new RegExp(
+        `^ID +NAME +PREFIX +CREATED +LAST USED +REVOKED\n${tokenId} +ci +rba_\\S* +\\d{4}-\\d\\d-\\d\\d [\\d:]+ UTC +\\S`,
+      ),
+    );
+    expect(table.stdout).not.toContain(token);
 
     const got = await admin("accounts", "get", handle);
     expect(JSON.parse(got.stdout)).toMatchObject({ handle, features: ["remote_builder"] });
@@ -128,14 +139,14 @@ describe("remote-builder admin, the CLI", () => {
     expect(missing.stderr).toBe('404 Not found: There is no account "nobody-here".\n');
   });
 
-  it("refuses a limit that is not a whole number, or a profile without =, naming the flag", async () => {
+  it("refuses a limit that is not a whole number, or a profile without =, naming the flag, with exit code 2", async () => {
     const { handle } = await service.account({ plan: "team" });
     const [concurrency, minutes, profile] = await Promise.all([
       admin("accounts", "update", handle, "--concurrency", "lots"),
       admin("accounts", "update", handle, "--minutes", "1.5"),
       admin("accounts", "update", handle, "--profile", "deploy"),
     ]);
-    expect(concurrency).toMatchObject({ code: 1, stdout: "" });
+    for (const run of [concurrency, minutes, profile]) expect(run).toMatchObject({ code: 2, stdout: "" });
     expect(concurrency.stderr).toBe('remote-builder: --concurrency takes a whole number, not "lots"\n');
     expect(minutes.stderr).toBe('remote-builder: --minutes takes a whole number, not "1.5"\n');
     expect(profile.stderr).toBe('remote-builder: --profile takes label=shape, not "deploy"\n');
@@ -181,18 +192,69 @@ describe("remote-builder admin, the CLI", () => {
     }
   });
 
-  it("refuses an unknown command or a bad flag argument with usage, and exits 1", async () => {
-    const [unknown, state, noHandle] = await Promise.all([
+  it("refuses an unknown command, a missing or extra argument or a bad one, saying what it takes, and exits 2", async () => {
+    const [unknown, state, noHandle, noId, extra] = await Promise.all([
       admin("accounts", "delete", "someone"),
       admin("accounts", "feature", "someone", "remote_builder", "maybe"),
       admin("accounts", "get"),
+      admin("tokens", "revoke", "someone"),
+      admin("tokens", "list", "someone", "else"),
     ]);
-    expect(unknown.code).toBe(1);
-    expect(unknown.stderr).toMatch(/there is no admin command "accounts delete"/);
-    expect(unknown.stderr).toContain("remote-builder admin accounts create <handle>");
-    expect(state.code).toBe(1);
-    expect(state.stderr).toMatch(/usage: accounts feature <handle> <feature> on\|off/);
-    expect(noHandle.code).toBe(1);
-    expect(noHandle.stderr).toMatch(/name the account/);
+    for (const run of [unknown, state, noHandle, noId, extra])
+      expect(run).toMatchObject({ code: 2, stdout: "" });
+    expect(unknown.stderr).toBe(
+      'remote-builder: there is no command "admin accounts delete"; see `remote-builder admin accounts --help`\n',
+    );
+    expect(state.stderr).toBe(
+      'remote-builder: a feature is turned on or off, not "maybe": remote-builder admin accounts feature <handle> <feature> on|off\n',
+    );
+    expect(noHandle.stderr).toBe(
+      "remote-builder: name the account: remote-builder admin accounts get <handle>\n",
+    );
+    expect(noId.stderr).toBe(
+      "remote-builder: admin tokens revoke needs <token-id>: remote-builder admin tokens revoke <handle> <token-id>\n",
+    );
+    expect(extra.stderr).toBe(
+      'remote-builder: admin tokens list takes <handle>, not also "else": remote-builder admin tokens list <handle>\n',
+    );
+  });
+
+  it("lists trust relationships for people, and as the service's JSON with --json", async () => {
+    const { handle } = await service.account();
+    const empty = await admin("trust", "list", handle);
+    expect(empty).toEqual({ code: 0, stdout: `The account ${handle} trusts no CI identity.\n`, stderr: "" });
+    const added = await admin(
+      "trust",
+      "add",
+      handle,
+      "--owner-id",
+      "72",
+      "--ref",
+      "refs/heads/main",
+      "--event",
+      "push",
+    );
+    expect(added.code).toBe(0);
+    const { id } = JSON.parse(added.stdout) as { id: string };
+    const [listed, json] = await Promise.all([
+      admin("trust", "list", handle),
+      admin("trust", "list", handle, "--json"),
+    ]);
+    expect(listed).toMatchObject({ code: 0, stderr: "" });
+    expect(listed.stdout).toMatch(
+      new RegExp(`^${id}  github  owner 72  every repository  since \\d{4}-\\d\\d-\\d\\d [\\d:]+ UTC\n`),
+    );
+    expect(listed.stdout).toContain(
+      [
+        "  refs: refs/heads/main",
+        "  cache-write refs: refs/heads/**, refs/tags/**",
+        "  environments: any",
+        "  workflows: any",
+        "  events: push",
+      ].join("\n"),
+    );
+    expect(JSON.parse(json.stdout)).toMatchObject({
+      relationships: [{ id, ownerId: "72", events: ["push"] }],
+    });
   });
 });

@@ -1,4 +1,6 @@
 import { statSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "@jest/globals";
 import { MemoryDriver } from "../../service/adapters/drivers/memory.js";
@@ -110,17 +112,29 @@ describe("remote-builder setup, status and finish in another CI system", () => {
     });
     expect(argvOf(keeper)).not.toContain(token);
 
-    const status = await ci.run(["status"]);
+    // For people, a summary; for scripts, --json gives the API's build view as it always did.
+    const [status, statusJson] = await Promise.all([ci.run(["status"]), ci.run(["status", "--json"])]);
     expect(status.code).toBe(0);
     expect(status.stderr).toMatch(/^Build ready \(\d+ s\)\n$/);
-    expect(JSON.parse(status.stdout)).toMatchObject({ id: buildId, state: "ready", result: null });
+    expect(status.stdout).toMatch(
+      new RegExp(
+        `^build +${buildId}\nstate +ready\nshape +small\ntier +cold\nready in +\\d+\\.\\d s\ncache +buildkit, persistent\nduration +\\d+\\.\\d s so far\n$`,
+      ),
+    );
+    expect(status.stdout).not.toContain("BEGIN CERTIFICATE");
+    expect(statusJson.code).toBe(0);
+    const view = JSON.parse(statusJson.stdout) as Json;
+    expect(view).toMatchObject({ id: buildId, state: "ready", result: null });
+    expect(Object.keys(view).sort()).toEqual(Object.keys(await getBuild(buildId, token)).sort());
 
     const finish = await ci.run(["finish", "--result", "success"]);
     expect(finish.code).toBe(0);
     expect(finish.stderr).toBe(
       `Build ${buildId} completed as success\nRemoved docker buildx builder "remote-builder"\n`,
     );
-    expect(JSON.parse(finish.stdout)).toMatchObject({ id: buildId, state: "completed", result: "success" });
+    expect(finish.stdout).toMatch(new RegExp(`^build +${buildId}\nstate +completed\nresult +success\n`));
+    expect(finish.stdout).toMatch(/\nduration +\d+\.\d s\n$/);
+    expect(finish.stdout).not.toContain("BEGIN CERTIFICATE");
     expect(
       ci
         .dockerCalls()
@@ -158,7 +172,7 @@ describe("remote-builder setup, status and finish in another CI system", () => {
     // The keeper got the exchanged credential, not the identity token.
     expect(environOf(ci.state("gl")!.keeperPid!).RB_KEEPER_CREDENTIAL).toMatch(/^rbc_/);
 
-    const status = await ci.run(["status", "--name", "gl"]);
+    const status = await ci.run(["status", "--name", "gl", "--json"]);
     expect(status.stderr).not.toMatch(/remote-builder:/);
     expect(status.code).toBe(0);
     expect(JSON.parse(status.stdout)).toMatchObject({ id: buildId, state: "ready" });
@@ -196,14 +210,14 @@ describe("remote-builder setup, status and finish in another CI system", () => {
     expect(ci.dockerCalls()).toEqual([]);
   });
 
-  it("gives up after --wait-timeout while the account's only slot is taken, and ends its queued build", async () => {
+  it("gives up after --wait-timeout while the account's only slot is taken, exits 3, and ends its queued build", async () => {
     const { token } = await service.account({ concurrencyLimit: 1 });
     const holder = await http<Json>(service.url, "POST", "/api/v1/builds", { token, body: {} });
     expect(holder.status).toBe(201);
     const ci = job({ RB_TOKEN: token });
 
-    const setup = await ci.run(["setup", "--wait-timeout", "2"]);
-    expect(setup).toMatchObject({ code: 1, stdout: "" });
+    const setup = await ci.run(["setup", "--wait-timeout", "2s"]);
+    expect(setup).toMatchObject({ code: 3, stdout: "" });
     expect(setup.stderr).toContain(
       "Queued: the account runs as many builds as its plan allows; 0 build(s) ahead of this one",
     );
@@ -314,26 +328,85 @@ describe("remote-builder setup, status and finish in another CI system", () => {
     expect(ci.stateFiles()).toEqual([]);
   });
 
-  it("refuses bad flag values before it does anything, naming the flag", async () => {
+  it("refuses bad flag values and unknown options before it does anything, naming them, with exit code 2", async () => {
     const { token } = await service.account();
     const ci = job({ RB_TOKEN: token });
-    const [cache, result, timeout, label, unknown] = await Promise.all([
+    const [cache, result, timeout, label, unknown, statusArgument, noValue] = await Promise.all([
       ci.run(["setup", "--cache", "warm"]),
       ci.run(["finish", "--result", "maybe"]),
-      ci.run(["setup", "--wait-timeout", "soon"]),
+      ci.run(["setup", "--wait-timeout", "10x"]),
       ci.run(["setup", "--label", "pipeline"]),
       ci.run(["setup", "--shpae", "large"]),
+      ci.run(["status", "now"]),
+      ci.run(["setup", "--name"]),
     ]);
-    for (const run of [cache, result, timeout, label, unknown])
-      expect(run).toMatchObject({ code: 1, stdout: "" });
+    for (const run of [cache, result, timeout, label, unknown, statusArgument, noValue])
+      expect(run).toMatchObject({ code: 2, stdout: "" });
     expect(cache.stderr).toBe('remote-builder: --cache is wait or cold, not "warm"\n');
     expect(result.stderr).toBe(
       'remote-builder: --result is success, failure or cancelled (or the CI\'s word for one: failed, canceled, ABORTED, …), not "maybe"\n',
     );
-    expect(timeout.stderr).toBe('remote-builder: --wait-timeout is whole seconds, not "soon"\n');
+    expect(timeout.stderr).toBe(
+      'remote-builder: --wait-timeout is a duration like "90" or "90s" (seconds), "10m" or "1h"; got "10x"\n',
+    );
     expect(label.stderr).toBe('remote-builder: --label takes key=value, not "pipeline"\n');
-    expect(unknown.stderr).toMatch(/^remote-builder: Unknown option '--shpae'/);
+    expect(unknown.stderr).toBe(
+      "remote-builder: `remote-builder setup` has no option --shpae; see `remote-builder setup --help`\n",
+    );
+    expect(statusArgument.stderr).toBe(
+      'remote-builder: `remote-builder status` takes no argument "now"; see `remote-builder status --help`\n',
+    );
+    expect(noValue.stderr).toMatch(
+      /^remote-builder: Option '--name <value>' argument missing; see `remote-builder setup --help`\n$/,
+    );
     expect(ci.stateFiles()).toEqual([]);
     expect(ci.dockerCalls()).toEqual([]);
   });
+
+  it("takes --wait-timeout in seconds or with a unit (90, 90s, 10m, 1h), and asks the service for that wait", async () => {
+    const asked = await recordingService();
+    try {
+      for (const [given, seconds] of [
+        ["90", 90],
+        ["90s", 90],
+        ["10m", 600],
+        ["1h", 3600],
+      ] as const) {
+        const ci = job({ RB_TOKEN: "rba_test", RB_SERVER_URL: asked.url });
+        const setup = await ci.run(["setup", "--wait-timeout", given]);
+        // The recorder refuses every build, so that the request is all there is to look at.
+        expect(setup).toMatchObject({ code: 1, stdout: "" });
+        expect(setup.stderr).toBe("remote-builder: 400 Recorded: the test's service refuses every build\n");
+        expect(asked.bodies.pop()).toMatchObject({ waitSeconds: seconds });
+      }
+    } finally {
+      await asked.stop();
+    }
+  });
 });
+
+/** An HTTP service that records each build request's body and refuses it with a 400. */
+async function recordingService() {
+  const bodies: Json[] = [];
+  const server = createServer((req, res) => {
+    let text = "";
+    req.on("data", (chunk: Buffer) => (text += chunk.toString()));
+    req.on("end", () => {
+      if (req.method === "POST" && req.url === "/api/v1/builds") bodies.push(JSON.parse(text) as Json);
+      res.writeHead(400, { "content-type": "application/problem+json" });
+      res.end(
+        JSON.stringify({
+          type: "about:blank",
+          title: "Recorded",
+          detail: "the test's service refuses every build",
+        }),
+      );
+    });
+  });
+  await new Promise<void>((done) => server.listen(0, "127.0.0.1", done));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    bodies,
+    stop: () => new Promise<void>((done) => server.close(() => done())),
+  };
+}

@@ -41,11 +41,16 @@ describe("remote-builder cache and usage, the CLI", () => {
     const setup = await ci.run(["setup"]);
     expect(setup.code).toBe(0);
     const { buildId } = JSON.parse(setup.stdout) as { buildId: string };
-    const [listed, refused] = await Promise.all([
+    const [listed, table, refused] = await Promise.all([
+      ci.run(["cache", "list", handle, "--json"]),
       ci.run(["cache", "list", handle]),
       ci.run(["cache", "reset", handle]),
     ]);
     expect(listed.code).toBe(0);
+    expect(table).toMatchObject({ code: 0, stderr: "" });
+    expect(table.stdout).toMatch(
+      /^VOLUME +SIZE +CREATED +LAST USED\nbuildkit +\d+ GiB +\d{4}-\d\d-\d\d \d\d:\d\d UTC +\d{4}-\d\d-\d\d \d\d:\d\d UTC\n$/,
+    );
     expect(JSON.parse(listed.stdout)).toEqual([
       {
         name: "buildkit",
@@ -68,15 +73,21 @@ describe("remote-builder cache and usage, the CLI", () => {
       if (run.code !== 0) expect(run.stderr).toContain("is in use by build");
       return run.code === 0 ? run : null;
     });
-    expect(reset.stderr).toBe('Reset cache volume "buildkit": the next build starts cold.\n');
-    expect(JSON.parse(reset.stdout)).toMatchObject({ name: "buildkit" });
+    expect(reset).toMatchObject({
+      stdout: 'Reset cache volume "buildkit": the next build starts cold.\n',
+      stderr: "",
+    });
     expect(driver.dropped).toEqual([`${id}/buildkit`]);
-    const empty = await ci.run(["cache", "list", handle]);
+    const [empty, emptyTable] = await Promise.all([
+      ci.run(["cache", "list", handle, "--json"]),
+      ci.run(["cache", "list", handle]),
+    ]);
     expect(empty).toMatchObject({ code: 0, stderr: "" });
     expect(JSON.parse(empty.stdout)).toEqual([]);
+    expect(emptyTable).toMatchObject({ code: 0, stdout: `The account ${handle} has no cache volumes.\n` });
   });
 
-  it("says what it needs when the verb, the account or the volume is wrong", async () => {
+  it("says what it needs when the verb, the account or the volume is wrong (2 for usage, 1 for the service's refusal)", async () => {
     const { handle, token } = await service.account();
     const other = await service.account();
     const ci = job({ RB_TOKEN: token });
@@ -87,12 +98,14 @@ describe("remote-builder cache and usage, the CLI", () => {
       ci.run(["cache", "reset", handle, "nothing-here"]),
       ci.run(["cache", "list", other.handle]),
     ]);
-    for (const run of [none, noAccount, wipe]) {
-      expect(run).toMatchObject({ code: 1, stdout: "" });
-      expect(run.stderr).toMatch(
-        /^remote-builder: say what to do\.\n\n {2}remote-builder cache list <account>\n/,
-      );
-    }
+    for (const run of [none, noAccount, wipe]) expect(run).toMatchObject({ code: 2, stdout: "" });
+    expect(none.stderr).toBe(
+      "remote-builder: say what to do: remote-builder cache list|reset …; see `remote-builder cache --help`\n",
+    );
+    expect(noAccount.stderr).toBe("remote-builder: name the account: remote-builder cache list <account>\n");
+    expect(wipe.stderr).toBe(
+      'remote-builder: there is no command "cache wipe"; see `remote-builder cache --help`\n',
+    );
     expect(missing).toMatchObject({ code: 1, stdout: "" });
     expect(missing.stderr).toBe(
       'remote-builder: 404 Not found: The account has no cache volume "nothing-here".\n',
@@ -115,7 +128,7 @@ describe("remote-builder cache and usage, the CLI", () => {
     // Each run is a job of its own: an identity token is good for one exchange.
     const gitlabJob = async () => job({ RB_ID_TOKEN: await gitlab.token(gitlabClaims()) });
 
-    const listed = await (await gitlabJob()).run(["cache", "list", b.handle]);
+    const listed = await (await gitlabJob()).run(["cache", "list", b.handle, "--json"]);
     expect(listed).toMatchObject({ code: 0, stderr: "" });
     expect(JSON.parse(listed.stdout)).toEqual([]);
 
@@ -131,21 +144,28 @@ describe("remote-builder cache and usage, the CLI", () => {
     const { buildId } = JSON.parse(setup.stdout) as { buildId: string };
     const build = await http<Json>(service.url, "GET", `/api/v1/builds/${buildId}`, { token: b.token });
     expect(build.body).toMatchObject({ accountId: b.id, ci: { repository: "group/project" } });
-    const finish = await ci.run(["finish", "--account", b.handle]);
+    const finish = await ci.run(["finish", "--account", b.handle, "--json"]);
     expect(finish.code).toBe(0);
     expect(finish.stderr).not.toContain("warning");
     expect(JSON.parse(finish.stdout)).toMatchObject({ id: buildId, state: "completed" });
   });
 
-  it("prints the account's usage with its agent token, as the API reports it", async () => {
+  it("prints the account's usage with its agent token: a summary, or with --json as the API reports it", async () => {
     const { handle, token } = await service.account();
     const ci = job({ RB_TOKEN: token });
     const from = "2030-01-01T00:00:00.000Z";
     const to = "2030-02-01T00:00:00.000Z";
-    const [month, range] = await Promise.all([
-      ci.run(["usage", handle]),
+    const [month, range, summary] = await Promise.all([
+      ci.run(["usage", handle, "--json"]),
+      ci.run(["usage", handle, "--from", from, "--to", to, "--json"]),
       ci.run(["usage", handle, "--from", from, "--to", to]),
     ]);
+    expect(summary).toMatchObject({ code: 0, stderr: "" });
+    expect(summary.stdout).toMatch(
+      new RegExp(
+        `^account +${handle}\nfrom +2030-01-01 00:00 UTC\nto +2030-02-01 00:00 UTC\nbuild minutes +0\ncache GiB-hours +0\n`,
+      ),
+    );
     expect(month).toMatchObject({ code: 0, stderr: "" });
     const api = await http<Json>(service.url, "GET", `/api/v1/accounts/${handle}/usage`, { token });
     expect(api.status).toBe(200);
@@ -160,8 +180,8 @@ describe("remote-builder cache and usage, the CLI", () => {
       ci.run(["usage"]),
       ci.run(["usage", handle, "--from", "yesterday"]),
     ]);
-    expect(noAccount).toMatchObject({ code: 1, stdout: "" });
-    expect(noAccount.stderr).toMatch(/^remote-builder: name the account\./);
+    expect(noAccount).toMatchObject({ code: 2, stdout: "" });
+    expect(noAccount.stderr).toBe("remote-builder: name the account: remote-builder usage <account>\n");
     expect(badDate).toMatchObject({ code: 1, stdout: "" });
     expect(badDate.stderr).toMatch(/^remote-builder: 400 /);
   });

@@ -85,7 +85,7 @@ describe("remote-builder's heartbeat process between setup and finish", () => {
     expect(readFileSync(join(session.keyDir, "heartbeats.log"), "utf8")).toMatch(/heartbeats stopped: 409 /);
 
     // Completing again is idempotent: finish reports the result the build ended with.
-    const finish = await ci.run(["finish", "--result", "success"]);
+    const finish = await ci.run(["finish", "--result", "success", "--json"]);
     expect(finish.code).toBe(0);
     expect(finish.stderr).toContain(`Build ${buildId} completed as failure\n`);
     expect(JSON.parse(finish.stdout)).toMatchObject({ id: buildId, state: "completed", result: "failure" });
