@@ -3,12 +3,13 @@ import { ApiError } from "../service/client/api-client.js";
 import { keepAliveProcess } from "./keep-alive.js";
 import { main } from "./main.js";
 import { post } from "./post.js";
-import { STATE } from "./state.js";
+import { isPost } from "./state.js";
 
 /** One bundle, three roles: the main step, the post step, and the detached heartbeat process. */
 async function run(): Promise<void> {
   if (process.argv[2] === "keep-alive") return keepAliveProcess();
-  if (core.getState(STATE.isPost) === "true") {
+  if (isPost()) {
+    // A green job stays green: whatever goes wrong in post is a warning.
     try {
       await post();
     } catch (err) {

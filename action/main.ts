@@ -6,15 +6,23 @@ import { spawnKeeper } from "../service/client/keeper.js";
 import { setUp } from "../service/client/session.js";
 import { credentialSource } from "./credential.js";
 import { readInputs } from "./inputs.js";
-import { STATE } from "./state.js";
+import { saveIsPost, saveState } from "./state.js";
 import { USER_AGENT } from "./version.js";
 
 /** The main step: a ready, authenticated `docker buildx` builder for the rest of the job. */
 export async function main(): Promise<void> {
-  core.saveState(STATE.isPost, "true");
+  saveIsPost();
   const inputs = readInputs();
   const auth = credentialSource(inputs);
-  await auth.token(); // a missing permission or an untrusted repository fails here, before anything is made
+  // A missing permission or an untrusted repository fails here, before anything is made.
+  await core.group("Getting a credential", async () => {
+    core.info(
+      inputs.token
+        ? "Using the agent token (the token input)"
+        : `Exchanging the job's OIDC token (audience ${inputs.audience}) at ${inputs.serverUrl}`,
+    );
+    await auth.token();
+  });
   const client = new ApiClient({ serverUrl: inputs.serverUrl, auth, userAgent: USER_AGENT });
   const { build, state, endpoint } = await setUp(client, {
     shape: inputs.shape,
@@ -26,7 +34,9 @@ export async function main(): Promise<void> {
     keyParent: process.env.RUNNER_TEMP || tmpdir(),
     bootstrapTimeoutSeconds: 60,
     log: (line) => core.info(line),
-    onState: (s) => core.saveState(STATE.session, JSON.stringify(s)),
+    group: core.group,
+    dockerOutput: process.stdout,
+    onState: (session) => saveState({ ...session, keeperPid: null }),
     // The runner masks line by line, so each line of the PEM is its own secret.
     onSecret: (pem) =>
       pem
@@ -43,7 +53,7 @@ export async function main(): Promise<void> {
     },
     join(state.keyDir, "heartbeats.log"),
   );
-  core.saveState(STATE.keeperPid, String(pid));
+  saveState({ ...state, keeperPid: pid });
   core.setOutput("name", state.name);
   core.setOutput("build-id", build.id);
   core.setOutput("endpoint", endpoint);

@@ -1,3 +1,4 @@
+import type { Writable } from "node:stream";
 import { type ApiClient, ApiError, type Build, type CacheVolume, type JobResult } from "./api-client.js";
 import { buildxBootstrapArgs, buildxCreateArgs, buildxRmArgs, docker } from "./docker.js";
 import { keepAlive } from "./keeper.js";
@@ -19,11 +20,20 @@ export interface SetupOptions {
   keyParent: string;
   bootstrapTimeoutSeconds: number;
   log: (line: string) => void;
+  /** Runs a stage under a heading (the Action's `core.group`); by default it just runs it. */
+  group?: Group | undefined;
+  /** Where docker's command lines and output go (the Action's log); by default nowhere. */
+  dockerOutput?: Writable | undefined;
   /** Called as soon as there is something to clean up, so that a later failure leaves nothing behind. */
   onState: (state: SessionState) => void;
   /** Called with the private key before it is used, so that CI logs can mask it. */
   onSecret?: (secret: string) => void;
 }
+
+/** A stage of the setup or teardown, `name`d for a log that folds (GitHub's `::group::`). */
+export type Group = <T>(name: string, stage: () => Promise<T>) => Promise<T>;
+
+const ungrouped: Group = (_name, stage) => stage();
 
 export interface SessionState {
   buildId: string | null;
@@ -43,6 +53,7 @@ export interface SetupResult {
 }
 
 export async function setUp(client: ApiClient, o: SetupOptions): Promise<SetupResult> {
+  const group = o.group ?? ungrouped;
   const startedAt = Date.now();
   const keys = createKeyFiles(o.keyParent);
   o.onSecret?.(keys.privateKeyPem);
@@ -55,35 +66,39 @@ export async function setUp(client: ApiClient, o: SetupOptions): Promise<SetupRe
     readySeconds: null,
   };
   o.onState(state);
-  const created = await client.createBuild({
-    ...(o.shape ? { shape: o.shape } : {}),
-    cache: o.cache,
-    waitSeconds: o.waitTimeoutSeconds,
-    labels: o.labels,
-    publicKey: keys.publicKeyPem,
-  });
-  state.buildId = created.id;
-  state.name = o.name ?? `remote-builder-${created.id.slice(0, 8)}`;
-  o.onState(state);
-  o.log(
-    created.state === "queued"
-      ? `Build ${created.id} queued (shape ${created.shape}); waiting for ${created.queue?.waitingFor === "cache" ? "the cache volume" : "a concurrency slot"}`
-      : `Build ${created.id} admitted (shape ${created.shape}, cache ${describeCache(created)})`,
-  );
   // The claim's lease runs from admission: booting, `buildx create` and the bootstrap may take
   // longer than one lease, so heartbeats start now, not when the detached keeper takes over.
   const beating = new AbortController();
-  void keepAlive(client, created.id, created.heartbeatIntervalSeconds, beating.signal);
   try {
-    const ready = await waitUntilReady(client, created, o.waitTimeoutSeconds, o.log, startedAt);
-    state.readySeconds = (Date.now() - startedAt) / 1000;
-    o.log(
-      `Builder ready in ${state.readySeconds.toFixed(1)} s (${ready.tier ?? "unknown"} tier, shape ${ready.shape})`,
-    );
-    if (!ready.certificate) throw new Error("the service returned no client certificate for the build");
-    writeCertificates(keys, ready.certificate, ready.broker.caCertificate);
-    await docker(
-      buildxCreateArgs({
+    const { ready, readySeconds } = await group("Waiting for a builder", async () => {
+      const created = await client.createBuild({
+        ...(o.shape ? { shape: o.shape } : {}),
+        cache: o.cache,
+        waitSeconds: o.waitTimeoutSeconds,
+        labels: o.labels,
+        publicKey: keys.publicKeyPem,
+      });
+      state.buildId = created.id;
+      state.name = o.name ?? `remote-builder-${created.id.slice(0, 8)}`;
+      o.onState(state);
+      o.log(
+        created.state === "queued"
+          ? `Build ${created.id} queued (shape ${created.shape}); waiting for ${created.queue?.waitingFor === "cache" ? "the cache volume" : "a concurrency slot"}`
+          : `Build ${created.id} admitted (shape ${created.shape}, cache ${describeCache(created)})`,
+      );
+      void keepAlive(client, created.id, created.heartbeatIntervalSeconds, beating.signal);
+      const build = await waitUntilReady(client, created, o.waitTimeoutSeconds, o.log, startedAt);
+      const seconds = (Date.now() - startedAt) / 1000;
+      o.log(
+        `Builder ready in ${seconds.toFixed(1)} s (${build.tier ?? "unknown"} tier, shape ${build.shape})`,
+      );
+      return { ready: build, readySeconds: seconds };
+    });
+    state.readySeconds = readySeconds;
+    await group("Setting up docker buildx", async () => {
+      if (!ready.certificate) throw new Error("the service returned no client certificate for the build");
+      writeCertificates(keys, ready.certificate, ready.broker.caCertificate);
+      const args = buildxCreateArgs({
         name: state.name,
         endpoint: ready.broker.endpoint,
         serverName: ready.broker.serverName,
@@ -91,18 +106,19 @@ export async function setUp(client: ApiClient, o: SetupOptions): Promise<SetupRe
         certPath: keys.certPath,
         keyPath: keys.keyPath,
         use: o.use,
-      }),
-      30_000,
-    );
-    state.builderCreated = true;
-    o.onState(state);
-    await docker(buildxBootstrapArgs(state.name), o.bootstrapTimeoutSeconds * 1000).catch((err: Error) => {
-      throw new Error(
-        `the builder did not answer through the broker at ${ready.broker.endpoint}: ${err.message}`,
-      );
+      });
+      await docker(args, { timeoutMs: 30_000, output: o.dockerOutput });
+      state.builderCreated = true;
+      o.onState(state);
+      const bootstrap = { timeoutMs: o.bootstrapTimeoutSeconds * 1000, output: o.dockerOutput };
+      await docker(buildxBootstrapArgs(state.name), bootstrap).catch((err: Error) => {
+        throw new Error(
+          `the builder did not answer through the broker at ${ready.broker.endpoint}: ${err.message}`,
+        );
+      });
+      o.log(`docker buildx builder "${state.name}" is ready${o.use ? " and in use" : ""}`);
     });
-    o.log(`docker buildx builder "${state.name}" is ready${o.use ? " and in use" : ""}`);
-    return { build: ready, state, endpoint: ready.broker.endpoint, readySeconds: state.readySeconds };
+    return { build: ready, state, endpoint: ready.broker.endpoint, readySeconds };
   } finally {
     beating.abort();
   }
@@ -122,13 +138,13 @@ export async function tearDown(
   client: ApiClient,
   state: SessionState,
   result: JobResult,
-  o: { cleanup: boolean; log: (line: string) => void },
+  o: { cleanup: boolean; log: (line: string) => void; dockerOutput?: Writable | undefined },
 ): Promise<TeardownResult> {
   const warnings: string[] = [];
   // The builder's removal is local (buildx's own files): it runs while the service is asked.
   const removed =
     o.cleanup && state.builderCreated
-      ? docker(buildxRmArgs(state.name), 30_000).then(
+      ? docker(buildxRmArgs(state.name), { timeoutMs: 30_000, output: o.dockerOutput }).then(
           () => o.log(`Removed docker buildx builder "${state.name}"`),
           (err: Error) =>
             warnings.push(`could not remove the buildx builder "${state.name}": ${err.message}`),

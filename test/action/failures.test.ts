@@ -13,6 +13,7 @@ import {
   getBuild,
   killKeepers,
   listBuilds,
+  logGroups,
   masks,
   runnerTempEntries,
   savedBuildId,
@@ -62,6 +63,9 @@ describe("the Action when things go wrong, against a real service", () => {
     expect(main.code).toBe(1);
     expect(errors(main)).toEqual([`remote-builder: ${PERMISSION_HELP}`]);
     expect(errors(main)[0]).toContain("permissions:\n  id-token: write");
+    // The error comes after the group it happened in, not folded away inside it.
+    expect(logGroups(main)).toEqual([{ name: "Getting a credential", lines: [expect.any(String)] }]);
+    expect(main.stdout.indexOf("::error::")).toBeGreaterThan(main.stdout.indexOf("::endgroup::"));
     expect(main.state).toEqual({ "is-post": "true" });
     expect(main.outputs).toEqual({});
     expect(world.tokens.requests.length).toBe(requests);
@@ -73,8 +77,25 @@ describe("the Action when things go wrong, against a real service", () => {
     expect(post.code).toBe(0);
     expect(post.commands).toEqual([]);
     expect(post.stdout).toContain("remote-builder set nothing up in this job");
+    expect(logGroups(post)).toEqual([]);
     expect(j.dockerCalls()).toEqual([]);
     expect(await listBuilds(world, account)).toEqual([]);
+  });
+
+  it("in post, warns about saved state it cannot read, and leaves the job green", async () => {
+    const account = await world.account();
+    const j = job(account);
+    const keyDir = join(j.runnerTemp, "remote-builder-x");
+    const post = await j.post(
+      {},
+      { "STATE_is-post": "true", "STATE_key-dir": keyDir, "STATE_builder-created": "maybe" },
+    );
+    expect(post.code).toBe(0);
+    expect(errors(post)).toEqual([]);
+    expect(warnings(post)).toEqual([
+      'remote-builder cleanup: the saved state\'s builder-created is "maybe", not true or false',
+    ]);
+    expect(j.dockerCalls()).toEqual([]);
   });
 
   it("in a pull request from a fork, explains why there is no token and what to do instead", async () => {
@@ -137,6 +158,7 @@ describe("the Action when things go wrong, against a real service", () => {
     const post = await agent.post();
     expect(post.code).toBe(0);
     expect(post.commands.filter((c) => c.command !== "add-mask")).toEqual([]);
+    expect(logGroups(post).map((g) => g.name)).toEqual(["Removing the key files"]);
     expect(runnerTempEntries(agent)).toEqual([]);
     expect([...oidc.dockerCalls(), ...agent.dockerCalls()]).toEqual([]);
   });
@@ -200,7 +222,7 @@ describe("the Action when things go wrong, against a real service", () => {
       result: "cancelled",
       endReason: "completed",
     });
-    const keyDir = (JSON.parse(main.state.session!) as { keyDir: string }).keyDir;
+    const keyDir = main.state["key-dir"]!;
     const { endpoint, serverName } = world.service.brokerInfo;
     expect(j.dockerCalls().map((c) => c.argv)).toEqual([
       [
@@ -236,6 +258,13 @@ describe("the Action when things go wrong, against a real service", () => {
       `could not remove the buildx builder "${name}": \`docker buildx rm ${name}\` exited with 1: ` +
       "ERROR: buildx rm failed (told to by FAKE_DOCKER_FAIL)";
     expect(warnings(post)).toEqual([removal]);
+    // docker's own words are in the log too, under the command that said them.
+    expect(logGroups(post)[0]!.lines).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^\[command\]\S+\/docker buildx rm /),
+        "ERROR: buildx rm failed (told to by FAKE_DOCKER_FAIL)",
+      ]),
+    );
     expect(j.dockerCalls().at(-1)).toEqual({ argv: ["buildx", "rm", name], failed: true });
     expect(await getBuild(world, account, main.outputs["build-id"]!)).toMatchObject({
       state: "completed",
@@ -255,7 +284,7 @@ describe("the Action when things go wrong, against a real service", () => {
     // Printed nowhere but in the mask command itself.
     expect(main.stdout.split(account.token).length - 1).toBe(1);
     expect(main.stderr).not.toContain(account.token);
-    expect(main.state.session).not.toContain(account.token);
+    expect(Object.values(main.state).join("\n")).not.toContain(account.token);
     const build = await getBuild(world, account, main.outputs["build-id"]!);
     expect(build).toMatchObject({ state: "ready", ci: null });
 

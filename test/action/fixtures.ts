@@ -68,6 +68,22 @@ export const warnings = (run: StepRun) =>
 export const masks = (run: StepRun) =>
   run.commands.filter((c) => c.command === "add-mask").map((c) => c.message);
 
+/** The step's log groups (`::group::name` … `::endgroup::`), in order, each with its lines. */
+export function logGroups(run: StepRun): Array<{ name: string; lines: string[] }> {
+  const groups: Array<{ name: string; lines: string[] }> = [];
+  let open: { name: string; lines: string[] } | null = null;
+  for (const line of run.stdout.split("\n")) {
+    if (line.startsWith("::group::"))
+      groups.push((open = { name: line.slice("::group::".length), lines: [] }));
+    else if (line === "::endgroup::") open = null;
+    else open?.lines.push(line);
+  }
+  return groups;
+}
+
+/** How many times `text` appears in what the step printed. */
+export const printed = (run: StepRun, text: string) => run.stdout.split(text).length - 1;
+
 /** What main left in RUNNER_TEMP (the per-build key folders). */
 export function runnerTempEntries(job: ActionJob): string[] {
   return existsSync(job.runnerTemp) ? readdirSync(job.runnerTemp) : [];
@@ -136,8 +152,7 @@ export function killKeepers(buildId: string | undefined): void {
 
 /** The build main made, from the state it saved for post (also when main failed half-way). */
 export function savedBuildId(run: StepRun): string | undefined {
-  const session = run.state.session;
-  return session ? ((JSON.parse(session) as { buildId: string | null }).buildId ?? undefined) : undefined;
+  return run.state["build-id"] || undefined;
 }
 
 export { closedPort, eventually } from "../harness/wait.js";

@@ -1,10 +1,12 @@
-import { statSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { MemoryDriver } from "../../service/adapters/drivers/memory.js";
-import { ActionJob, FakeActionsTokenEndpoint } from "../harness/action-job.js";
+import { ActionJob, FAKE_BIN, FakeActionsTokenEndpoint } from "../harness/action-job.js";
 import { ADMIN_TOKEN, http, startTestService, type TestService } from "../harness/context.js";
 import { startEchoBuilder } from "../harness/echo-builder.js";
 import { AUDIENCE, githubClaims, oidcEnv, TestIssuer } from "../oidc/fixtures.js";
+import { logGroups, masks, printed } from "./fixtures.js";
 
 describe("the Action, main then post, against a real service", () => {
   let service: TestService;
@@ -71,14 +73,48 @@ describe("the Action, main then post, against a real service", () => {
         bootstrapped: true,
       });
 
-      const keyDir = JSON.parse(main.state.session!).keyDir as string;
+      const keyDir = main.state["key-dir"]!;
       expect(statSync(keyDir).mode & 0o777).toBe(0o700);
+
+      // The log as GitHub shows it: a group per stage, docker's commands as the runner prints
+      // them, and each secret (the tokens, the private key's lines) only where it is masked.
+      const name = main.outputs.name!;
+      const groups = logGroups(main);
+      expect(groups.map((g) => g.name)).toEqual([
+        "Getting a credential",
+        "Waiting for a builder",
+        "Setting up docker buildx",
+      ]);
+      expect(groups[1]!.lines).toContain(`Build ${buildId} admitted (shape small, cache volume "buildkit")`);
+      expect(groups[2]!.lines.filter((line) => line.startsWith("[command]"))).toEqual([
+        `[command]${FAKE_BIN}/docker ${create!.argv.join(" ")}`,
+        `[command]${FAKE_BIN}/docker buildx inspect --bootstrap ${name}`,
+      ]);
+      expect(groups[2]!.lines.at(-1)).toBe(`docker buildx builder "${name}" is ready and in use`);
+      const privateKey = readFileSync(join(keyDir, "key.pem"), "utf8")
+        .split("\n")
+        .filter((line) => line.length > 20 && !line.startsWith("-----"));
+      expect(privateKey).toHaveLength(3);
+      expect(masks(main)).toEqual(expect.arrayContaining(privateKey));
+      for (const secret of masks(main)) expect(printed(main, secret)).toBe(1);
 
       const post = await job.post();
       expect(post.code).toBe(0);
       expect(post.commands.filter((c) => c.command === "warning")).toEqual([]);
-      expect(job.dockerCalls().at(-1)!.argv).toEqual(["buildx", "rm", main.outputs.name]);
+      expect(job.dockerCalls().at(-1)!.argv).toEqual(["buildx", "rm", name]);
       expect(() => statSync(keyDir)).toThrow();
+      expect(logGroups(post)).toEqual([
+        {
+          name: "Handing the builder back and removing it",
+          lines: expect.arrayContaining([
+            `[command]${FAKE_BIN}/docker buildx rm ${name}`,
+            `Build ${buildId} completed as success`,
+            `Removed docker buildx builder "${name}"`,
+          ]),
+        },
+      ]);
+      for (const secret of masks(post)) expect(printed(post, secret)).toBe(1);
+      for (const line of privateKey) expect(printed(post, line)).toBe(0);
       const build = await http(service.url, "GET", `/api/v1/builds/${buildId}`, { token: account.token });
       expect(build.body).toMatchObject({ state: "completed", result: "success" });
       expect(job.summary).toContain(buildId);
