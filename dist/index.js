@@ -21221,8 +21221,8 @@ function getIDToken(aud) {
 }
 
 // service/client/http.ts
-import http2 from "node:http";
-import https2 from "node:https";
+var http2 = process.getBuiltinModule("node:http");
+var https2 = process.getBuiltinModule("node:https");
 var agents = {
   "http:": new http2.Agent({ keepAlive: true }),
   "https:": new https2.Agent({ keepAlive: true })

@@ -270,8 +270,6 @@ var init_command = __esm({
 });
 
 // service/client/http.ts
-import http from "node:http";
-import https from "node:https";
 function httpRequest(url, o) {
   const target = new URL(url);
   const transport = target.protocol === "https:" ? https : http;
@@ -314,10 +312,12 @@ function httpRequest(url, o) {
     request.end(o.body);
   });
 }
-var agents;
+var http, https, agents;
 var init_http = __esm({
   "service/client/http.ts"() {
     "use strict";
+    http = process.getBuiltinModule("node:http");
+    https = process.getBuiltinModule("node:https");
     agents = {
       "http:": new http.Agent({ keepAlive: true }),
       "https:": new https.Agent({ keepAlive: true })

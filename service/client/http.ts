@@ -1,11 +1,16 @@
-import http from "node:http";
-import https from "node:https";
+import type * as Http from "node:http";
+import type * as Https from "node:https";
 
 /**
- * One HTTP request over node:http, for the Action and the CLI. Not `fetch`: in Node 20 its first
- * call loads and compiles undici, about a fifth of a second of every job step's CPU and wall time
- * (bench:headline), for the few small JSON calls a step makes.
+ * One HTTP request over node:http, for the Action and the CLI. Not `fetch`: its first call loads
+ * and compiles undici, about a fifth of a second of every job step's CPU and wall time
+ * (bench:headline), for the few small JSON calls a step makes. For the same reason the modules
+ * are taken with getBuiltinModule, not `import`: an ES import of node:http reads every export,
+ * and since Node 22 its WebSocket export loads undici too.
  */
+const http = process.getBuiltinModule("node:http") as typeof Http;
+const https = process.getBuiltinModule("node:https") as typeof Https;
+
 export interface HttpAnswer {
   status: number;
   statusText: string;

@@ -287,7 +287,7 @@ describe("usage and the ledger export", () => {
           cwd: ROOT,
           env: { ...process.env, RB_SERVER_URL: service.url, ...extraEnv },
         });
-      const fromTo = ["--from", iso(H0), "--to", iso(H0 + 3 * HOUR)];
+      const fromTo = ["--json", "--from", iso(H0), "--to", iso(H0 + 3 * HOUR)];
       const withToken = await cli(fromTo, { RB_TOKEN: a.token });
       expect(JSON.parse(withToken.stdout)).toEqual(api.body);
       const withAdmin = await cli([...fromTo, "--admin-token", ADMIN_TOKEN], {});

@@ -182,7 +182,7 @@ describe("trust relationships, administered", () => {
       cacheWriteRefs: ["refs/heads/main"],
       events: ["push"],
     });
-    const listed = await cli(["admin", "trust", "list", handle], env);
+    const listed = await cli(["admin", "trust", "list", handle, "--json"], env);
     expect((JSON.parse(listed.stdout) as Json).relationships).toEqual([relationship]);
     const removed = await cli(["admin", "trust", "remove", handle, String(relationship.id)], env);
     expect(removed.code).toBe(0);
