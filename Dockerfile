@@ -14,7 +14,7 @@ RUN --mount=type=cache,target=/root/.npm npm ci --omit=dev --ignore-scripts --no
 # The build needs only esbuild (dependencies are not bundled), at the version package-lock.json pins.
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
-COPY package-lock.json tsconfig.json ./
+COPY package.json package-lock.json tsconfig.json ./
 RUN --mount=type=cache,target=/root/.npm \
     npm install --prefix /opt/build-tools --no-save --ignore-scripts --no-audit --no-fund \
       "esbuild@$(node -p 'require("./package-lock.json").packages["node_modules/esbuild"].version')" \

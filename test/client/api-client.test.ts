@@ -362,8 +362,10 @@ describe("ApiClient against servers that misbehave", () => {
   it("adds a long poll's wait to the timeout", async () => {
     const server = await serve((_req, res) => setTimeout(() => json(res, 200, aBuild), 500));
     const client = new ApiClient({ serverUrl: server.url, auth: staticToken("t"), timeoutMs: 200 });
-    expect(await client.getBuild(BUILD_ID, 1)).toEqual(aBuild);
-    expect(server.requests.map((r) => r.url)).toEqual([`/api/v1/builds/${BUILD_ID}?wait=1`]);
+    // 200 ms alone would time out; with the wait's 3 s on top the answer comes in time, even on a
+    // machine busy enough to take the 500 ms to a second (a 1 s wait was flaky on a loaded CI).
+    expect(await client.getBuild(BUILD_ID, 3)).toEqual(aBuild);
+    expect(server.requests.map((r) => r.url)).toEqual([`/api/v1/builds/${BUILD_ID}?wait=3`]);
   });
 
   it("builds each request from OPERATIONS: method, encoded path, query, headers and body", async () => {
