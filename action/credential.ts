@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import * as core from "@actions/core";
 import { ApiClient, exchangedToken, staticToken, type TokenSource } from "../service/client/api-client.js";
+import { githubIdToken } from "../service/client/github-id-token.js";
 import type { ActionInputs } from "./inputs.js";
 
 export const PERMISSION_HELP = `The job has no OIDC token to exchange: GitHub only gives one to jobs allowed to ask for it.
@@ -31,10 +32,8 @@ export function credentialSource(inputs: ActionInputs, initial?: string): TokenS
 }
 
 async function exchangeJobToken(inputs: ActionInputs): Promise<string> {
-  if (!process.env.ACTIONS_ID_TOKEN_REQUEST_URL || !process.env.ACTIONS_ID_TOKEN_REQUEST_TOKEN) {
-    throw new Error(isForkPullRequest() ? FORK_HELP : PERMISSION_HELP);
-  }
-  const idToken = await core.getIDToken(inputs.audience);
+  const idToken = await githubIdToken(inputs.audience);
+  if (!idToken) throw new Error(isForkPullRequest() ? FORK_HELP : PERMISSION_HELP);
   const exchanged = await new ApiClient({ serverUrl: inputs.serverUrl }).exchangeOidcToken(
     idToken,
     inputs.account,

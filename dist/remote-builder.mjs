@@ -803,24 +803,35 @@ var init_http2 = __esm({
   }
 });
 
+// service/client/github-id-token.ts
+async function githubIdToken(audience, env = process.env) {
+  if (!env.ACTIONS_ID_TOKEN_REQUEST_URL || !env.ACTIONS_ID_TOKEN_REQUEST_TOKEN) return null;
+  const url = new URL(env.ACTIONS_ID_TOKEN_REQUEST_URL);
+  url.searchParams.set("audience", audience);
+  const response = await httpRequest(url.href, {
+    method: "GET",
+    headers: { authorization: `Bearer ${env.ACTIONS_ID_TOKEN_REQUEST_TOKEN}` },
+    timeoutMs: 15e3
+  });
+  if (response.status !== 200) {
+    throw new Error(`GitHub refused an OIDC token: ${response.status} ${response.text}`);
+  }
+  return JSON.parse(response.text).value;
+}
+var init_github_id_token = __esm({
+  "service/client/github-id-token.ts"() {
+    "use strict";
+    init_http();
+  }
+});
+
 // service/cli/id-token.ts
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 async function ciIdentityToken(audience, env = process.env) {
   if (env.RB_ID_TOKEN) return env.RB_ID_TOKEN;
-  if (env.ACTIONS_ID_TOKEN_REQUEST_URL && env.ACTIONS_ID_TOKEN_REQUEST_TOKEN) {
-    const url = new URL(env.ACTIONS_ID_TOKEN_REQUEST_URL);
-    url.searchParams.set("audience", audience);
-    const response = await httpRequest(url.href, {
-      method: "GET",
-      headers: { authorization: `Bearer ${env.ACTIONS_ID_TOKEN_REQUEST_TOKEN}` },
-      timeoutMs: 15e3
-    });
-    if (response.status !== 200) {
-      throw new Error(`GitHub refused an OIDC token: ${response.status} ${response.text}`);
-    }
-    return JSON.parse(response.text).value;
-  }
+  const github = await githubIdToken(audience, env);
+  if (github) return github;
   const circle = env.CIRCLE_OIDC_TOKEN_V2 ?? env.CIRCLE_OIDC_TOKEN;
   if (circle) return circle;
   if (env.BUILDKITE === "true") {
@@ -850,7 +861,7 @@ var init_id_token = __esm({
   "service/cli/id-token.ts"() {
     "use strict";
     init_api_client();
-    init_http();
+    init_github_id_token();
     run = promisify(execFile);
     CREDENTIAL_HELP = `remote-builder needs a credential. Either:
   - an agent token: RB_TOKEN=rba_\u2026 (remote-builder admin tokens create <account>), or

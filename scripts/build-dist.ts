@@ -7,7 +7,7 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { build } from "esbuild";
+import { build, type Plugin } from "esbuild";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 
@@ -15,6 +15,26 @@ export const BUNDLES = {
   "dist/index.js": "action/index.ts",
   "dist/remote-builder.mjs": "service/cli/job-main.ts",
 } as const;
+
+/**
+ * @actions/http-client is reached only through @actions/core's `getIDToken`, which the Action does
+ * not call (service/client/github-id-token.ts asks the runner itself). Its top-level import of the
+ * npm undici is 0.77 MB that every Action step would load; marked free of side effects, it is left
+ * out with everything it imports when nothing uses it.
+ */
+const httpClientUnlessUsed: Plugin = {
+  name: "http-client-unless-used",
+  setup(b) {
+    b.onResolve(
+      { filter: /^@actions\/http-client$/ },
+      async ({ path, kind, resolveDir, importer, pluginData }) => {
+        if (pluginData === "resolving") return undefined;
+        const resolved = await b.resolve(path, { kind, resolveDir, importer, pluginData: "resolving" });
+        return { path: resolved.path, sideEffects: false };
+      },
+    );
+  },
+};
 
 export async function bundle(outfile: keyof typeof BUNDLES): Promise<string> {
   const result = await build({
@@ -31,6 +51,7 @@ export async function bundle(outfile: keyof typeof BUNDLES): Promise<string> {
       js: 'import { createRequire } from "node:module"; const require = createRequire(import.meta.url);',
     },
     legalComments: "eof",
+    plugins: [httpClientUnlessUsed],
     logLevel: "warning",
   });
   return result.outputFiles[0]!.text;

@@ -1,7 +1,7 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { ApiClient, exchangedToken, staticToken, type TokenSource } from "../client/api-client.js";
-import { httpRequest } from "../client/http.js";
+import { githubIdToken } from "../client/github-id-token.js";
 
 const run = promisify(execFile);
 
@@ -17,19 +17,8 @@ export const CREDENTIAL_HELP = `remote-builder needs a credential. Either:
 /** The job's OIDC identity token from whichever CI this is, or null when there is none. */
 export async function ciIdentityToken(audience: string, env = process.env): Promise<string | null> {
   if (env.RB_ID_TOKEN) return env.RB_ID_TOKEN;
-  if (env.ACTIONS_ID_TOKEN_REQUEST_URL && env.ACTIONS_ID_TOKEN_REQUEST_TOKEN) {
-    const url = new URL(env.ACTIONS_ID_TOKEN_REQUEST_URL);
-    url.searchParams.set("audience", audience);
-    const response = await httpRequest(url.href, {
-      method: "GET",
-      headers: { authorization: `Bearer ${env.ACTIONS_ID_TOKEN_REQUEST_TOKEN}` },
-      timeoutMs: 15_000,
-    });
-    if (response.status !== 200) {
-      throw new Error(`GitHub refused an OIDC token: ${response.status} ${response.text}`);
-    }
-    return (JSON.parse(response.text) as { value: string }).value;
-  }
+  const github = await githubIdToken(audience, env);
+  if (github) return github;
   const circle = env.CIRCLE_OIDC_TOKEN_V2 ?? env.CIRCLE_OIDC_TOKEN;
   if (circle) return circle;
   if (env.BUILDKITE === "true") {

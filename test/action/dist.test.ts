@@ -12,3 +12,11 @@ it.each(Object.keys(BUNDLES) as Array<keyof typeof BUNDLES>)(
     expect(bundled).toContain("keep-alive");
   },
 );
+
+it("leaves out @actions/http-client and the npm undici it imports, which every step would load", async () => {
+  for (const outfile of Object.keys(BUNDLES) as Array<keyof typeof BUNDLES>) {
+    const bundled = await bundle(outfile);
+    expect(bundled).not.toMatch(/node_modules\/(undici|@actions\/http-client)\//);
+    expect(bundled.length).toBeLessThan(200_000);
+  }
+});
