@@ -7,16 +7,37 @@
  * GET /api/v1/builds/:id?wait=10 until the build is ready — that span is the admission latency —
  * then POST .../complete, outside the timed span but on the same client, so the service does
  * every build's whole lifecycle and the throughput pays for completions too (their latency is
- * reported on its own). Runs 1 and then 50 concurrent clients, each for a fixed duration, and
- * measures Redis PING round trips in between.
+ * reported on its own). Every build sends a public key, as the Action and the CLI do: a fresh
+ * ECDSA P-256 key pair per build (`createKeyFiles`, the client's own code), so the service signs a
+ * client certificate for each. The key pairs are made before each phase, since a runner makes its
+ * own on its own machine: made during the phase, they would take the CPU that the service, on the
+ * same cores here, is measured with (a phase that runs short makes more as it goes, and says so).
+ * Runs 1 and then 50 concurrent clients, each for a fixed duration, then 50 clients that send no
+ * key (the baseline: what the certificates cost), and measures Redis PING round trips in between.
  *
- * BENCH_SECONDS (default 10) sets the 50-client phase; BENCH_PROFILE=<dir> writes a CPU profile of
- * the service there (node --cpu-prof); BENCH_SYNCHRONOUS_COMMIT=off turns PostgreSQL's commit
- * flushes off, to see what they cost (not for figures of record).
+ * The headline is the service's CPU per admission at 50 clients with keys (its CPU time over the
+ * phase, from /proc, over the admissions the phase made: the whole cycle, complete included):
+ * `RESULT service_cpu_ms=<n> cert_cpu_ratio=<with keys / without> admissions_per_s=<n> p99_ms=<n>
+ * redis_rtt_ms=<n>`.
+ *
+ * BENCH_SECONDS (default 10) sets the 50-client phases; BENCH_PROFILE=<dir> profiles the service's
+ * main thread over both 50-client phases (through its inspector), writes the profiles there and
+ * prints the top self-time functions and packages with keys, and what the keys added (a profiled
+ * run's CPU figures include the profiler's own cost); BENCH_SYNCHRONOUS_COMMIT=off turns
+ * PostgreSQL's commit flushes off, to see what they cost (not for figures of record).
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { cpus, loadavg, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -25,7 +46,18 @@ import pg from "pg";
 import { startPostgres } from "../service/embedded/postgres.js";
 import { freePort } from "../service/embedded/process.js";
 import { startRedis } from "../service/embedded/redis.js";
-import { benchAccount, call, percentile, stopChild } from "./support.js";
+import { createKeyFiles, type KeyFiles } from "../service/client/keys.js";
+import {
+  benchAccount,
+  call,
+  type CpuProfile,
+  largest,
+  percentile,
+  RemoteProfiler,
+  type SelfTime,
+  selfTime,
+  stopChild,
+} from "./support.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const ADMIN_TOKEN = randomBytes(32).toString("hex");
@@ -35,6 +67,10 @@ const ONE_SECONDS = 4;
 const WARMUP_SECONDS = 2;
 const IDLE_SECONDS = 2;
 const PINGS = 2000;
+const PROFILE_DIR = process.env.BENCH_PROFILE;
+const PROFILE_INTERVAL_US = 250;
+/** Key pairs made ahead of a phase, per second it runs: more than any run here has admitted. */
+const KEYS_PER_SECOND = 400;
 
 interface Sample {
   /** POST → ready, ms: the admission latency. */
@@ -49,6 +85,8 @@ interface Sample {
 
 interface PhaseResult {
   clients: number;
+  /** Whether each build sent a public key (and so had a client certificate signed). */
+  withKey: boolean;
   seconds: number;
   samples: Sample[];
   /** CPU seconds each process spent during the phase. */
@@ -98,7 +136,8 @@ async function main(): Promise<void> {
     );
     const databaseUrl = await postgres.createDatabase("remote_builder");
     const port = await freePort();
-    const service = startServiceProcess({
+    const inspectorPort = PROFILE_DIR ? await freePort() : null;
+    const service = startServiceProcess(inspectorPort, {
       RB_PORT: String(port),
       RB_DATABASE_URL: databaseUrl,
       RB_REDIS_URL: redis.url,
@@ -124,14 +163,30 @@ async function main(): Promise<void> {
     const counters = await counterSource(databaseUrl, redis.url);
     stops.unshift(() => counters.close());
 
-    await runPhase(base, token, 10, WARMUP_SECONDS, processes, counters.read);
-    const idle = await runPhase(base, token, 0, IDLE_SECONDS, processes, counters.read);
-    const one = await runPhase(base, token, 1, ONE_SECONDS, processes, counters.read);
+    // Key pairs for a phase are made before it starts (see keySupply).
+    const keys = (seconds: number) => keySupply(join(root, "keys"), seconds * KEYS_PER_SECOND);
+    const phase = (clients: number, seconds: number, supply: KeySupply | null) =>
+      runPhase(base, token, { clients, seconds, keys: supply }, processes, counters.read);
+    await phase(10, WARMUP_SECONDS, keys(WARMUP_SECONDS));
+    await phase(10, WARMUP_SECONDS, null);
+    const idle = await phase(0, IDLE_SECONDS, null);
+    const one = await phase(1, ONE_SECONDS, keys(ONE_SECONDS));
     const ping = await redisPings(redis.url, PINGS);
-    const many = await runPhase(base, token, MANY, MANY_SECONDS, processes, counters.read);
+    const manyKeys = keys(MANY_SECONDS);
+    const profiler = inspectorPort ? await RemoteProfiler.connect(inspectorPort) : null;
+    await profiler?.start(PROFILE_INTERVAL_US);
+    const many = await phase(MANY, MANY_SECONDS, manyKeys);
+    const profile = await profiler?.stop();
+    await profiler?.start(PROFILE_INTERVAL_US);
+    const baseline = await phase(MANY, MANY_SECONDS, null);
+    const baselineProfile = await profiler?.stop();
+    profiler?.close();
     const pingAfter = await redisPings(redis.url, PINGS);
 
-    result = report([one, many], idle, ping, pingAfter);
+    result = report([one, many, baseline], idle, ping, pingAfter);
+    if (profile && baselineProfile) {
+      reportProfile({ profile, phase: many }, { profile: baselineProfile, phase: baseline }, PROFILE_DIR!);
+    }
   } finally {
     for (const stop of stops) await stop().catch((err: Error) => log(`cleanup: ${err.message}`));
     rmSync(root, { recursive: true, force: true });
@@ -140,10 +195,10 @@ async function main(): Promise<void> {
   console.log(result);
 }
 
-function startServiceProcess(env: Record<string, string>): ChildProcess {
-  const profile = process.env.BENCH_PROFILE;
+/** The service as production runs it; with an inspector on loopback when the bench profiles it. */
+function startServiceProcess(inspectorPort: number | null, env: Record<string, string>): ChildProcess {
   const args = [
-    ...(profile ? ["--cpu-prof", `--cpu-prof-dir=${profile}`] : []),
+    ...(inspectorPort ? [`--inspect=127.0.0.1:${inspectorPort}`] : []),
     "--import",
     "tsx",
     join(ROOT, "service/cli/main.ts"),
@@ -170,12 +225,37 @@ async function untilReady(base: string, child: ChildProcess): Promise<void> {
   throw new Error("the service was not ready within 30 s");
 }
 
-/** `clients` loops of admit → ready → complete, for `seconds`. */
+/**
+ * `count` key pairs made now, in `parent`, handed out one per build; when they run out, more are
+ * made on demand (`late` counts them). Its folder goes with `discard`.
+ */
+function keySupply(parent: string, count: number) {
+  const made = Array.from({ length: count }, () => createKeyFiles(parent));
+  const supply = {
+    late: 0,
+    take(): KeyFiles {
+      const keys = made.pop();
+      if (keys) return keys;
+      supply.late++;
+      return createKeyFiles(parent);
+    },
+    discard(): void {
+      rmSync(parent, { recursive: true, force: true });
+    },
+  };
+  return supply;
+}
+
+type KeySupply = ReturnType<typeof keySupply>;
+
+/**
+ * `clients` loops of admit → ready → complete, for `seconds`. With `keys`, each build sends the
+ * public half of a key pair of its own, as the Action does.
+ */
 async function runPhase(
   base: string,
   token: string,
-  clients: number,
-  seconds: number,
+  { clients, seconds, keys }: { clients: number; seconds: number; keys: KeySupply | null },
   processes: Processes,
   counters: () => Promise<Counters>,
 ): Promise<PhaseResult> {
@@ -188,8 +268,12 @@ async function runPhase(
   await Promise.all(
     Array.from({ length: clients }, async () => {
       while (performance.now() < until) {
+        const key = keys?.take();
         const t0 = performance.now();
-        const created = await call(base, "POST", "/api/v1/builds", token, { shape: "small" });
+        const created = await call(base, "POST", "/api/v1/builds", token, {
+          shape: "small",
+          ...(key ? { publicKey: key.publicKeyPem } : {}),
+        });
         const t1 = performance.now();
         const path = `/api/v1/builds/${String(created.id)}`;
         let build = created;
@@ -202,6 +286,9 @@ async function runPhase(
           build = await call(base, "GET", `${path}?wait=10`, token);
         }
         const t2 = performance.now();
+        if (key && typeof build.certificate !== "string") {
+          throw new Error(`build ${String(build.id)} is ready with no client certificate`);
+        }
         await call(base, "POST", `${path}/complete`, token, { result: "success" });
         const t3 = performance.now();
         samples.push({ admit: t2 - t0, post: t1 - t0, wait: t2 - t1, complete: t3 - t2, gets });
@@ -226,7 +313,9 @@ async function runPhase(
     walBytes: workAfter.walBytes - workBefore.walBytes,
     redisCommands: workAfter.redisCommands - workBefore.redisCommands,
   };
-  return { clients, seconds: elapsed, samples, cpu, work };
+  if (keys?.late) log(`${keys.late} key pairs were made during the ${clients}-client phase`);
+  keys?.discard();
+  return { clients, withKey: keys !== null, seconds: elapsed, samples, cpu, work };
 }
 
 /**
@@ -319,6 +408,7 @@ function report(phases: PhaseResult[], idle: PhaseResult, ping: number[], pingAf
   const rows = [
     [
       "clients",
+      "key",
       "admissions",
       "seconds",
       "admissions/s",
@@ -335,6 +425,7 @@ function report(phases: PhaseResult[], idle: PhaseResult, ping: number[], pingAf
       const admit = p.samples.map((s) => s.admit);
       return [
         String(p.clients),
+        p.withKey ? "yes" : "no",
         String(p.samples.length),
         p.seconds.toFixed(1),
         (p.samples.length / p.seconds).toFixed(0),
@@ -353,7 +444,8 @@ function report(phases: PhaseResult[], idle: PhaseResult, ping: number[], pingAf
   const line = (r: string[]) => r.map((cell, i) => cell.padStart(widths[i]!)).join("  ");
   console.log("");
   console.log(
-    `admission = POST /api/v1/builds → GET /api/v1/builds/:id?wait=10 until ready; complete is untimed`,
+    `admission = POST /api/v1/builds → GET /api/v1/builds/:id?wait=10 until ready; complete is untimed; ` +
+      `key: whether each build sent a public key (a certificate signed per build, as the Action does)`,
   );
   console.log(
     `machine: ${cpus().length} × ${cpus()[0]?.model ?? "?"}, ${Math.round(totalmem() / 2 ** 30)} GiB; ` +
@@ -369,7 +461,7 @@ function report(phases: PhaseResult[], idle: PhaseResult, ping: number[], pingAf
   for (const p of phases) {
     const n = p.samples.length;
     console.log(
-      `per admission, ${p.clients} client(s): ${(p.work.writes / n).toFixed(1)} PostgreSQL write transactions, ` +
+      `per admission, ${label(p)}: ${(p.work.writes / n).toFixed(1)} PostgreSQL write transactions, ` +
         `${(p.work.walBytes / n / 1024).toFixed(1)} KiB of WAL, ${(p.work.redisCommands / n).toFixed(1)} Redis commands (counting those run inside Lua scripts)`,
     );
   }
@@ -383,10 +475,9 @@ function report(phases: PhaseResult[], idle: PhaseResult, ping: number[], pingAf
     const shares = Object.entries(p.cpu).map(
       ([name, c]) => `${name} ${pct(c.user + c.sys)} (${pct(c.user)} user)`,
     );
-    const service = p.cpu.service!;
     console.log(
-      `CPU, ${p.clients} client(s), % of one core: ${shares.join(", ")}; ` +
-        `the service spends ${((1000 * (service.user + service.sys)) / p.samples.length).toFixed(1)} ms of CPU per admission`,
+      `CPU, ${label(p)}, % of one core: ${shares.join(", ")}; ` +
+        `the service spends ${ms(serviceCpuMs(p))} ms of CPU per admission`,
     );
     console.log(
       `  ready to run but waiting for a CPU, % of the phase: ` +
@@ -398,12 +489,76 @@ function report(phases: PhaseResult[], idle: PhaseResult, ping: number[], pingAf
   console.log(
     `redis PING p50/p99 ms: ${pair(ping)} before the ${MANY}-client phase, ${pair(pingAfter)} after (${PINGS} each)`,
   );
-  const many = phases[phases.length - 1]!;
+  const many = phases.find((p) => p.clients === MANY && p.withKey)!;
+  const baseline = phases.find((p) => p.clients === MANY && !p.withKey)!;
   const admit = many.samples.map((s) => s.admit);
   return (
-    `RESULT admissions_per_s=${Math.round(many.samples.length / many.seconds)} ` +
+    `RESULT service_cpu_ms=${ms(serviceCpuMs(many))} ` +
+    `cert_cpu_ratio=${(serviceCpuMs(many) / serviceCpuMs(baseline)).toFixed(2)} ` +
+    `admissions_per_s=${Math.round(many.samples.length / many.seconds)} ` +
     `p99_ms=${ms(percentile(admit, 99))} redis_rtt_ms=${ms(percentile(ping, 50))}`
   );
+}
+
+/** The service's CPU time over a phase, per admission the phase made (complete included). */
+function serviceCpuMs(p: PhaseResult): number {
+  const service = p.cpu.service!;
+  return (1000 * (service.user + service.sys)) / p.samples.length;
+}
+
+function label(p: PhaseResult): string {
+  return `${p.clients} client(s)${p.withKey ? "" : ", no key"}`;
+}
+
+/**
+ * Writes both profiles and prints where the service's main thread was busy in the phase with keys,
+ * by self time, then what the keys added: the functions whose time per admission grew the most
+ * against the phase without.
+ */
+function reportProfile(
+  keyed: { profile: CpuProfile; phase: PhaseResult },
+  keyless: { profile: CpuProfile; phase: PhaseResult },
+  dir: string,
+): void {
+  mkdirSync(dir, { recursive: true });
+  const stamp = new Date().toISOString().replace(/[:.]/g, "-");
+  const files = [keyed, keyless].map(({ profile, phase }) => {
+    const file = join(dir, `service-${stamp}-${phase.withKey ? "keys" : "no-keys"}.cpuprofile`);
+    writeFileSync(file, JSON.stringify(profile));
+    return file;
+  });
+  const [withKeys, without] = [keyed, keyless].map(({ profile }) => selfTime(profile, ROOT)) as [
+    SelfTime,
+    SelfTime,
+  ];
+  /** Microseconds of main-thread time per admission that `samples` stand for. */
+  const perAdmission = (samples: number, phase: PhaseResult) =>
+    (samples * PROFILE_INTERVAL_US) / phase.samples.length;
+  const share = (samples: number) => `${((100 * samples) / withKeys.busy).toFixed(1).padStart(5)}%`;
+  const us = (n: number) => `${n.toFixed(0).padStart(5)} µs`;
+  console.log(`profiles of the service's main thread over the ${MANY}-client phases: ${files.join(", ")}`);
+  console.log(
+    `  busy per admission: ${us(perAdmission(withKeys.busy, keyed.phase))} with keys, ` +
+      `${us(perAdmission(without.busy, keyless.phase))} without (a sample every ${PROFILE_INTERVAL_US} µs ` +
+      `of wall time, so time spent waiting for a CPU counts too)`,
+  );
+  console.log(`  with keys, by self time (% of busy samples, µs per admission):`);
+  for (const [name, samples] of largest(withKeys.functions, 15)) {
+    console.log(`  ${share(samples)} ${us(perAdmission(samples, keyed.phase))}  ${name}`);
+  }
+  console.log(
+    `  by package: ${largest(withKeys.packages, 12)
+      .map(([name, samples]) => `${name} ${share(samples).trim()}`)
+      .join(", ")}`,
+  );
+  const growth = new Map(
+    [...withKeys.functions].map(([name, samples]) => [
+      name,
+      perAdmission(samples, keyed.phase) - perAdmission(without.functions.get(name) ?? 0, keyless.phase),
+    ]),
+  );
+  console.log(`  what the keys added, µs per admission against the phase without:`);
+  for (const [name, added] of largest(growth, 8)) console.log(`  ${us(added)}  ${name}`);
 }
 
 function log(message: string): void {

@@ -6,6 +6,7 @@ import { pino, type Logger } from "pino";
 import { LocalDriver, SINGLE_TENANT_WARNING } from "./adapters/drivers/local.js";
 import { MemoryDriver } from "./adapters/drivers/memory.js";
 import { PostgresAccountStore } from "./adapters/postgres/accounts.js";
+import { AuthChanges } from "./adapters/postgres/auth-changes.js";
 import { PostgresBuildStore } from "./adapters/postgres/builds.js";
 import { migrate } from "./adapters/postgres/migrate.js";
 import { PostgresLedgerStore } from "./adapters/postgres/ledger.js";
@@ -111,7 +112,12 @@ async function compose(
   const leadership = overrides.leadership ?? configured?.leadership ?? null;
   const revocations = new RedisRevocations(redis, keys);
   const buildStore = new PostgresBuildStore(pool);
-  const accountStore = new PostgresAccountStore(pool);
+  // Authenticated tokens are kept in memory while this listens: revocations and account changes,
+  // made on any replica, reach it at commit.
+  const authChanges = new AuthChanges(config.databaseUrl, (err) =>
+    logger.warn({ err: err.message }, "postgres auth-change listener"),
+  );
+  const accountStore = new PostgresAccountStore(pool, authChanges);
   const ledger = new PostgresLedgerStore(pool);
   const accounts = new AccountService(accountStore, config.plans, config.defaultPlan, config.shapes);
   const volumeStore = new PostgresVolumeStore(pool);
@@ -211,10 +217,12 @@ async function compose(
     undo.push(() => closeServer(server));
     await configured?.start();
     await revocations.subscribe((buildId) => broker.broker.revoke(buildId));
+    await authChanges.start();
   } catch (err) {
     for (const step of undo.reverse()) await step().catch(() => {});
     if (ownsDriver) await driver.close?.().catch(() => {});
     revocations.close();
+    await authChanges.close();
     throw err;
   }
   leadership?.start();
@@ -239,6 +247,7 @@ async function compose(
       await reconciler.stop();
       await leadership?.stop();
       revocations.close();
+      await authChanges.close();
       await broker.broker.close();
       await closeServer(server);
       await builds.drain();

@@ -15,18 +15,18 @@ export class BuildEvents {
     this.emitter.emit(buildId);
   }
 
-  /** Resolves on the next change of `buildId`, or after `ms`, or when `signal` aborts. */
-  next(buildId: string, ms: number, signal?: AbortSignal): Promise<void> {
+  /** Resolves on the next change of `buildId`, or after `ms`, or when any of `signals` aborts. */
+  next(buildId: string, ms: number, ...signals: Array<AbortSignal | undefined>): Promise<void> {
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(timer);
         this.emitter.off(buildId, done);
-        signal?.removeEventListener("abort", done);
+        for (const signal of signals) signal?.removeEventListener("abort", done);
         resolve();
       };
       const timer = setTimeout(done, ms);
       this.emitter.once(buildId, done);
-      signal?.addEventListener("abort", done, { once: true });
+      for (const signal of signals) signal?.addEventListener("abort", done, { once: true });
     });
   }
 }

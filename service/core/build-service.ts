@@ -88,6 +88,8 @@ type ClaimOutcome =
 
 const concurrencyScope = (accountId: string): ClaimScope => ({ kind: "concurrency", accountId });
 const LIMITS_TTL_MS = 5_000;
+/** Why a long poll stops listening: given, because `abort()` with none builds a DOMException and its stack. */
+const STOPPED = Symbol("the long poll is over");
 
 type AccountLimits = { concurrencyLimit: number; cacheVolumeGiB: number };
 
@@ -203,23 +205,16 @@ export class BuildService {
       // not leave it asleep until the next periodic re-read.
       const stop = new AbortController();
       const left = until - this.deps.clock.now();
-      const changed =
-        left > 0
-          ? this.events.next(
-              id,
-              Math.min(left, 500),
-              signal ? AbortSignal.any([signal, stop.signal]) : stop.signal,
-            )
-          : null;
+      const changed = left > 0 ? this.events.next(id, Math.min(left, 500), signal, stop.signal) : null;
       let build: Build;
       try {
         build = await this.owned(principal, id);
       } catch (err) {
-        stop.abort();
+        stop.abort(STOPPED);
         throw err;
       }
       if (changed === null || settled(build.state) || signal?.aborted) {
-        stop.abort();
+        stop.abort(STOPPED);
         return this.view(build);
       }
       await changed;
@@ -599,23 +594,31 @@ export class BuildService {
    * in the background.
    */
   private async cleanUp(build: Build): Promise<void> {
-    await this.deps.revocations.publish(build.id);
     const limit = (await this.limitsOf(build.accountId)).concurrencyLimit;
-    const slot = await this.deps.claims.release(concurrencyScope(build.accountId), build.id, {
-      fence: build.claimFence,
-      capacity: limit,
-      now: this.deps.clock.now(),
-    });
+    // Sent together, so they share one round trip; the revocation goes first.
+    const [, slot] = await Promise.all([
+      this.deps.revocations.publish(build.id),
+      this.deps.claims.release(concurrencyScope(build.accountId), build.id, {
+        fence: build.claimFence,
+        capacity: limit,
+        now: this.deps.clock.now(),
+      }),
+    ]);
     this.track(this.releaseBuilder(build, slot.waiting));
   }
 
   private async releaseBuilder(build: Build, waiting: string[]): Promise<void> {
     if (build.builderId !== null) await this.deps.driver.terminate(build.builderId, build.id);
-    const volume = await this.deps.claims.release(this.volumeScope(build), build.id, {
-      fence: build.volumeFence,
-      capacity: 1,
-      now: this.deps.clock.now(),
-    });
+    // A build that never held the volume and never waited for it (it had no wait deadline to
+    // queue with) has nothing there to give back.
+    const touchedVolume = build.volumeFence !== null || build.waitDeadlineAt !== null;
+    const volume = touchedVolume
+      ? await this.deps.claims.release(this.volumeScope(build), build.id, {
+          fence: build.volumeFence,
+          capacity: 1,
+          now: this.deps.clock.now(),
+        })
+      : { waiting: [] };
     for (const next of new Set([...waiting, ...volume.waiting])) await this.advance(next);
   }
 

@@ -2,6 +2,7 @@ import type { Pool } from "pg";
 import type { Account, AgentToken } from "../../core/accounts.js";
 import type { AccountStore, AccountUpdate, NewAccount } from "../../core/ports.js";
 import { Problem } from "../../core/problems.js";
+import type { AuthChanges } from "./auth-changes.js";
 
 export const ACCOUNT_COLUMNS = `id, handle, plan, features, concurrency_limit, monthly_build_minutes, cache_volume_gib,
   allowed_shapes, profiles, created_at, updated_at`;
@@ -20,9 +21,28 @@ const UPDATABLE: Record<keyof AccountUpdate, string> = {
 };
 
 type Row = Record<string, unknown>;
+type Authenticated = { account: Account; token: AgentToken };
+
+/**
+ * How long an authenticated token is taken on trust without reading it again. Revocations and
+ * account changes end it sooner, at once (`AuthChanges`); this bounds how long a listening
+ * connection that died without a word could leave one unseen, and keeps last_used_at fresh.
+ */
+const AUTHENTICATED_TTL_MS = 5_000;
+const AUTHENTICATED_MAX = 10_000;
 
 export class PostgresAccountStore implements AccountStore {
-  constructor(private readonly pool: Pool) {}
+  /** Tokens that authenticated, by hash, in the generation of `changes` they were read in. */
+  private readonly authenticated = new Map<
+    string,
+    { value: Authenticated; generation: number; at: number }
+  >();
+
+  /** With `changes`, authenticated tokens are kept while nothing about them can have changed. */
+  constructor(
+    private readonly pool: Pool,
+    private readonly changes: AuthChanges | null = null,
+  ) {}
 
   async create(account: NewAccount): Promise<Account> {
     try {
@@ -70,6 +90,7 @@ export class PostgresAccountStore implements AccountStore {
       `UPDATE accounts SET ${[...sets, "updated_at = now()"].join(", ")} WHERE id = $1 RETURNING ${ACCOUNT_COLUMNS}`,
       values,
     );
+    this.changes?.changed();
     if (!rows[0]) throw new Problem("not-found", `There is no account ${id}.`);
     return toAccount(rows[0]);
   }
@@ -82,6 +103,7 @@ export class PostgresAccountStore implements AccountStore {
        WHERE id = $1 RETURNING ${ACCOUNT_COLUMNS}`,
       [id, feature, enabled],
     );
+    this.changes?.changed();
     if (!rows[0]) throw new Problem("not-found", `There is no account ${id}.`);
     return toAccount(rows[0]);
   }
@@ -109,10 +131,39 @@ export class PostgresAccountStore implements AccountStore {
        WHERE account_id = $1 AND id = $2 RETURNING ${TOKEN_COLUMNS}`,
       [accountId, tokenId],
     );
+    this.changes?.changed();
     return rows[0] ? toToken(rows[0]) : null;
   }
 
-  async authenticate(tokenHash: Buffer): Promise<{ account: Account; token: AgentToken } | null> {
+  /**
+   * The token's account, if the token is live. Answered from memory while `changes` listens and
+   * nothing about the token or its account has changed since it was read (at most a few seconds
+   * ago); read from PostgreSQL otherwise. Refusals are never kept.
+   */
+  async authenticate(tokenHash: Buffer): Promise<Authenticated | null> {
+    const changes = this.changes;
+    if (changes === null || !changes.live) return this.readAuthenticated(tokenHash);
+    const key = tokenHash.toString("base64");
+    const now = Date.now();
+    const kept = this.authenticated.get(key);
+    if (kept && kept.generation === changes.generation && now - kept.at < AUTHENTICATED_TTL_MS) {
+      return kept.value;
+    }
+    const generation = changes.generation;
+    const found = await this.readAuthenticated(tokenHash);
+    if (found === null || !changes.live || changes.generation !== generation) {
+      this.authenticated.delete(key);
+      return found;
+    }
+    this.authenticated.delete(key);
+    this.authenticated.set(key, { value: found, generation, at: now });
+    if (this.authenticated.size > AUTHENTICATED_MAX) {
+      this.authenticated.delete(this.authenticated.keys().next().value!);
+    }
+    return found;
+  }
+
+  private async readAuthenticated(tokenHash: Buffer): Promise<Authenticated | null> {
     // last_used_at is advisory, so it is written at most once a minute per token.
     const { rows } = await this.pool.query(
       `WITH t AS (

@@ -13,6 +13,9 @@ import {
   ListBuildsQuery,
 } from "../schemas.js";
 
+/** The reason a long poll's signal gives (an `abort()` with none builds a DOMException and its stack). */
+const CLIENT_GONE = Symbol("the request is over");
+
 export interface BuildRouteOptions {
   maxWaitSeconds: number;
   heartbeatIntervalSeconds: number;
@@ -88,7 +91,7 @@ export function buildRoutes(builds: BuildService, options: BuildRouteOptions): R
       async handle({ params, query, principal, req }) {
         if (!query.wait) return { body: json(await builds.get(principal!, params.id)) };
         const gone = new AbortController();
-        req.on("close", () => gone.abort());
+        req.on("close", () => gone.abort(CLIENT_GONE));
         return { body: json(await builds.waitFor(principal!, params.id, query.wait * 1000, gone.signal)) };
       },
     }),
