@@ -2,7 +2,7 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["node_modules", "dist", "coverage", ".data"] },
+  { ignores: ["node_modules", "dist", "build", "coverage", ".data", ".cache"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
