@@ -187,9 +187,13 @@ describe("builds ended by the reconciler lose their connections too", () => {
 
   it("closes an expired build's connection within 1 s of its deadline (plus one reconcile period)", async () => {
     const build = await readyBuild(rig.service, await rig.service.account({ plan: "team" }));
+    // A heartbeat that fails (once seen on a loaded CI: "other side closed") must not fail the test
+    // by itself; a build that missed its heartbeats ends reaped, not expired, which the test checks.
     const heartbeat = setInterval(
       () =>
-        void http(rig.service.url, "POST", `/api/v1/builds/${build.id}/heartbeat`, { token: build.token }),
+        void http(rig.service.url, "POST", `/api/v1/builds/${build.id}/heartbeat`, {
+          token: build.token,
+        }).catch(() => {}),
       300,
     );
     try {

@@ -12,4 +12,12 @@ export default async function globalSetup() {
   const { tools, skip } = findBuildkitTools();
   if (tools) process.env.RB_TEST_BUILDKIT = JSON.stringify(tools);
   else process.env.RB_TEST_BUILDKIT_SKIP = skip;
+  // The real kube-apiserver for test/kubernetes/apiserver.test.ts, where ../shared/tools/kube is.
+  const { startRealApiServer } = await tsImport("./kube/real-apiserver.ts", import.meta.url);
+  const apiServer = startRealApiServer();
+  if ("skip" in apiServer) process.env.RB_TEST_KUBE_SKIP = apiServer.skip;
+  else {
+    process.env.KUBE_APISERVER = apiServer.kubeconfig;
+    if (apiServer.dir) process.env.RB_TEST_KUBE_DIR = apiServer.dir;
+  }
 }
