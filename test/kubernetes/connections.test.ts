@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, expect, it } from "@jest/globals";
 import { KubeConfig } from "@kubernetes/client-node";
 import { connectCluster } from "../../service/adapters/drivers/kubernetes/cluster.js";
+import { kube } from "../../service/adapters/drivers/kubernetes/retry.js";
 import { type FakeApiServer, startFakeApiServer } from "../harness/kube/api-server.js";
 
 /**
@@ -57,4 +58,19 @@ it("each kubeconfig keeps connections of its own: another identity never rides o
     .slice(-2)
     .map((r) => r.user);
   expect(users).toEqual(["first", "second"]);
+});
+
+it("an attempt given up on is aborted: its connection closes instead of waiting for the answer", async () => {
+  const { core } = cluster("abort");
+  const before = await server.connections();
+  server.faults.once({ verb: "get", resource: "pods", fault: "hang" }); // held 30 s unless closed
+  const read = () => core.readNamespacedPod({ namespace: "default", name: "none" });
+  await expect(kube("read pod", read, { attempts: 1, timeoutMs: 300 })).rejects.toMatchObject({
+    reason: "Timeout",
+  });
+  const deadline = Date.now() + 2_000;
+  while ((await server.connections()) > before && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  expect(await server.connections()).toBe(before);
 });

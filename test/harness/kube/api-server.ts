@@ -78,6 +78,8 @@ export interface FakeApiServer {
   };
   /** TLS handshakes the server completed: one per connection a client opened. */
   handshakes(): number;
+  /** Connections open now. */
+  connections(): Promise<number>;
   /** Snapshot of stored objects: of one resource (`pods`, `leases.coordination.k8s.io`) or all. */
   objects(resource?: string, namespace?: string): KubeObject[];
   /** Drops the watch history: any watch from an earlier resourceVersion gets 410 Expired. */
@@ -306,6 +308,10 @@ export async function startFakeApiServer(opts: FakeApiServerOptions = {}): Promi
       },
     },
     handshakes: () => handshakes,
+    connections: () =>
+      new Promise<number>((resolve, reject) =>
+        server.getConnections((err, n) => (err ? reject(err) : resolve(n))),
+      ),
     objects(resource, namespace) {
       const keys = resource ? [resource] : store.resources();
       return keys.flatMap((k) => store.list(k, namespace));

@@ -7,6 +7,7 @@ import {
   type RequestContext,
   setHeaderOptions,
 } from "@kubernetes/client-node";
+import { attemptSignal } from "./retry.js";
 
 /** The API groups the driver and the leader election use, from one kubeconfig. */
 export interface Cluster {
@@ -21,6 +22,7 @@ export function connectCluster(config?: KubeConfig): Cluster {
   const kc = config ?? new KubeConfig();
   if (!config) kc.loadFromDefault();
   reuseConnections(kc);
+  abortGivenUpAttempts(kc);
   return {
     config: kc,
     core: kc.makeApiClient(CoreV1Api),
@@ -57,6 +59,20 @@ function reuseConnections(kc: KubeConfig): void {
       kept = { options: lastOptions, dispatcher: made };
     }
     context.setDispatcher(kept.dispatcher);
+  };
+}
+
+/**
+ * Each request carries the signal of its attempt (`attemptSignal` in retry.ts): an attempt that
+ * `kube()` gives up on is aborted and its connection closed, rather than left running beside the
+ * retry until the API server answers it.
+ */
+function abortGivenUpAttempts(kc: KubeConfig): void {
+  const authenticate = kc.applySecurityAuthentication.bind(kc);
+  kc.applySecurityAuthentication = async (context) => {
+    await authenticate(context);
+    const signal = attemptSignal.getStore();
+    if (signal) context.setSignal(signal);
   };
 }
 

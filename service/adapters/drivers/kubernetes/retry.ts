@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from "node:async_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
 
 /**
@@ -28,12 +29,20 @@ export class KubeError extends Error {
 
 const RETRIED = new Set([429, 500, 502, 503, 504]);
 
+/**
+ * The signal of the attempt a request belongs to. `kube()` sets it around each attempt, and the
+ * cluster's clients give it to every request they make (cluster.ts), so an attempt that is given
+ * up on is aborted: its connection is closed instead of staying busy while the retry runs.
+ */
+export const attemptSignal = new AsyncLocalStorage<AbortSignal>();
+
 export async function kube<T>(what: string, call: () => Promise<T>, o: RetryOptions = {}): Promise<T | null> {
   const attempts = o.attempts ?? 6;
   let delay = o.baseDelayMs ?? 100;
   for (let attempt = 1; ; attempt++) {
     try {
-      return await withTimeout(call(), o.timeoutMs ?? 10_000, what);
+      const attempt = new AbortController();
+      return await withTimeout(attemptSignal.run(attempt.signal, call), o.timeoutMs ?? 10_000, what, attempt);
     } catch (err) {
       const failure = asKubeError(what, err);
       if (failure.code !== null && o.ignore?.includes(failure.code)) return null;
@@ -62,14 +71,21 @@ export function asKubeError(what: string, err: unknown): KubeError {
   return new KubeError(`${what}: ${code ?? "no answer"} ${message}`, code, status.reason ?? null);
 }
 
-async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+async function withTimeout<T>(
+  promise: Promise<T>,
+  ms: number,
+  what: string,
+  attempt: AbortController,
+): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new KubeError(`${what}: no answer within ${ms} ms`, null, "Timeout")),
-      ms,
-    );
+    timer = setTimeout(() => {
+      const error = new KubeError(`${what}: no answer within ${ms} ms`, null, "Timeout");
+      attempt.abort(error);
+      reject(error);
+    }, ms);
   });
+  promise.catch(() => {}); // an aborted attempt rejects after the race is decided
   try {
     return await Promise.race([promise, timeout]);
   } finally {
