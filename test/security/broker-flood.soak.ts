@@ -37,7 +37,7 @@ function percentile(values: number[], p: number): number {
  * (`npm run test:soak`), so that no other test's load is in it.
  */
 describe("one source flooding the broker", () => {
-  it("holds 1,000 idle and half-sent handshakes for 10 s; another tenant's 50 handshakes all succeed, p99 ≤ 100 ms", async () => {
+  it("holds 1,000 idle and half-sent handshakes for 10 s; another tenant's 200 handshakes all succeed, p99 ≤ 100 ms", async () => {
     const r = await rig();
     const build = await readyBuild(r.service, await r.service.account({ plan: "team" }));
     const hello = await clientHello();
@@ -58,10 +58,11 @@ describe("one source flooding the broker", () => {
     );
     await sleep(1_000);
 
-    // The tenant, from 127.0.0.1, during the flood: 50 handshakes, one every 150 ms.
+    // The tenant, from 127.0.0.1, during the flood: 200 handshakes, one every 35 ms. With 50, the
+    // p99 was the slowest one, and one scheduling hiccup of a 2-vCPU machine decided the run.
     const times: number[] = [];
     const failures: string[] = [];
-    for (let i = 0; i < 50; i++) {
+    for (let i = 0; i < 200; i++) {
       const started = performance.now();
       const conn = dialBuild(r.service, build);
       try {
@@ -73,14 +74,14 @@ describe("one source flooding the broker", () => {
       } finally {
         conn.socket.destroy();
       }
-      await sleep(150);
+      await sleep(35);
     }
     const { opened } = await flooded;
 
     const p50 = percentile(times, 50);
     const p99 = percentile(times, 99);
     process.stdout.write(
-      `broker flood: 1,000 held from one source for 10 s (${opened} connections); the other tenant's 50 handshakes: ` +
+      `broker flood: 1,000 held from one source for 10 s (${opened} connections); the other tenant's ${times.length + failures.length} handshakes: ` +
         `${times.length} ok, p50 ${p50.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms, max ${Math.max(...times).toFixed(1)} ms\n`,
     );
     expect(failures).toEqual([]);
