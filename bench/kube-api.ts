@@ -16,6 +16,7 @@ import { performance } from "node:perf_hooks";
 import { KubeConfig, type V1Pod } from "@kubernetes/client-node";
 import { connectCluster } from "../service/adapters/drivers/kubernetes/cluster.js";
 import { startFakeApiServer } from "../test/harness/kube/api-server.js";
+import { percentile } from "./support.js";
 
 const CALLS = Number(process.env.BENCH_CALLS ?? 400);
 const log = (line: string) => process.stdout.write(`${line}\n`);
@@ -30,7 +31,7 @@ async function timed(calls: number, call: () => Promise<unknown>): Promise<numbe
   return samples;
 }
 
-const median = (samples: number[]) => [...samples].sort((a, b) => a - b)[Math.floor(samples.length / 2)]!;
+const median = (samples: number[]) => percentile(samples, 50);
 
 async function main(): Promise<void> {
   const server = await startFakeApiServer({ validate: false });

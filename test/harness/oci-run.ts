@@ -7,6 +7,7 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { buildkitTools } from "./buildkit-tools.js";
 
 export interface UnpackedImage {
   rootfs: string;
@@ -54,7 +55,7 @@ export function runImage(
 ): ChildProcess & { stop(): void } {
   mkdirSync(bundle, { recursive: true });
   const state = join(bundle, "runc-state");
-  execFileSync(runc(), ["spec", "--bundle", bundle]);
+  execFileSync(buildkitTools().runc, ["spec", "--bundle", bundle]);
   const spec = JSON.parse(readFileSync(join(bundle, "config.json"), "utf8"));
   const [uid, gid] = userIds(image);
   spec.process.terminal = false;
@@ -71,11 +72,11 @@ export function runImage(
   });
   spec.linux.namespaces = spec.linux.namespaces.filter((n: { type: string }) => n.type !== "network");
   writeFileSync(join(bundle, "config.json"), JSON.stringify(spec));
-  const child = spawn(runc(), ["--root", state, "run", "--bundle", bundle, name], {
+  const child = spawn(buildkitTools().runc, ["--root", state, "run", "--bundle", bundle, name], {
     stdio: ["ignore", "pipe", "pipe"],
   });
   const stop = () => {
-    spawn(runc(), ["--root", state, "delete", "--force", name], { stdio: "ignore" });
+    spawn(buildkitTools().runc, ["--root", state, "delete", "--force", name], { stdio: "ignore" });
   };
   return Object.assign(child, { stop });
 }
@@ -92,17 +93,4 @@ function userIds(image: UnpackedImage): [number, number] {
   if (!entry) throw new Error(`the image's user "${user}" is not in its /etc/passwd`);
   const [, , uid, gid] = entry.split(":");
   return [Number(uid), Number(gid)];
-}
-
-function runc(): string {
-  return (
-    ["/usr/sbin/runc", "/usr/bin/runc", "/sbin/runc"].find((path) => {
-      try {
-        execFileSync(path, ["--version"], { stdio: "ignore" });
-        return true;
-      } catch {
-        return false;
-      }
-    }) ?? "runc"
-  );
 }

@@ -8,6 +8,7 @@ import { dockerConfig, realDockerEnv, ROOT } from "../harness/buildkit-tools.js"
 import { testEnv } from "../harness/context.js";
 import { nodeStandInImage } from "../harness/node-image.js";
 import { runImage, unpackOciArchive } from "../harness/oci-run.js";
+import { eventually } from "../harness/wait.js";
 import { buildxBuild, buildxCreate, type Daemon, describeReal, startDaemon, tools } from "./support.js";
 
 /** The base the Dockerfile names (its `ARG NODE_IMAGE=` default), which the stand-in answers for. */
@@ -80,10 +81,19 @@ describeReal("the service's image builds from the Dockerfile and serves", () => 
     container.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString()));
     container.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()));
     try {
-      const healthy = await poll(
-        `http://127.0.0.1:${port}/healthz`,
+      const healthy = await eventually(
+        "/healthz",
+        async () => {
+          if (container.exitCode !== null) throw new Error("the container exited");
+          return fetch(`http://127.0.0.1:${port}/healthz`).then(
+            (res) => res.ok,
+            () => false,
+          );
+        },
         30_000,
-        () => container.exitCode !== null,
+      ).then(
+        () => true,
+        () => false,
       );
       expect({ healthy, output }).toEqual({ healthy: true, output: expect.any(String) });
       const seconds = (Date.now() - started) / 1000;
@@ -98,16 +108,3 @@ describeReal("the service's image builds from the Dockerfile and serves", () => 
     }
   }, 900_000); // a cold npm ci of both stages, on a machine that may be busy
 });
-
-async function poll(url: string, timeoutMs: number, gaveUp: () => boolean): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline && !gaveUp()) {
-    const ok = await fetch(url).then(
-      (res) => res.ok,
-      () => false,
-    );
-    if (ok) return true;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  return false;
-}

@@ -3,6 +3,7 @@ import { KubeConfig } from "@kubernetes/client-node";
 import { connectCluster } from "../../service/adapters/drivers/kubernetes/cluster.js";
 import { kube } from "../../service/adapters/drivers/kubernetes/retry.js";
 import { type FakeApiServer, startFakeApiServer } from "../harness/kube/api-server.js";
+import { eventually } from "../harness/wait.js";
 
 /**
  * The driver's API calls share connections: @kubernetes/client-node 2.x makes a new agent per
@@ -68,9 +69,12 @@ it("an attempt given up on is aborted: its connection closes instead of waiting 
   await expect(kube("read pod", read, { attempts: 1, timeoutMs: 300 })).rejects.toMatchObject({
     reason: "Timeout",
   });
-  const deadline = Date.now() + 2_000;
-  while ((await server.connections()) > before && Date.now() < deadline) {
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  await eventually(
+    "the hung connection closing",
+    async () => (await server.connections()) <= before,
+    2_000,
+  ).catch(
+    () => {}, // the assertion below says what is left open
+  );
   expect(await server.connections()).toBe(before);
 });
