@@ -2,11 +2,6 @@
 # Installs what a fresh machine lacks to run and test remote-builder: Redis and PostgreSQL (the
 # service starts its own, in a data folder), runc and busybox for the tests against real BuildKit
 # (where ../shared/tools/buildkit is), and the npm packages. `--bench-headline` adds what
-# Where the upstream kube-apiserver is (../shared/tools/kube, as in CI), the driver's scenarios run
-# against it; it keeps its state in Debian's etcd.
-if [ -d ../shared/tools/kube ]; then
-  command -v etcd >/dev/null 2>&1 || missing+=(etcd-server)
-fi
 # `npm run bench:headline` needs. Safe to run again: it only
 # installs what is missing, and reinstalls npm packages only when package-lock.json changed.
 set -euo pipefail
