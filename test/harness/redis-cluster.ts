@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -57,29 +57,23 @@ export async function startRedisCluster(masters = 3): Promise<RedisCluster> {
       const busPort = await freePort();
       const dir = join(root, `node-${i}`);
       mkdirSync(dir);
-      const args = [
-        "--port",
-        String(port),
-        "--cluster-port",
-        String(busPort),
-        "--bind",
-        "127.0.0.1",
-        "--cluster-enabled",
-        "yes",
-        "--cluster-config-file",
-        join(dir, "nodes.conf"),
-        "--dir",
-        dir,
-        "--appendonly",
-        "no",
-        "--save",
-        "",
-        "--daemonize",
-        "no",
-        "--logfile",
-        "",
-      ];
-      const proc = startProcess(server, args);
+      // The folder's own config file: the nodes.conf that cluster mode keeps lives beside it.
+      const conf = join(dir, "redis.conf");
+      writeFileSync(
+        conf,
+        [
+          `port ${port}`,
+          `cluster-port ${busPort}`,
+          "bind 127.0.0.1",
+          "cluster-enabled yes",
+          "cluster-config-file nodes.conf",
+          `dir ${dir}`,
+          "appendonly no",
+          'save ""',
+          'logfile ""',
+        ].join("\n"),
+      );
+      const proc = startProcess(server, [conf]);
       nodes.push({ port, process: proc });
       await waitUntil(
         `redis-server (cluster node ${i})`,
