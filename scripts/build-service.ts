@@ -61,10 +61,14 @@ export async function buildService(outdir = SERVICE_BUILD): Promise<string[]> {
   return written.map((path) => relative(ROOT, path));
 }
 
-/** Copies a folder of the source into the build; returns the files' paths. */
+/**
+ * Copies a folder of the source into the build; returns the copied files' paths. Listed from the
+ * source, so a file renamed or deleted there is stale in the build and removed (a Lua script left
+ * under its old name would be loaded beside the new one).
+ */
 function copyFolder(from: string, to: string): string[] {
   cpSync(join(ROOT, from), join(ROOT, to), { recursive: true });
-  return readdirSync(join(ROOT, to)).map((file) => join(ROOT, to, file));
+  return readdirSync(join(ROOT, from)).map((file) => join(ROOT, to, file));
 }
 
 /** Chunks from an earlier build: their names carry a content hash, so they are never reused. */

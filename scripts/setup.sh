@@ -26,6 +26,9 @@ have_postgres() {
 
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+# redis-cli makes the test Redis Cluster (test/harness/redis-cluster.ts); Debian's redis-server
+# pulls it in, a Redis installed some other way may not have it.
+command -v redis-cli >/dev/null 2>&1 || missing+=(redis-tools)
 have_postgres || missing+=(postgresql)
 command -v kubectl >/dev/null 2>&1 || missing+=(kubernetes-client) # kubectl kustomize renders deploy/ in test/deploy
 # Where upstream BuildKit is at hand (../shared/tools/buildkit, as in CI), the tests run it for real:
@@ -59,7 +62,7 @@ if [ ${#missing[@]} -gt 0 ]; then
     "${sudo[@]}" apt-get update -qq
     DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq "${missing[@]}" >/dev/null
   else
-    echo "Missing: ${missing[*]}. Install Redis (redis-server) and PostgreSQL (initdb, postgres) with your package manager." >&2
+    echo "Missing: ${missing[*]}. Install Redis (redis-server, redis-cli) and PostgreSQL (initdb, postgres) with your package manager." >&2
     exit 1
   fi
 fi

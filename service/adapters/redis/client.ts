@@ -1,4 +1,10 @@
-import { Redis } from "ioredis";
+import { type Cluster, Redis } from "ioredis";
+
+/**
+ * What the Redis adapters run on: one server, or a Redis Cluster (every script's keys share one
+ * slot; keys.ts says how). The service itself connects to one server (createRedis).
+ */
+export type RedisClient = Redis | Cluster;
 
 /**
  * The one Redis client factory. Commands wait through a reconnect (Redis restarting with AOF on

@@ -1,12 +1,12 @@
 import { createHash } from "node:crypto";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "./client.js";
 import type { AccountCredential, CredentialStore } from "../../core/ports.js";
 import type { RedisKeys } from "./keys.js";
 
 /** Exchanged credentials under their hash, and the replay set of used token ids; both expire on their own. */
 export class RedisCredentialStore implements CredentialStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: RedisKeys,
   ) {}
 

@@ -1,4 +1,4 @@
-import type { Redis } from "ioredis";
+import type { RedisClient } from "./client.js";
 import type { KeySetBackup } from "../oidc/jwks.js";
 import type { RedisKeys } from "./keys.js";
 
@@ -8,7 +8,7 @@ const KEEP_MS = 24 * 3_600_000;
 /** The last good JWKS of each issuer, shared by the replicas. */
 export class RedisKeySetBackup implements KeySetBackup {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: RedisKeys,
   ) {}
 

@@ -1,13 +1,19 @@
 import type { ClaimScope } from "../../core/ports.js";
 
 /**
- * Every Redis key the service uses, in one place. The scope sits in a hash tag (`{…}`) so that
- * all keys one script touches live in one Redis Cluster slot.
+ * Every Redis key the service uses, in one place. On Redis Cluster a script may only touch keys of
+ * one slot, so all keys of a claim scope carry the scope in a hash tag (`{…}`), and each script
+ * touches the keys of one scope and nothing else. Each scope then lands in a slot of its own, so
+ * the claims of many accounts spread over the masters.
  */
 export class RedisKeys {
   constructor(readonly prefix: string) {}
 
-  /** The set of scopes that have holders or waiters; outside any hash tag, walked by the reconciler. */
+  /**
+   * The set of scopes that have holders or waiters, walked by the reconciler. It names scopes in
+   * every slot, so no one slot can hold it beside them: no script touches it, and the claim store
+   * keeps it from the client (claims.ts says how it stays complete).
+   */
   get claimScopes(): string {
     return `${this.prefix}claims:scopes`;
   }

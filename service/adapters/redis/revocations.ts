@@ -1,13 +1,13 @@
-import type { Redis } from "ioredis";
+import type { RedisClient } from "./client.js";
 import type { RevocationBus } from "../../core/ports.js";
 import type { RedisKeys } from "./keys.js";
 
 /** Build ends over Redis pub/sub: each replica's broker closes that build's connections. */
 export class RedisRevocations implements RevocationBus {
-  private subscriber: Redis | null = null;
+  private subscriber: RedisClient | null = null;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: RedisKeys,
   ) {}
 

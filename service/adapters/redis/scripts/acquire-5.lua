@@ -6,17 +6,17 @@ KEYS[2] queue    ZSET    member -> arrival sequence
 KEYS[3] waits    HASH    member -> wait deadline (ms)
 KEYS[4] fences   HASH    member -> fence it holds
 KEYS[5] counter  STRING  monotonic; fences and arrival sequences both come from it
-KEYS[6] scopes   SET     scopes that have holders or waiters (the reconcile loop walks it)
 ARGV[1] member
 ARGV[2] capacity
 ARGV[3] now (ms)
 ARGV[4] lease (ms)
 ARGV[5] wait deadline (ms); 0 refuses instead of queueing
-ARGV[6] scope name, for KEYS[6]
 
 Returns {1, fence}              granted; a live holder gets its lease extended and its own fence back
         {2, position, holders}  queued; position counts from 1
         {0, holders}            busy, and not queued
+The caller adds the scope to the scope index after a grant or a queueing (see claims.ts): the
+index lives in another Cluster slot, so no script may touch it.
 ]]
 local member = ARGV[1]
 local capacity = tonumber(ARGV[2])
@@ -50,7 +50,6 @@ if holders + ahead < capacity then
   redis.call('HSET', KEYS[4], member, fence)
   redis.call('ZREM', KEYS[2], member)
   redis.call('HDEL', KEYS[3], member)
-  redis.call('SADD', KEYS[6], ARGV[6])
   return {1, fence}
 end
 
@@ -59,7 +58,6 @@ if deadline > now then
     redis.call('ZADD', KEYS[2], redis.call('INCR', KEYS[5]), member)
   end
   redis.call('HSET', KEYS[3], member, ARGV[5])
-  redis.call('SADD', KEYS[6], ARGV[6])
   return {2, ahead + 1, holders}
 end
 return {0, holders}

@@ -1,16 +1,16 @@
 --[[
-Drop the holders whose lease ran out and the waiters whose wait deadline passed; forget the
-scope once nobody holds or waits. The fence counter is kept forever, so a fence is never reused.
+Drop the holders whose lease ran out and the waiters whose wait deadline passed, and say whether
+anybody still holds or waits (the caller then forgets the scope in the scope index, which lives in
+another Cluster slot; see claims.ts). The fence counter is kept forever, so a fence is never reused.
 
 KEYS[1] holders  ZSET  member -> lease expiry (ms)
 KEYS[2] queue    ZSET  member -> arrival sequence
 KEYS[3] waits    HASH  member -> wait deadline (ms)
 KEYS[4] fences   HASH  member -> fence it holds
-KEYS[5] scopes   SET   scopes that have holders or waiters
 ARGV[1] now (ms)
-ARGV[2] scope name, for KEYS[5]
 
-Returns {{expired holder, ...}, {lapsed waiter, ...}}
+Returns {{expired holder, ...}, {lapsed waiter, ...}, emptied} with emptied 1 when nobody holds or
+waits any more, else 0
 ]]
 local now = tonumber(ARGV[1])
 local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
@@ -28,7 +28,8 @@ for _, waiter in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
   end
 end
 
+local emptied = 0
 if redis.call('ZCARD', KEYS[1]) == 0 and redis.call('ZCARD', KEYS[2]) == 0 then
-  redis.call('SREM', KEYS[5], ARGV[2])
+  emptied = 1
 end
-return {expired, lapsed}
+return {expired, lapsed, emptied}
