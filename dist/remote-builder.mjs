@@ -56,7 +56,8 @@ var init_package = __esm({
         test: "npm run typecheck && npm run test:jest && npm run test:soak",
         typecheck: "tsc --noEmit",
         "test:jest": "node --experimental-vm-modules --no-warnings=ExperimentalWarning node_modules/jest/bin/jest.js",
-        lint: "eslint . && prettier --check .",
+        lint: "eslint . && npm run lint:cycles && prettier --check .",
+        "lint:cycles": "dpdm --no-warning --no-tree --no-progress --exit-code circular:1 'service/**/*.ts' 'action/**/*.ts'",
         format: "prettier --write .",
         "bench:admission": "node --import tsx bench/admission.ts",
         "bench:ledger": "node --import tsx bench/ledger.ts",
@@ -97,6 +98,7 @@ var init_package = __esm({
         "@types/pg": "^8.23.1",
         ajv: "^8.20.0",
         "ajv-formats": "^3.0.1",
+        dpdm: "^4.3.0",
         esbuild: "^0.28.2",
         eslint: "^9.39.5",
         "fast-check": "^4.11.0",
@@ -186,7 +188,7 @@ function printResult(json, result, human) {
 `);
 }
 function exitWith(run2) {
-  run2.then(
+  void run2.then(
     (code) => code,
     (err) => {
       process.stderr.write(`remote-builder: ${err.message}

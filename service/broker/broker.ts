@@ -110,7 +110,12 @@ export class Broker {
     });
     this.server.on("secureConnection", (socket: tls.TLSSocket) => {
       this.settle(rawSocketOf(socket));
-      void this.onSecure(socket);
+      // Its lookups refuse on failure; anything else it throws closes this one connection, not the
+      // process (an unhandled rejection would end it).
+      this.onSecure(socket).catch((err: unknown) => {
+        deps.logger.warn({ err }, "broker could not open a tunnel");
+        socket.destroy();
+      });
     });
   }
 
@@ -333,6 +338,7 @@ export class Broker {
       ),
     );
     this.recording.set(buildId, next);
+    // Cannot reject: a failure to record is logged in `next` itself.
     void next.then(() => {
       if (this.recording.get(buildId) === next) this.recording.delete(buildId);
     });
@@ -393,5 +399,8 @@ function uriOf(cert: X509Certificate) {
 
 function parseEndpoint(endpoint: string | null): { host: string; port: number } | null {
   const match = endpoint ? /^(?:tcp|tls):\/\/(\[[^\]]+\]|[^:/]+):(\d+)$/.exec(endpoint) : null;
-  return match ? { host: match[1]!.replace(/^\[|\]$/g, ""), port: Number(match[2]) } : null;
+  const port = Number(match?.[2]);
+  // A port no socket can have is no route: tls.connect would throw rather than fail to connect.
+  if (!match || port < 1 || port > 65535) return null;
+  return { host: match[1]!.replace(/^\[|\]$/g, ""), port };
 }

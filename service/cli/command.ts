@@ -127,7 +127,8 @@ export function printResult<T>(json: boolean, result: T, human: (result: T) => s
  * a failure.
  */
 export function exitWith(run: Promise<number>): void {
-  run
+  // Cannot reject: the first step turns every failure into an exit code, the last only exits.
+  void run
     .then(
       (code) => code,
       (err: Error) => {

@@ -86,6 +86,7 @@ export async function setUp(client: ApiClient, o: SetupOptions): Promise<SetupRe
           ? `Build ${created.id} queued (shape ${created.shape}); waiting for ${created.queue?.waitingFor === "cache" ? "the cache volume" : "a concurrency slot"}`
           : `Build ${created.id} admitted (shape ${created.shape}, cache ${describeCache(created)})`,
       );
+      // Cannot reject: keepAlive retries a failed heartbeat and returns when `beating` aborts.
       void keepAlive(client, created.id, created.heartbeatIntervalSeconds, beating.signal);
       const build = await waitUntilReady(client, created, o.waitTimeoutSeconds, o.log, startedAt);
       const seconds = (Date.now() - startedAt) / 1000;

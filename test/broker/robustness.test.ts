@@ -255,6 +255,26 @@ describe("the broker's leg to the builder", () => {
     }
   });
 
+  it("refuses a builder endpoint whose port no socket can have (99999) as no-route, and serves the next build", async () => {
+    // tls.connect throws at once for such a port: escaping the connection handler as an unhandled
+    // rejection, it would end the whole process.
+    rig.endpoint = "tcp://127.0.0.1:99999";
+    const account = await rig.service.account({ plan: "team" });
+    const broken = await readyBuild(rig.service, account).finally(() => (rig.endpoint = null));
+    const delta = await refusalsDuring(rig.service, async () => {
+      const refused = dialBuild(rig.service, broken);
+      await refused.secure;
+      expect((await within(5000, refused.closed, "the broker letting the client go")).received).toBe(0);
+    });
+    expect(delta).toEqual({ "no-route": 1 });
+
+    const next = await readyBuild(rig.service, account);
+    const conn = dialBuild(rig.service, next);
+    await conn.secure;
+    expect((await roundTrip(conn.socket, "still up")).toString()).toBe("still up");
+    conn.socket.destroy();
+  });
+
   it("negotiates h2 with the builder on every connection, as the broker's own client", async () => {
     const build = await readyBuild(rig.service, await rig.service.account({ plan: "team" }));
     const conns = await Promise.all(

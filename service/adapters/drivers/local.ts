@@ -305,14 +305,21 @@ export class LocalDriver implements BuilderDriver {
         });
         if (!daemon) break;
         // A warm builder that never listens is no builder: stop it, and a later pass replaces it.
-        void this.awaitReady(daemon.builderId, WARM_BOOT_TIMEOUT_MS).then(
-          () => this.warmRetries.succeeded(shape),
-          async (err: Error) => {
-            if (daemon.role !== "warm") return; // a build took it; its own awaitReady reports
-            this.warmFailed(shape, err);
-            if (this.daemons.has(daemon.builderId)) await this.stop(daemon);
-          },
-        );
+        this.awaitReady(daemon.builderId, WARM_BOOT_TIMEOUT_MS)
+          .then(
+            () => this.warmRetries.succeeded(shape),
+            async (err: Error) => {
+              if (daemon.role !== "warm") return; // a build took it; its own awaitReady reports
+              this.warmFailed(shape, err);
+              if (this.daemons.has(daemon.builderId)) await this.stop(daemon);
+            },
+          )
+          .catch((err: Error) =>
+            this.emit("warn", "stopping a warm builder that never listened failed", {
+              builder: daemon.builderId,
+              err: err.message,
+            }),
+          );
       }
     }
   }

@@ -81,7 +81,7 @@ export class AuthChanges {
     if (this.closed || this.client !== null || this.retry !== null) return;
     this.retry = setTimeout(() => {
       this.retry = null;
-      void this.start();
+      void this.start(); // cannot reject: a failed connect is reported and retried inside
     }, RECONNECT_MS);
     this.retry.unref();
   }

@@ -126,7 +126,7 @@ export async function startFakeKubelet(opts: FakeKubeletOptions): Promise<FakeKu
   const spawn = (fn: () => Promise<unknown>) => {
     const p = fn().catch(note);
     tasks.add(p);
-    void p.finally(() => tasks.delete(p));
+    void p.finally(() => tasks.delete(p)); // p cannot reject: note took its error
   };
 
   function informer<T extends KubernetesObject>(path: string, list: () => Promise<{ items: T[] }>): Cache<T> {
