@@ -178,8 +178,10 @@ async function compose(
   );
   return {
     url: running.url,
-    ...builds,
     builds: builds.requests,
+    reconcilePass: builds.reconcilePass,
+    storage: builds.storage,
+    background: builds.background,
     oidc,
     trust,
     accounts,
@@ -202,7 +204,6 @@ function createStores(config: Config, { logger, redis, pool }: Infrastructure) {
     logger.warn({ err: err.message }, "postgres auth-change listener"),
   );
   return {
-    keys,
     authChanges,
     accountStore: new PostgresAccountStore(pool, authChanges),
     buildStore: new PostgresBuildStore(pool),
