@@ -21,7 +21,7 @@ export class Reconciler {
   private stopped = false;
 
   constructor(
-    private readonly builds: ReconcilePass,
+    private readonly buildPass: ReconcilePass,
     private readonly metrics: Metrics,
     private readonly logger: Logger,
     private readonly intervalMs: number,
@@ -45,7 +45,7 @@ export class Reconciler {
   async pass(): Promise<void> {
     if (this.fleet?.leadership && !this.fleet.leadership.isLeader()) return;
     try {
-      const { active } = await this.builds.run();
+      const { active } = await this.buildPass.run();
       this.metrics.activeBuilds.set(active);
     } catch (err) {
       this.logger.warn({ err }, "reconcile pass failed; the next one retries");
