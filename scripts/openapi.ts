@@ -8,7 +8,7 @@ import openapiTS, { astToString } from "openapi-typescript";
 import { format, resolveConfig } from "prettier";
 import { pino } from "pino";
 import type { AccountService } from "../service/core/account-service.js";
-import type { BuildService } from "../service/core/build-service.js";
+import type { BuildRequests } from "../service/core/build-requests.js";
 import type { OidcExchange } from "../service/core/oidc-exchange.js";
 import type { TrustService } from "../service/core/trust-service.js";
 import type { VolumeService } from "../service/core/volume-service.js";
@@ -31,7 +31,7 @@ export function inertAppDeps(): AppDeps {
   return {
     accountStore: {} as AccountStore,
     accounts: {} as AccountService,
-    builds: {} as BuildService,
+    builds: {} as BuildRequests,
     volumes: {} as VolumeService,
     oidc: {} as OidcExchange,
     trust: {} as TrustService,

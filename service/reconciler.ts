@@ -1,5 +1,5 @@
 import type { Logger } from "pino";
-import type { BuildService } from "./core/build-service.js";
+import type { ReconcilePass } from "./core/reconcile-pass.js";
 import type { VolumeService } from "./core/volume-service.js";
 import type { Metrics } from "./http/metrics.js";
 
@@ -10,9 +10,9 @@ export interface Leadership {
 
 /**
  * Runs the reconcile pass on a timer, and soon after the fleet changes, one pass at a time: the
- * build service's timeouts, leases and queue, then the fleet's pools and volumes. Only the leader
- * passes, so no two replicas start the same warm builder; the build transitions would be safe on
- * every replica anyway, since each is a compare-and-set.
+ * builds' timeouts, leases and queue (ReconcilePass), then the fleet's pools and volumes. Only the
+ * leader passes, so no two replicas start the same warm builder; the build transitions would be
+ * safe on every replica anyway, since each is a compare-and-set.
  */
 export class Reconciler {
   private timer: NodeJS.Timeout | null = null;
@@ -21,7 +21,7 @@ export class Reconciler {
   private stopped = false;
 
   constructor(
-    private readonly builds: BuildService,
+    private readonly buildPass: ReconcilePass,
     private readonly metrics: Metrics,
     private readonly logger: Logger,
     private readonly intervalMs: number,
@@ -45,7 +45,7 @@ export class Reconciler {
   async pass(): Promise<void> {
     if (this.fleet?.leadership && !this.fleet.leadership.isLeader()) return;
     try {
-      const { active } = await this.builds.reconcile();
+      const { active } = await this.buildPass.run();
       this.metrics.activeBuilds.set(active);
     } catch (err) {
       this.logger.warn({ err }, "reconcile pass failed; the next one retries");

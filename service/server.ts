@@ -17,10 +17,14 @@ import { createRedis } from "./adapters/redis/client.js";
 import { RedisKeys } from "./adapters/redis/keys.js";
 import type { Config } from "./config.js";
 import { AccountService } from "./core/account-service.js";
-import { BuildService } from "./core/build-service.js";
+import type { BackgroundWork } from "./core/background-work.js";
+import type { BuildRequests } from "./core/build-requests.js";
+import { type BuildServices, type BuildSettings, createBuildServices } from "./core/build-services.js";
+import type { ReconcilePass } from "./core/reconcile-pass.js";
+import type { StorageAccrual } from "./core/storage-accrual.js";
 import { builderCredentials } from "./core/builder-credentials.js";
 import type { BuilderCredentials, BuilderDriver, Clock, DriverEvents } from "./core/ports.js";
-import { createApp } from "./http/app.js";
+import { type AppDeps, createApp } from "./http/app.js";
 import { Metrics } from "./http/metrics.js";
 import { type Leadership, Reconciler } from "./reconciler.js";
 import { kubernetesFleet } from "./adapters/drivers/kubernetes/fleet.js";
@@ -40,9 +44,42 @@ import { TrustService } from "./core/trust-service.js";
 
 export const VERSION = "0.1.0";
 
+/**
+ * What a `concurrency-limit` refusal tells a client to wait before retrying: a slot frees within
+ * seconds of a build ending.
+ */
+const CONCURRENCY_RETRY_AFTER_SECONDS = 5;
+/**
+ * How long one JWKS fetch may take: an issuer that hangs must not hold the OIDC exchange, which
+ * falls back to the key set it knows (and its Redis backup).
+ */
+const JWKS_FETCH_TIMEOUT_MS = 5_000;
+/** How long a GitHub API call may take, resolving a new trust relationship's owner and repository ids. */
+const GITHUB_API_TIMEOUT_MS = 10_000;
+/**
+ * TCP keep-alive on the broker's connections, both sides: a build can stay silent for minutes
+ * between steps, and NATs and load balancers forget flows idle for a few minutes.
+ */
+const BROKER_KEEPALIVE_MS = 30_000;
+/**
+ * How often the broker checks open connections against their builds, beside revocation messages:
+ * it bounds how long a connection outlives its build when a message is lost.
+ */
+const BROKER_SWEEP_MS = 5_000;
+/** Long polls hold a request for up to 60 s; keep-alive sockets must outlive them. */
+const HTTP_KEEPALIVE_TIMEOUT_MS = 65_000;
+/** Node requires the headers timeout to exceed the keep-alive timeout. */
+const HTTP_HEADERS_TIMEOUT_MS = HTTP_KEEPALIVE_TIMEOUT_MS + 1_000;
+
 export interface RunningService {
   url: string;
-  builds: BuildService;
+  /** What clients and the broker ask of builds. */
+  builds: BuildRequests;
+  /** One pass over builds, claims and builders, as the reconcile loop runs it. */
+  reconcilePass: ReconcilePass;
+  storage: StorageAccrual;
+  /** Boots and releases started by requests; `drain()` waits for them. */
+  background: BackgroundWork;
   oidc: OidcExchange;
   trust: TrustService;
   accounts: AccountService;
@@ -69,6 +106,14 @@ export interface DriverContext {
   clock: Clock;
 }
 
+/** The connections every part shares. */
+interface Infrastructure {
+  logger: Logger;
+  clock: Clock;
+  redis: Redis;
+  pool: pg.Pool;
+}
+
 /** The composition root: wires adapters to the core, migrates, listens, starts the reconcile loop. */
 export async function startService(
   config: Config,
@@ -93,169 +138,254 @@ export async function startService(
 async function compose(
   config: Config,
   overrides: ServiceOverrides,
-  { logger, clock, redis, pool }: { logger: Logger; clock: Clock; redis: Redis; pool: pg.Pool },
+  infra: Infrastructure,
 ): Promise<RunningService> {
+  const { logger, clock, redis, pool } = infra;
   const applied = await migrate(pool);
   if (applied.length > 0) logger.info({ applied }, "database migrated");
-
   const metrics = new Metrics();
-  const keys = new RedisKeys(config.redisPrefix);
   const authority = await loadAuthority(config, logger);
-  const context: DriverContext = { credentials: builderCredentials(authority, clock), clock };
-  // A driver passed in belongs to the caller (tests share one between replicas).
-  const ownsDriver = typeof overrides.driver !== "object";
-  const configured = overrides.driver ? null : await configuredDriver(config, context, logger);
-  const driver =
-    typeof overrides.driver === "function"
-      ? overrides.driver(context)
-      : (overrides.driver ?? configured!.driver);
-  const leadership = overrides.leadership ?? configured?.leadership ?? null;
-  const revocations = new RedisRevocations(redis, keys);
-  const buildStore = new PostgresBuildStore(pool);
+  const fleet = await chooseDriver(
+    config,
+    overrides,
+    { credentials: builderCredentials(authority, clock), clock },
+    logger,
+  );
+  const stores = createStores(config, infra);
+  const volumes = createVolumeService(config, stores, fleet.driver, clock);
+  const builds = createBuildServices(
+    {
+      ...stores,
+      builds: stores.buildStore,
+      accounts: stores.accountStore,
+      volumes,
+      certificates: authority,
+      driver: fleet.driver,
+      clock,
+      telemetry: metrics,
+      onBackgroundError: (message, err) => logger.error({ err }, message),
+    },
+    buildSettings(config),
+  );
+  const accounts = new AccountService(stores.accountStore, config.plans, config.defaultPlan, config.shapes);
+  const oidc = createOidcExchange(config, stores, infra);
+  const trust = createTrustService(config, stores, () => oidc.invalidate());
+  const parts = { config, infra, metrics, authority, fleet, stores, volumes, builds, accounts, oidc, trust };
+  const running = await startListening(parts);
+  logger.info(
+    { url: running.url, broker: running.broker.info.endpoint, driver: fleet.driver.name },
+    "remote-builder is listening",
+  );
+  return {
+    url: running.url,
+    builds: builds.requests,
+    reconcilePass: builds.reconcilePass,
+    storage: builds.storage,
+    background: builds.background,
+    oidc,
+    trust,
+    accounts,
+    driver: fleet.driver,
+    redis,
+    pool,
+    logger,
+    broker: running.broker.broker,
+    brokerInfo: running.broker.info,
+    stop: () => stopService(parts, running),
+  };
+}
+
+/** The adapters over PostgreSQL and Redis. */
+function createStores(config: Config, { logger, redis, pool }: Infrastructure) {
+  const keys = new RedisKeys(config.redisPrefix);
   // Authenticated tokens are kept in memory while this listens: revocations and account changes,
   // made on any replica, reach it at commit.
   const authChanges = new AuthChanges(config.databaseUrl, (err) =>
     logger.warn({ err: err.message }, "postgres auth-change listener"),
   );
-  const accountStore = new PostgresAccountStore(pool, authChanges);
-  const ledger = new PostgresLedgerStore(pool);
-  const accounts = new AccountService(accountStore, config.plans, config.defaultPlan, config.shapes);
-  const volumeStore = new PostgresVolumeStore(pool);
-  const claims = new RedisClaimStore(redis, keys);
-  const builds = new BuildService({
-    accounts: accountStore,
-    builds: buildStore,
-    ledger,
-    certificates: authority,
-    revocations,
-    volumes: volumeStore,
-    claims,
-    driver,
-    clock,
-    telemetry: metrics,
-    config: {
-      catalog: config.shapes,
-      defaultShape: config.defaultShape,
-      cacheVolume: config.cacheVolume,
-      claimLeaseMs: config.claimLeaseMs,
-      buildDeadlineMs: config.buildDeadlineMs,
-      timeouts: { bootMs: config.bootTimeoutMs, idleMs: config.idleTimeoutMs },
-      orphanGraceMs: config.bootTimeoutMs,
-      concurrencyRetryAfterSeconds: 5,
-    },
-    onBackgroundError: (message, err) => logger.error({ err }, message),
-  });
-  const volumes = new VolumeService({
-    volumes: volumeStore,
-    claims,
+  return {
+    authChanges,
+    accountStore: new PostgresAccountStore(pool, authChanges),
+    buildStore: new PostgresBuildStore(pool),
+    ledger: new PostgresLedgerStore(pool),
+    volumeStore: new PostgresVolumeStore(pool),
+    trustStore: new PostgresTrustStore(pool),
+    claims: new RedisClaimStore(redis, keys),
+    revocations: new RedisRevocations(redis, keys),
+    credentials: new RedisCredentialStore(redis, keys),
+    keySetBackup: new RedisKeySetBackup(redis, keys),
+  };
+}
+
+type Stores = ReturnType<typeof createStores>;
+
+/** The build services' tuning, from the configuration. */
+function buildSettings(config: Config): BuildSettings {
+  return {
+    catalog: config.shapes,
+    defaultShape: config.defaultShape,
+    cacheVolume: config.cacheVolume,
+    claimLeaseMs: config.claimLeaseMs,
+    buildDeadlineMs: config.buildDeadlineMs,
+    timeouts: { bootMs: config.bootTimeoutMs, idleMs: config.idleTimeoutMs },
+    // A builder younger than a boot may belong to a build whose create has not recorded it yet.
+    orphanGraceMs: config.bootTimeoutMs,
+    concurrencyRetryAfterSeconds: CONCURRENCY_RETRY_AFTER_SECONDS,
+  };
+}
+
+function createVolumeService(
+  config: Config,
+  stores: Stores,
+  driver: BuilderDriver,
+  clock: Clock,
+): VolumeService {
+  return new VolumeService({
+    volumes: stores.volumeStore,
+    claims: stores.claims,
     driver,
     clock,
     retentionMs: config.volumeRetentionMs,
     nodeBudgetGiB: config.kubernetes.nodeBudgetGiB,
   });
-  const trustStore = new PostgresTrustStore(pool);
-  const oidc = new OidcExchange({
-    verifier: new JoseIdentityVerifier(
-      {
-        audience: config.oidc.audience,
-        issuers: config.oidc.issuers,
-        cooldownMs: config.oidc.jwksCooldownMs,
-        maxAgeMs: config.oidc.jwksMaxAgeMs,
-        fetchTimeoutMs: 5_000,
-      },
-      clock,
-      new RedisKeySetBackup(redis, keys),
-    ),
-    trust: trustStore,
-    credentials: new RedisCredentialStore(redis, keys),
+}
+
+function createOidcExchange(config: Config, stores: Stores, { clock }: Infrastructure): OidcExchange {
+  const verifier = new JoseIdentityVerifier(
+    {
+      audience: config.oidc.audience,
+      issuers: config.oidc.issuers,
+      cooldownMs: config.oidc.jwksCooldownMs,
+      maxAgeMs: config.oidc.jwksMaxAgeMs,
+      fetchTimeoutMs: JWKS_FETCH_TIMEOUT_MS,
+    },
+    clock,
+    stores.keySetBackup,
+  );
+  return new OidcExchange({
+    verifier,
+    trust: stores.trustStore,
+    credentials: stores.credentials,
     clock,
     credentialTtlMs: config.oidc.credentialTtlMs,
   });
-  const trust = new TrustService({
-    accounts: accountStore,
-    trust: trustStore,
+}
+
+/** Trust relationships; a change drops the exchange's cached relationships (`onChange`). */
+function createTrustService(config: Config, stores: Stores, onChange: () => void): TrustService {
+  return new TrustService({
+    accounts: stores.accountStore,
+    trust: stores.trustStore,
     directory: new GitHubOwnerDirectory({
       baseUrl: config.oidc.githubApiUrl,
       token: config.oidc.githubToken,
-      timeoutMs: 10_000,
+      timeoutMs: GITHUB_API_TIMEOUT_MS,
     }),
     issuers: config.oidc.issuers,
-    onChange: () => oidc.invalidate(),
+    onChange,
   });
-  // What has started, undone in reverse when a later step fails: a port in use must not leave a
-  // half-started process (a listening broker, warm builders) behind its error.
+}
+
+/** Everything compose() built, for starting and stopping. */
+interface Parts {
+  config: Config;
+  infra: Infrastructure;
+  metrics: Metrics;
+  authority: CertificateAuthority;
+  fleet: ChosenDriver;
+  stores: Stores;
+  volumes: VolumeService;
+  builds: BuildServices;
+  accounts: AccountService;
+  oidc: OidcExchange;
+  trust: TrustService;
+}
+
+interface Listening {
+  url: string;
+  broker: { broker: Broker; info: BrokerInfo };
+  server: Server;
+  reconciler: Reconciler;
+}
+
+/**
+ * Opens the broker and API ports, starts the driver and the listeners, then the reconcile loop.
+ * What has started is undone in reverse when a later step fails: a port in use must not leave a
+ * half-started process (a listening broker, warm builders) behind its error.
+ */
+async function startListening(parts: Parts): Promise<Listening> {
+  const { config, infra, metrics, authority, fleet, stores, builds } = parts;
   const undo: Array<() => Promise<unknown>> = [];
-  const broker = await startBroker(config, authority, buildStore, builds, metrics, logger);
-  undo.push(() => broker.broker.close());
-  const app = createApp({
-    broker: broker.info,
-    accountStore,
-    accounts,
-    builds,
-    volumes,
-    oidc,
-    trust,
-    ledger,
-    prices: config.prices,
-    clock,
+  const broker = await startBroker(
+    config,
+    authority,
+    stores.buildStore,
+    builds.requests,
     metrics,
-    logger,
+    infra.logger,
+  );
+  undo.push(() => broker.broker.close());
+  const reconciler = new Reconciler(builds.reconcilePass, metrics, infra.logger, config.reconcileIntervalMs, {
+    volumes: parts.volumes,
+    leadership: fleet.leadership,
+  });
+  fleet.driver.onChange?.(() => reconciler.poke());
+  let server: Server;
+  try {
+    server = await listen(createApp(appDeps(parts, broker.info)), config.port, config.host);
+    undo.push(() => closeServer(server));
+    await fleet.start();
+    await stores.revocations.subscribe((buildId) => broker.broker.revoke(buildId));
+    await stores.authChanges.start();
+  } catch (err) {
+    for (const step of undo.reverse()) await step().catch(() => {});
+    if (fleet.owned) await fleet.driver.close?.().catch(() => {});
+    stores.revocations.close();
+    await stores.authChanges.close();
+    throw err;
+  }
+  fleet.leadership?.start();
+  reconciler.start();
+  const { port } = server.address() as AddressInfo;
+  return { url: `http://${config.host}:${port}`, broker, server, reconciler };
+}
+
+function appDeps(parts: Parts, broker: BrokerInfo): AppDeps {
+  const { config, infra, stores } = parts;
+  return {
+    broker,
+    accountStore: stores.accountStore,
+    accounts: parts.accounts,
+    builds: parts.builds.requests,
+    volumes: parts.volumes,
+    oidc: parts.oidc,
+    trust: parts.trust,
+    ledger: stores.ledger,
+    prices: config.prices,
+    clock: infra.clock,
+    metrics: parts.metrics,
+    logger: infra.logger,
     adminToken: config.adminToken,
     maxWaitSeconds: config.maxWaitSeconds,
     claimLeaseMs: config.claimLeaseMs,
-    readiness: { redis: () => redis.ping(), postgres: () => pool.query("SELECT 1") },
+    readiness: { redis: () => infra.redis.ping(), postgres: () => infra.pool.query("SELECT 1") },
     version: VERSION,
-  });
-  const reconciler = new Reconciler(builds, metrics, logger, config.reconcileIntervalMs, {
-    volumes,
-    leadership,
-  });
-  driver.onChange?.(() => reconciler.poke());
-  let server: Server;
-  try {
-    server = await listen(app, config.port, config.host);
-    undo.push(() => closeServer(server));
-    await configured?.start();
-    await revocations.subscribe((buildId) => broker.broker.revoke(buildId));
-    await authChanges.start();
-  } catch (err) {
-    for (const step of undo.reverse()) await step().catch(() => {});
-    if (ownsDriver) await driver.close?.().catch(() => {});
-    revocations.close();
-    await authChanges.close();
-    throw err;
-  }
-  leadership?.start();
-  reconciler.start();
-  const { port } = server.address() as AddressInfo;
-  const url = `http://${config.host}:${port}`;
-  logger.info({ url, broker: broker.info.endpoint, driver: driver.name }, "remote-builder is listening");
-
-  return {
-    url,
-    builds,
-    oidc,
-    trust,
-    accounts,
-    driver,
-    redis,
-    pool,
-    logger,
-    broker: broker.broker,
-    brokerInfo: broker.info,
-    async stop() {
-      await reconciler.stop();
-      await leadership?.stop();
-      revocations.close();
-      await authChanges.close();
-      await broker.broker.close();
-      await closeServer(server);
-      await builds.drain();
-      if (ownsDriver) await driver.close?.();
-      redis.disconnect();
-      await pool.end();
-    },
   };
+}
+
+/** Stops taking work first (loop, leadership, broker, API), then waits for what is in flight. */
+async function stopService(parts: Parts, running: Listening): Promise<void> {
+  const { fleet, stores, builds, infra } = parts;
+  await running.reconciler.stop();
+  await fleet.leadership?.stop();
+  stores.revocations.close();
+  await stores.authChanges.close();
+  await running.broker.broker.close();
+  await closeServer(running.server);
+  await builds.background.drain();
+  if (fleet.owned) await fleet.driver.close?.();
+  infra.redis.disconnect();
+  await infra.pool.end();
 }
 
 /**
@@ -265,9 +395,8 @@ async function compose(
 function listen(app: RequestListener, port: number, host: string): Promise<Server> {
   return new Promise((resolve, reject) => {
     const server = createServer(app);
-    // Long polls hold a request for up to 60 s; keep-alive sockets must outlive them.
-    server.keepAliveTimeout = 65_000;
-    server.headersTimeout = 66_000;
+    server.keepAliveTimeout = HTTP_KEEPALIVE_TIMEOUT_MS;
+    server.headersTimeout = HTTP_HEADERS_TIMEOUT_MS;
     server.once("error", reject);
     server.listen(port, host, () => {
       server.off("error", reject);
@@ -279,6 +408,35 @@ function listen(app: RequestListener, port: number, host: string): Promise<Serve
 async function closeServer(server: Server): Promise<void> {
   server.closeAllConnections();
   await new Promise<void>((resolve) => server.close(() => resolve()));
+}
+
+/** Who reconciles, with how to start and stop campaigning. */
+type Campaign = NonNullable<ServiceOverrides["leadership"]>;
+
+interface ChosenDriver {
+  driver: BuilderDriver;
+  leadership: Campaign | null;
+  /** Starts the driver once the service's ports are its own. */
+  start: () => Promise<void>;
+  /** Whether the service made it, and so closes it; a driver passed in belongs to the caller. */
+  owned: boolean;
+}
+
+/** The driver passed in (tests share one between replicas), or the one the configuration names. */
+async function chooseDriver(
+  config: Config,
+  overrides: ServiceOverrides,
+  context: DriverContext,
+  logger: Logger,
+): Promise<ChosenDriver> {
+  const leadership = overrides.leadership ?? null;
+  if (overrides.driver !== undefined) {
+    const made = typeof overrides.driver === "function";
+    const driver = typeof overrides.driver === "function" ? overrides.driver(context) : overrides.driver;
+    return { driver, leadership, start: async () => {}, owned: made };
+  }
+  const configured = await configuredDriver(config, context, logger);
+  return { ...configured, leadership: leadership ?? configured.leadership ?? null, owned: true };
 }
 
 /** The driver RB_DRIVER names, and how to start it (once the service's ports are its own). */
@@ -338,7 +496,7 @@ async function startBroker(
   config: Config,
   authority: CertificateAuthority,
   builds: PostgresBuildStore,
-  service: BuildService,
+  service: BuildRequests,
   metrics: Metrics,
   logger: Logger,
 ): Promise<{ broker: Broker; info: BrokerInfo }> {
@@ -364,8 +522,8 @@ async function startBroker(
       maxHandshakes: config.broker.maxHandshakes,
       maxHandshakesPerSource: config.broker.maxHandshakesPerSource,
       dialTimeoutMs: config.broker.dialTimeoutMs,
-      keepAliveMs: 30_000,
-      sweepMs: 5_000,
+      keepAliveMs: BROKER_KEEPALIVE_MS,
+      sweepMs: BROKER_SWEEP_MS,
     },
   });
   const { port } = await broker.listen(config.broker.port, config.broker.host);

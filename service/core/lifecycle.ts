@@ -65,6 +65,26 @@ export function transition(from: BuildState, event: BuildEvent): BuildState {
   return to;
 }
 
+/**
+ * One move through the table: the state a build was read in, the event, and where the table sends
+ * it. The build store takes only these, so no caller can name a target state of its own.
+ */
+export interface StateChange {
+  readonly from: BuildState;
+  readonly event: BuildEvent;
+  readonly to: BuildState;
+}
+
+/** Whether a build in `from` can take `event` at all. */
+export function accepts(from: BuildState, event: BuildEvent): boolean {
+  return TABLE[from][event] !== undefined;
+}
+
+/** The move `event` makes from `from`; throws an IllegalTransitionError like `transition`. */
+export function changeOf(from: BuildState, event: BuildEvent): StateChange {
+  return { from, event, to: transition(from, event) };
+}
+
 export function isTerminal(state: BuildState): boolean {
   return TERMINAL_STATES.includes(state);
 }

@@ -4,7 +4,7 @@
  */
 import type { Account, AgentToken, CiRun, PlanLimits } from "./accounts.js";
 import type { Build, BuilderTier, BuildPatch } from "./build.js";
-import type { BuildState } from "./lifecycle.js";
+import type { BuildState, StateChange } from "./lifecycle.js";
 import type { Shape } from "./catalog.js";
 import type { LedgerEntry, Volume } from "./ledger.js";
 import type { IssuerConfig } from "./ci-identity.js";
@@ -40,18 +40,17 @@ export interface BuildStore {
   insert(build: Build): Promise<void>;
   get(id: string): Promise<Build | null>;
   /**
-   * Moves a build from `from` to `to` and applies `patch`, only if it is still in `from`.
-   * Returns the updated build, or null when another writer moved it first.
+   * Makes `change` (from the lifecycle table) and applies `patch`, only if the build is still in
+   * `change.from`. Returns the updated build, or null when another writer moved it first.
    */
-  transition(id: string, from: BuildState, to: BuildState, patch: BuildPatch): Promise<Build | null>;
+  transition(id: string, change: StateChange, patch: BuildPatch): Promise<Build | null>;
   /**
    * Like transition, into a terminal state, and appends the build's ledger entry in the same
    * transaction: a build is billed exactly when it ends, exactly once.
    */
   finish(
     id: string,
-    from: BuildState,
-    to: BuildState,
+    change: StateChange,
     patch: BuildPatch,
     entry: LedgerEntry | null,
   ): Promise<Build | null>;

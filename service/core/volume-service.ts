@@ -63,6 +63,26 @@ export class VolumeService {
     return { lost: report.lost.length, evicted };
   }
 
+  /**
+   * Attaches the account's volume to the workload `mount` starts (a builder). The volume is
+   * recorded (created on first use) and marked used at every attach: one reset a moment ago, on
+   * any replica, must get its new record now. When the volume was lost (its node gone, evicted),
+   * the workload is told why it starts empty; the note is cleared only once the mount succeeded,
+   * so it is told once.
+   */
+  async attach<T>(
+    accountId: string,
+    name: string,
+    sizeGiB: number,
+    mount: () => Promise<T>,
+  ): Promise<{ mounted: T; lostNote: string | null }> {
+    const { volumes, clock } = this.deps;
+    const volume = await volumes.ensure(accountId, name, sizeGiB, clock.now());
+    const mounted = await mount();
+    if (volume.lostNote !== null) await volumes.clearLostNote(volume.id);
+    return { mounted, lostNote: volume.lostNote };
+  }
+
   list(account: Account): Promise<Volume[]> {
     return this.deps.volumes.list(account.id);
   }

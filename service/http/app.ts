@@ -1,7 +1,7 @@
 import express from "express";
 import type { Logger } from "pino";
 import type { AccountService } from "../core/account-service.js";
-import type { BuildService } from "../core/build-service.js";
+import type { BuildRequests } from "../core/build-requests.js";
 import type { OidcExchange } from "../core/oidc-exchange.js";
 import type { TrustService } from "../core/trust-service.js";
 import type { VolumeService } from "../core/volume-service.js";
@@ -25,7 +25,7 @@ import { volumeRoutes } from "./routes/volumes.js";
 export interface AppDeps {
   accountStore: AccountStore;
   accounts: AccountService;
-  builds: BuildService;
+  builds: BuildRequests;
   volumes: VolumeService;
   oidc: OidcExchange;
   trust: TrustService;

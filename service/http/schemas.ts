@@ -1,6 +1,6 @@
 import { z } from "zod";
 import type { Account, AgentToken } from "../core/accounts.js";
-import type { BuildView } from "../core/build-service.js";
+import type { BuildView } from "../core/build-requests.js";
 import { BUILDER_TIERS } from "../core/build.js";
 import { BUILD_STATES } from "../core/lifecycle.js";
 

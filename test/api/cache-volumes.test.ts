@@ -122,7 +122,7 @@ describe("cache volumes", () => {
   async function build(who: Acct, body: Record<string, unknown> = {}): Promise<BuildBody> {
     const created = await http<BuildBody>(service.url, "POST", "/api/v1/builds", { token: who.token, body });
     expect(created.status).toBe(201);
-    await service.builds.drain();
+    await service.background.drain();
     return created.body;
   }
 
@@ -135,7 +135,7 @@ describe("cache volumes", () => {
       body: { result: "success" },
     });
     expect(done.status).toBe(200);
-    await service.builds.drain();
+    await service.background.drain();
   }
 
   const list = (ref: string, token: string) =>
@@ -324,8 +324,8 @@ describe("cache volumes", () => {
       }
       expect((await resetting).status).toBe(200);
       clock.advance(2 * MINUTE);
-      await service.builds.reconcile();
-      await service.builds.drain();
+      await service.reconcilePass.run();
+      await service.background.drain();
       const started = await getBuild(a, waiting.id);
       expect(started).toMatchObject({ state: "ready", queue: null, cache: { mode: "persistent" } });
       expect((await list(a.handle, a.token)).body.volumes).toEqual([
@@ -573,7 +573,7 @@ describe("cache volumes", () => {
       const first = await build(a);
       const second = await build(a, { waitSeconds: 5 });
       clock.advance(10 * SECOND);
-      await service.builds.reconcile();
+      await service.reconcilePass.run();
       const ended = await getBuild(a, second.id);
       expect(ended).toMatchObject({
         state: "failed",

@@ -94,7 +94,7 @@ describe("usage and the ledger export", () => {
       body: { shape, cache },
     });
     expect(created.status).toBe(201);
-    await service.builds.drain();
+    await service.background.drain();
     return async () => {
       clock.set(end);
       const done = await http(service.url, "POST", `/api/v1/builds/${created.body.id}/complete`, {
@@ -102,7 +102,7 @@ describe("usage and the ledger export", () => {
         body: { result: "success" },
       });
       expect(done.status).toBe(200);
-      await service.builds.drain();
+      await service.background.drain();
     };
   }
 
@@ -132,7 +132,7 @@ describe("usage and the ledger export", () => {
     await endA3();
     await endB1();
     clock.set(H0 + 2 * HOUR + 10 * MINUTE);
-    await service.builds.reconcile();
+    await service.reconcilePass.run();
   });
 
   afterAll(async () => {

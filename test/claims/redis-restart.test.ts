@@ -186,7 +186,7 @@ describe("the HTTP service across a Redis restart", () => {
       expect(beat.body.state).toBe("ready");
     }
     // A reconcile pass after the restart finds every lease where it was and reaps nothing.
-    await service.builds.reconcile();
+    await service.reconcilePass.run();
     const states = await Promise.all(
       [a, b, c, d].map(
         async (id) => (await http(service.url, "GET", `/api/v1/builds/${id}`, { token })).body,

@@ -1,9 +1,11 @@
 import { describe, expect, it } from "@jest/globals";
 import {
+  accepts,
   BUILD_EVENTS,
   BUILD_STATES,
   type BuildEvent,
   type BuildState,
+  changeOf,
   dueTimeout,
   IllegalTransitionError,
   isTerminal,
@@ -38,6 +40,17 @@ describe("the build lifecycle", () => {
       expect(() => transition(from, event)).toThrow(`a ${from} build cannot take the event "${event}"`);
     },
   );
+
+  it.each(LEGAL)("names %s on %s as one change, to %s, for the build store", (from, event, to) => {
+    expect(changeOf(from, event)).toEqual({ from, event, to });
+  });
+
+  it("accepts exactly the legal events, and changeOf refuses the rest", () => {
+    for (const [from, event] of ALL) {
+      expect(accepts(from, event)).toBe(legal.has(`${from}/${event}`));
+      if (!legal.has(`${from}/${event}`)) expect(() => changeOf(from, event)).toThrow(IllegalTransitionError);
+    }
+  });
 
   it("lets nothing leave a terminal state", () => {
     for (const state of BUILD_STATES.filter(isTerminal)) {

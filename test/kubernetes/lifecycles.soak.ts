@@ -108,7 +108,7 @@ describe("randomized lifecycles with API server faults", () => {
     await until(
       "every build to end and the fleet to converge",
       async () => {
-        const unfinished = await service.builds.reconcile();
+        const unfinished = await service.reconcilePass.run();
         if (unfinished.unfinished > 0) return null;
         const pods = await r.list<V1Pod>("pods");
         const names = new Set(pods.map((p) => p.metadata!.name!));

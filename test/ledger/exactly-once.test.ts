@@ -150,11 +150,11 @@ describe("the ledger's build rows under random interleavings", () => {
   }
 
   async function settle(): Promise<void> {
-    await service.builds.drain();
+    await service.background.drain();
   }
 
   async function reconcile(): Promise<void> {
-    await service.builds.reconcile();
+    await service.reconcilePass.run();
     await settle();
   }
 
@@ -240,7 +240,7 @@ describe("the ledger's build rows under random interleavings", () => {
         case "completeWithReconcile": {
           const b = pick(op.i);
           clock.advance(op.lapse * SECOND);
-          await Promise.all([b ? sendComplete(b) : null, service.builds.reconcile()]);
+          await Promise.all([b ? sendComplete(b) : null, service.reconcilePass.run()]);
           await settle();
           break;
         }

@@ -91,7 +91,7 @@ describe("PostgreSQL restarted while completes are being written", () => {
         jobs.push({ id: r.body.id, token, faithful: true, failures: 0 });
       }
     }
-    await service.builds.drain();
+    await service.background.drain();
 
     // Every client heartbeats once at T0+30s; the completes are sent at T0+90s.
     clock.advance(30 * SECOND);
@@ -140,7 +140,7 @@ describe("PostgreSQL restarted while completes are being written", () => {
     let failedPasses = 0;
     const reconciler = (async () => {
       while (!clientsDone) {
-        await service.builds.reconcile().catch(() => failedPasses++);
+        await service.reconcilePass.run().catch(() => failedPasses++);
         await sleep(20);
       }
     })();
@@ -154,7 +154,7 @@ describe("PostgreSQL restarted while completes are being written", () => {
     await Promise.all(clients);
     clientsDone = true;
     await reconciler;
-    await service.builds.drain();
+    await service.background.drain();
 
     const failed = jobs.filter((j) => j.failures > 0);
     const abandoned = jobs.filter((j) => j.outcome !== 200);
@@ -170,8 +170,8 @@ describe("PostgreSQL restarted while completes are being written", () => {
 
     // The abandoned builds' leases run out; the reconciler ends them at their last heartbeat.
     clock.advance((LEASE + 1) * SECOND);
-    await service.builds.reconcile();
-    await service.builds.drain();
+    await service.reconcilePass.run();
+    await service.background.drain();
 
     db = new pg.Client({ connectionString: databaseUrl });
     await db.connect();

@@ -85,7 +85,7 @@ describe("storage hours missed while the service was down", () => {
       );
       expect(created.status).toBe(201);
       expect(created.body.cache.mode).toBe(cache === "wait" ? "persistent" : "cold");
-      await first.builds.drain();
+      await first.background.drain();
       const done = await http(first.url, "POST", `/api/v1/builds/${created.body.id}/complete`, {
         token,
         body: { result: "success" },
@@ -93,7 +93,7 @@ describe("storage hours missed while the service was down", () => {
       expect(done.status).toBe(200);
       accounts.push({ id: account.id, handle, token, sizeGiB });
     }
-    await first.builds.drain();
+    await first.background.drain();
 
     const { rows: volumes } = await db.query<{ id: string; account_id: string; size_gib: number }>(
       "SELECT id, account_id, size_gib FROM cache_volumes ORDER BY size_gib",
@@ -104,10 +104,10 @@ describe("storage hours missed while the service was down", () => {
     ]);
 
     // Within the volumes' first hour nothing is owed yet; once it is whole, one row each.
-    await first.builds.reconcile();
+    await first.reconcilePass.run();
     for (const v of volumes) expect(await storageRows(v.id)).toEqual([]);
     clock.advance(HOUR - 15 * MINUTE); // H0 + 1h 5m
-    await first.builds.reconcile();
+    await first.reconcilePass.run();
     for (const v of volumes) {
       expect((await storageRows(v.id)).map((r) => r.started_at.getTime())).toEqual([H0]);
     }
@@ -129,9 +129,7 @@ describe("storage hours missed while the service was down", () => {
     }
     // Many more passes by both, and accrual called outright on both at the same moment: nothing new.
     await sleep(500);
-    expect(
-      await Promise.all([a.builds.accrueStorage(clock.now()), b.builds.accrueStorage(clock.now())]),
-    ).toEqual([0, 0]);
+    expect(await Promise.all([a.storage.accrue(clock.now()), b.storage.accrue(clock.now())])).toEqual([0, 0]);
 
     for (const v of volumes) {
       const rows = await storageRows(v.id);

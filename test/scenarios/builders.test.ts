@@ -100,10 +100,10 @@ describe("builders that fail, crash or are left behind", () => {
     const id = created.body.id;
 
     s.clock.advance(BOOT_TIMEOUT * SECOND - 1);
-    await s.service.builds.reconcile();
+    await s.service.reconcilePass.run();
     expect((await s.build(token, id)).state).toBe("pending");
     s.clock.advance(1);
-    await s.service.builds.reconcile();
+    await s.service.reconcilePass.run();
     expect((await s.build(token, id)).state).toBe("failed");
 
     driver.releaseAll();
@@ -201,7 +201,7 @@ describe("a builder that boots slowly", () => {
       const beat = await http<BuildBody>(s.service.url, "POST", `/api/v1/builds/${id}/heartbeat`, { token });
       expect(beat.status).toBe(200);
       expect(beat.body.state).toBe("pending");
-      await s.service.builds.reconcile();
+      await s.service.reconcilePass.run();
     }
     driver.releaseAll();
     await s.settle();
@@ -245,7 +245,7 @@ describe("a builder that finishes booting after its build's deadline", () => {
     const late = await s.build(token, created.body.id);
     expect({ state: late.state, readyAt: late.readyAt }).toEqual({ state: "pending", readyAt: null });
 
-    await s.service.builds.reconcile();
+    await s.service.reconcilePass.run();
     await s.expectEnded(token, created.body.id, "expired", "deadline");
     const rows = await s.service.pool.query("SELECT 1 FROM ledger_entries WHERE build_id = $1", [
       created.body.id,

@@ -112,7 +112,7 @@ export class Scenario {
 
   /** One reconcile pass at the current time, then the cleanups and boots it started. */
   async reconcile(): Promise<void> {
-    await this.service.builds.reconcile();
+    await this.service.reconcilePass.run();
     await this.settle();
   }
 
@@ -124,7 +124,7 @@ export class Scenario {
 
   /** Waits for background work (boots, claim releases, builder terminations). */
   async settle(): Promise<void> {
-    await this.service.builds.drain();
+    await this.service.background.drain();
   }
 
   /** The live builder of a build, as the driver lists it. */

@@ -1,7 +1,7 @@
 import type { Pool } from "pg";
 import type { Build, BuildPatch } from "../../core/build.js";
 import type { LedgerEntry } from "../../core/ledger.js";
-import type { BuildState } from "../../core/lifecycle.js";
+import type { BuildState, StateChange } from "../../core/lifecycle.js";
 import type { BuildStore } from "../../core/ports.js";
 import { LEDGER_COLUMNS, LEDGER_TYPES, ledgerRow } from "./ledger.js";
 
@@ -76,20 +76,19 @@ export class PostgresBuildStore implements BuildStore {
     return rows[0] ? toBuild(rows[0]) : null;
   }
 
-  transition(id: string, from: BuildState, to: BuildState, patch: BuildPatch): Promise<Build | null> {
-    return this.update(id, from, { ...patch, state: to });
+  transition(id: string, change: StateChange, patch: BuildPatch): Promise<Build | null> {
+    return this.update(id, change.from, { ...patch, state: change.to });
   }
 
   async finish(
     id: string,
-    from: BuildState,
-    to: BuildState,
+    change: StateChange,
     patch: BuildPatch,
     entry: LedgerEntry | null,
   ): Promise<Build | null> {
     // One statement, so one round trip and one atomic commit: the ledger row is written exactly
     // when the state moves, and never without it.
-    const { sql, values } = updateStatement(id, from, { ...patch, state: to });
+    const { sql, values } = updateStatement(id, change.from, { ...patch, state: change.to });
     if (!entry) return this.run(sql, values);
     const row = ledgerRow(entry);
     const params = row.map((_, i) => `$${values.length + i + 1}::${LEDGER_TYPES[i]}`);

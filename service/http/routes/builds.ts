@@ -1,4 +1,4 @@
-import type { BuildService } from "../../core/build-service.js";
+import type { BuildRequests } from "../../core/build-requests.js";
 import { Problem } from "../../core/problems.js";
 import { route, type RouteSpec } from "../route.js";
 import {
@@ -22,7 +22,7 @@ export interface BuildRouteOptions {
   broker: BrokerInfo;
 }
 
-export function buildRoutes(builds: BuildService, options: BuildRouteOptions): RouteSpec[] {
+export function buildRoutes(builds: BuildRequests, options: BuildRouteOptions): RouteSpec[] {
   const json = (view: Parameters<typeof buildJson>[0]) =>
     buildJson(view, options.heartbeatIntervalSeconds, options.broker);
   return [
