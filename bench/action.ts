@@ -30,11 +30,17 @@
  * to exit; the first run of each fills Node's compile cache and is not counted.
  *
  * It prints where each main step's time went (from the build's timestamps, the token endpoint,
- * the fake docker's builder file and the echo builder), then `RESULT ready_s=<p50 of main, OIDC>
- * http_s=<p50 of the bare sequence, OIDC> cli_start_s=<median of the installed --version>
- * node_start_s=<median of node -e 0>`.
+ * the fake docker's builder file and the echo builder), then `RESULT builder_boot_ms=0
+ * client_overhead_s=<p50 of main, OIDC> http_overhead_s=<p50 of the bare sequence, OIDC>
+ * cli_start_s=<median of the installed --version> node_start_s=<median of node -e 0>`.
  *
- * BENCH_RUNS (default 20) sets the measured rounds. Targets: ready_s ≤ 0.7 s, cli_start_s ≤ 0.15 s.
+ * What it does not measure: a builder's boot. The memory driver's builders are ready the moment
+ * they are asked for (bootMs 0) and run no buildkitd, so client_overhead_s is what the Action and
+ * the service add on top of the boot, not a job's time to a real builder (that is bench:headline,
+ * with real buildkitd); the line starts with builder_boot_ms=0 to say so.
+ *
+ * BENCH_RUNS (default 20) sets the measured rounds. Targets: client_overhead_s ≤ 0.7 s,
+ * cli_start_s ≤ 0.15 s.
  */
 import { spawn } from "node:child_process";
 import { generateKeyPairSync } from "node:crypto";
@@ -535,6 +541,7 @@ function report(
   const queued = [...actions.token, ...actions.oidc].filter((r) => r.queued).length;
   if (queued > 0) log(`  ${queued} main step(s) saw their build queued`);
 
+  // The main step's wall time with a builder that boots in 0 ms: the client's overhead alone.
   const readyS = p50(actions.oidc.map((r) => r.mainMs)) / 1000;
   const httpS = p50(https.oidc.map((r) => r.readyMs)) / 1000;
   const tokenS = p50(actions.token.map((r) => r.mainMs)) / 1000;
@@ -549,12 +556,13 @@ function report(
       `(p50 ${cliS.toFixed(3)} s; node -e 0 ${nodeS.toFixed(3)} s)`,
   );
   log(
-    `target: main step ≤ ${TARGET_S} s to a usable builder: ${readyS <= TARGET_S && tokenS <= TARGET_S ? "met" : "MISSED"} ` +
+    `target: the main step's overhead on a builder that boots in 0 ms ≤ ${TARGET_S} s: ` +
+      `${readyS <= TARGET_S && tokenS <= TARGET_S ? "met" : "MISSED"} ` +
       `(p50 ${readyS.toFixed(3)} s with OIDC, ${tokenS.toFixed(3)} s with an agent token; ` +
-      `memory driver at bootMs 0, which reports tier cold)`,
+      `memory driver at bootMs 0, no buildkitd, which reports tier cold)`,
   );
   return (
-    `RESULT ready_s=${readyS.toFixed(3)} http_s=${httpS.toFixed(3)} ` +
+    `RESULT builder_boot_ms=0 client_overhead_s=${readyS.toFixed(3)} http_overhead_s=${httpS.toFixed(3)} ` +
     `cli_start_s=${cliS.toFixed(3)} node_start_s=${nodeS.toFixed(3)}`
   );
 }
