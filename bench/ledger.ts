@@ -88,7 +88,8 @@ async function main(): Promise<void> {
     }
     log(
       `ends/appends: ×${ratio.toFixed(2)} the throughput, ×${(writes.end.p50 / writes.append.p50).toFixed(2)} the p50 latency ` +
-        `(${ROUNDS} alternating rounds of ${ROUND_SECONDS} s each` +
+        `(${ROUNDS} alternating rounds of ${ROUND_SECONDS} s each, ends/appends round by round ` +
+        `${writes.ratios.map((r) => `×${r.toFixed(2)}`).join(" ")}` +
         `${writes.short > 0 ? `; ${writes.short} end round(s) ran out of recorded builds and were timed to their last end` : ""})`,
     );
 
@@ -219,10 +220,13 @@ async function writePhase(pool: Pool, accounts: string[]) {
   await record(Math.ceil(rate * WARMUP_SECONDS * 1.5) + WRITERS);
   await round("end", WARMUP_SECONDS, false);
   let short = 0;
+  /** Each round's ends/s over the appends/s of the round before it: the spread of the ratio. */
+  const ratios: number[] = [];
   for (let i = 0; i < ROUNDS; i++) {
-    rate = Math.max(rate, await round("append", ROUND_SECONDS, true));
+    const appended = await round("append", ROUND_SECONDS, true);
+    rate = Math.max(rate, appended);
     await record(Math.ceil(rate * ROUND_SECONDS * 1.5) + WRITERS);
-    await round("end", ROUND_SECONDS, true);
+    ratios.push((await round("end", ROUND_SECONDS, true)) / appended);
     if (building.length === 0) short++;
   }
   const summary = (writer: Writer) => {
@@ -236,7 +240,7 @@ async function writePhase(pool: Pool, accounts: string[]) {
       p99: pct(sorted, 0.99),
     };
   };
-  return { end: summary("end"), append: summary("append"), short };
+  return { end: summary("end"), append: summary("append"), short, ratios };
 }
 
 /** A build as BuildService records it once it is ready and in use: what `finish` ends. */
