@@ -17,9 +17,10 @@
  *    an agent token input; then its post step (complete, `buildx rm`, summary), timed apart;
  * 2. the same with no token, so that main exchanges the job's OIDC token (the action's default);
  * 3. the bare HTTP sequence main makes, with plain fetch from this process: POST /api/v1/builds
- *    with a public key, GET /api/v1/builds/:id?wait=10 until ready (timed: http_s); then, timed
- *    apart, one mTLS connection through the broker with the build's certificate and a line echoed
- *    (what `inspect --bootstrap` does on the wire), and POST .../complete (post makes it, not main);
+ *    with a public key, GET /api/v1/builds/:id?wait=10 until ready (timed: http_overhead_s);
+ *    then, timed apart, one mTLS connection through the broker with the build's certificate and a
+ *    line echoed (what `inspect --bootstrap` does on the wire), and POST .../complete (post makes
+ *    it, not main);
  * 4. the same, first asking the token endpoint for an ID token and exchanging it
  *    (POST /api/v1/auth/oidc), as main does;
  * 5. what every step pays before it does anything: `node -e 0`, the bundle with no inputs to its
