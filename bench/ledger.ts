@@ -147,7 +147,9 @@ type Writer = "end" | "append";
  * row in one CTE, given what BuildService's finish gives it: the lifecycle's `complete`, billedEnd
  * and buildEntry), on builds recorded beforehand as `building`; and `append`, the baseline, one
  * plain insert of the same row (PostgresLedgerStore.append). WRITERS concurrent writers each, on
- * the service's own pool (10 connections); one statement, one commit per build.
+ * the service's own pool (10 connections); one statement, one commit per build. Each round records
+ * half as many builds again as it is likely to end; those left over stay `building` (a few per
+ * account), as running builds would when the quota check reads them later.
  */
 async function writePhase(pool: Pool, accounts: string[]) {
   const ledger = new PostgresLedgerStore(pool);
