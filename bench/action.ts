@@ -17,9 +17,10 @@
  *    an agent token input; then its post step (complete, `buildx rm`, summary), timed apart;
  * 2. the same with no token, so that main exchanges the job's OIDC token (the action's default);
  * 3. the bare HTTP sequence main makes, with plain fetch from this process: POST /api/v1/builds
- *    with a public key, GET /api/v1/builds/:id?wait=10 until ready (timed: http_s); then, timed
- *    apart, one mTLS connection through the broker with the build's certificate and a line echoed
- *    (what `inspect --bootstrap` does on the wire), and POST .../complete (post makes it, not main);
+ *    with a public key, GET /api/v1/builds/:id?wait=10 until ready (timed: http_overhead_s);
+ *    then, timed apart, one mTLS connection through the broker with the build's certificate and a
+ *    line echoed (what `inspect --bootstrap` does on the wire), and POST .../complete (post makes
+ *    it, not main);
  * 4. the same, first asking the token endpoint for an ID token and exchanging it
  *    (POST /api/v1/auth/oidc), as main does;
  * 5. what every step pays before it does anything: `node -e 0`, the bundle with no inputs to its
@@ -30,11 +31,17 @@
  * to exit; the first run of each fills Node's compile cache and is not counted.
  *
  * It prints where each main step's time went (from the build's timestamps, the token endpoint,
- * the fake docker's builder file and the echo builder), then `RESULT ready_s=<p50 of main, OIDC>
- * http_s=<p50 of the bare sequence, OIDC> cli_start_s=<median of the installed --version>
- * node_start_s=<median of node -e 0>`.
+ * the fake docker's builder file and the echo builder), then `RESULT builder_boot_ms=0
+ * client_overhead_s=<p50 of main, OIDC> http_overhead_s=<p50 of the bare sequence, OIDC>
+ * cli_start_s=<median of the installed --version> node_start_s=<median of node -e 0>`.
  *
- * BENCH_RUNS (default 20) sets the measured rounds. Targets: ready_s ≤ 0.7 s, cli_start_s ≤ 0.15 s.
+ * What it does not measure: a builder's boot. The memory driver's builders are ready the moment
+ * they are asked for (bootMs 0) and run no buildkitd, so client_overhead_s is what the Action and
+ * the service add on top of the boot, not a job's time to a real builder (that is bench:headline,
+ * with real buildkitd); the line starts with builder_boot_ms=0 to say so.
+ *
+ * BENCH_RUNS (default 20) sets the measured rounds. Targets: client_overhead_s ≤ 0.7 s,
+ * cli_start_s ≤ 0.15 s.
  */
 import { spawn } from "node:child_process";
 import { generateKeyPairSync } from "node:crypto";
@@ -535,6 +542,7 @@ function report(
   const queued = [...actions.token, ...actions.oidc].filter((r) => r.queued).length;
   if (queued > 0) log(`  ${queued} main step(s) saw their build queued`);
 
+  // The main step's wall time with a builder that boots in 0 ms: the client's overhead alone.
   const readyS = p50(actions.oidc.map((r) => r.mainMs)) / 1000;
   const httpS = p50(https.oidc.map((r) => r.readyMs)) / 1000;
   const tokenS = p50(actions.token.map((r) => r.mainMs)) / 1000;
@@ -549,12 +557,13 @@ function report(
       `(p50 ${cliS.toFixed(3)} s; node -e 0 ${nodeS.toFixed(3)} s)`,
   );
   log(
-    `target: main step ≤ ${TARGET_S} s to a usable builder: ${readyS <= TARGET_S && tokenS <= TARGET_S ? "met" : "MISSED"} ` +
+    `target: the main step's overhead on a builder that boots in 0 ms ≤ ${TARGET_S} s: ` +
+      `${readyS <= TARGET_S && tokenS <= TARGET_S ? "met" : "MISSED"} ` +
       `(p50 ${readyS.toFixed(3)} s with OIDC, ${tokenS.toFixed(3)} s with an agent token; ` +
-      `memory driver at bootMs 0, which reports tier cold)`,
+      `memory driver at bootMs 0, no buildkitd, which reports tier cold)`,
   );
   return (
-    `RESULT ready_s=${readyS.toFixed(3)} http_s=${httpS.toFixed(3)} ` +
+    `RESULT builder_boot_ms=0 client_overhead_s=${readyS.toFixed(3)} http_overhead_s=${httpS.toFixed(3)} ` +
     `cli_start_s=${cliS.toFixed(3)} node_start_s=${nodeS.toFixed(3)}`
   );
 }

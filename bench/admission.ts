@@ -12,22 +12,43 @@
  * client certificate for each. The key pairs are made before each phase, since a runner makes its
  * own on its own machine: made during the phase, they would take the CPU that the service, on the
  * same cores here, is measured with (a phase that runs short makes more as it goes, and says so).
+ * Each build that sent a key is checked once ready, outside the timed span: its certificate must be
+ * an X.509 certificate for that very public key, naming the build (`CN=build <id>`), so the phase
+ * fails rather than time a path on which no certificate was signed.
  * Runs 1 and then 50 concurrent clients, each for a fixed duration, then 50 clients that send no
  * key (the baseline: what the certificates cost), and measures Redis PING round trips in between.
+ *
+ * Then the queues, on a second account with BENCH_QUEUE_SLOTS (default 5) concurrent builds and
+ * BENCH_QUEUE_CLIENTS (default 20) clients, each sending a key and waitSeconds, so that builds
+ * are queued (FIFO). Each client completes its build as soon as it is ready, so what is held
+ * turns over as fast as the service hands it on. Two phases:
+ * - the concurrency queue: builds ask for a cold cache (`cache: cold`), so they wait for a
+ *   concurrency slot alone; three in four are queued behind the account's limit;
+ * - the cache-volume queue, the Action's default (`cache: wait`): an account's volume has one
+ *   writer, so builds hold a slot and wait for the volume, one running at a time.
+ * The hand-over latency is the time from a release (POST .../complete sent) to the build queued
+ * next being seen ready by its client's GET ?wait=10: each freed slot (or the freed volume) is
+ * paired with the next build that took one, in time order (bench/queue-handover.ts). The same
+ * pairing on the service's own timestamps (endedAt → admittedAt, the queued → pending move;
+ * → readyAt) is printed beside it, and how many queued builds were admitted ahead of one that
+ * surely joined the queue before them (its POST answered before theirs was recorded).
  *
  * The headline is the service's CPU per admission at 50 clients with keys (its CPU time over the
  * phase, from /proc, over the admissions the phase made: the whole cycle, complete included):
  * `RESULT service_cpu_ms=<n> cert_cpu_ratio=<with keys / without> admissions_per_s=<n> p99_ms=<n>
- * redis_rtt_ms=<n>`.
+ * redis_rtt_ms=<n> queue_handover_p50_ms=<n> queue_handover_p99_ms=<n>
+ * handover_admit_ratio=<queue hand-over p50 / the 1-client admission's p50>
+ * volume_handover_p50_ms=<n>` (queue_*: the concurrency queue; volume_*: the cache-volume queue).
  *
- * BENCH_SECONDS (default 10) sets the 50-client phases; BENCH_PROFILE=<dir> profiles the service's
- * main thread over both 50-client phases (through its inspector), writes the profiles there and
- * prints the top self-time functions and packages with keys, and what the keys added (a profiled
- * run's CPU figures include the profiler's own cost); BENCH_SYNCHRONOUS_COMMIT=off turns
+ * BENCH_SECONDS (default 10) sets the 50-client phases and the queue phase; BENCH_PROFILE=<dir>
+ * profiles the service's main thread over both 50-client phases (through its inspector), writes
+ * the profiles there and prints the top self-time functions and packages with keys, and what the
+ * keys added (a profiled run's CPU figures include the profiler's own cost);
+ * BENCH_SYNCHRONOUS_COMMIT=off turns
  * PostgreSQL's commit flushes off, to see what they cost (not for figures of record).
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { randomBytes } from "node:crypto";
+import { randomBytes, X509Certificate } from "node:crypto";
 import {
   chmodSync,
   existsSync,
@@ -47,6 +68,7 @@ import { startPostgres } from "../service/embedded/postgres.js";
 import { freePort } from "../service/embedded/process.js";
 import { startRedis } from "../service/embedded/redis.js";
 import { createKeyFiles, type KeyFiles } from "../service/client/keys.js";
+import { fifoInversions, handOverTimes } from "./queue-handover.js";
 import {
   benchAccount,
   call,
@@ -71,6 +93,10 @@ const PROFILE_DIR = process.env.BENCH_PROFILE;
 const PROFILE_INTERVAL_US = 250;
 /** Key pairs made ahead of a phase, per second it runs: more than any run here has admitted. */
 const KEYS_PER_SECOND = 400;
+const QUEUE_SLOTS = Number(process.env.BENCH_QUEUE_SLOTS ?? 5);
+const QUEUE_CLIENTS = Number(process.env.BENCH_QUEUE_CLIENTS ?? 20);
+/** How long a queued build may wait: far longer than any wait here. */
+const QUEUE_WAIT_SECONDS = 300;
 
 interface Sample {
   /** POST → ready, ms: the admission latency. */
@@ -182,8 +208,18 @@ async function main(): Promise<void> {
     const baselineProfile = await profiler?.stop();
     profiler?.close();
     const pingAfter = await redisPings(redis.url, PINGS);
+    const queueToken = await benchAccount(
+      base,
+      ADMIN_TOKEN,
+      { concurrencyLimit: QUEUE_SLOTS, monthlyBuildMinutes: 1_000_000_000 },
+      "bench-queue",
+    );
+    const queues = [
+      await runQueuePhase(base, queueToken, "cold", MANY_SECONDS, keys(MANY_SECONDS)),
+      await runQueuePhase(base, queueToken, "wait", MANY_SECONDS, keys(MANY_SECONDS)),
+    ] as const;
 
-    result = report([one, many, baseline], idle, ping, pingAfter);
+    result = report([one, many, baseline], idle, ping, pingAfter, queues);
     if (profile && baselineProfile) {
       reportProfile({ profile, phase: many }, { profile: baselineProfile, phase: baseline }, PROFILE_DIR!);
     }
@@ -286,9 +322,7 @@ async function runPhase(
           build = await call(base, "GET", `${path}?wait=10`, token);
         }
         const t2 = performance.now();
-        if (key && typeof build.certificate !== "string") {
-          throw new Error(`build ${String(build.id)} is ready with no client certificate`);
-        }
+        if (key) checkCertificate(build, key);
         await call(base, "POST", `${path}/complete`, token, { result: "success" });
         const t3 = performance.now();
         samples.push({ admit: t2 - t0, post: t1 - t0, wait: t2 - t1, complete: t3 - t2, gets });
@@ -316,6 +350,155 @@ async function runPhase(
   if (keys?.late) log(`${keys.late} key pairs were made during the ${clients}-client phase`);
   keys?.discard();
   return { clients, withKey: keys !== null, seconds: elapsed, samples, cpu, work };
+}
+
+/**
+ * Fails unless `build` carries a client certificate signed for `key`'s public half and naming the
+ * build: proof that the service signed one on the path just timed.
+ */
+function checkCertificate(build: Record<string, unknown>, key: KeyFiles): void {
+  if (typeof build.certificate !== "string") {
+    throw new Error(`build ${String(build.id)} is ready with no client certificate`);
+  }
+  const cert = new X509Certificate(build.certificate);
+  const certified = cert.publicKey.export({ type: "spki", format: "pem" }).toString();
+  if (certified !== key.publicKeyPem) {
+    throw new Error(`build ${String(build.id)}'s certificate is not for the key it sent`);
+  }
+  if (!cert.subject.includes(`CN=build ${String(build.id)}`)) {
+    throw new Error(`build ${String(build.id)}'s certificate names ${cert.subject}`);
+  }
+}
+
+/** One build of the queue phase: the client's marks (performance.now()) and the service's (epoch ms). */
+interface QueuedRun {
+  queued: boolean;
+  waitingFor: string | null;
+  /** Its POST was answered (epoch ms, to compare with the service's marks). */
+  answeredAt: number;
+  /** The client saw it ready (its GET ?wait=10 answered `ready`). */
+  readyAt: number;
+  /** POST .../complete sent, and answered. */
+  releaseAt: number;
+  releasedAt: number;
+  service: { createdAt: number; admittedAt: number; readyAt: number; endedAt: number };
+}
+
+interface QueueResult {
+  /** cold: builds wait for a concurrency slot alone; wait: also for the account's cache volume. */
+  cache: "cold" | "wait";
+  clients: number;
+  /** What is handed on: QUEUE_SLOTS slots, or the one volume. */
+  capacity: number;
+  seconds: number;
+  runs: QueuedRun[];
+  /** Release (complete sent) → the next queued build seen ready by its client, ms. */
+  handOver: number[];
+  /** The same from complete's answer. */
+  handOverFromAnswer: number[];
+  /** On the service's timestamps: endedAt → the next queued build's admittedAt, and its readyAt. */
+  serviceToPending: number[];
+  serviceToReady: number[];
+  inversions: number;
+}
+
+/**
+ * QUEUE_CLIENTS loops of admit → ready → complete on an account with QUEUE_SLOTS slots, for
+ * `seconds`: each build sends a key and may wait, so most are queued; see the file's comment.
+ */
+async function runQueuePhase(
+  base: string,
+  token: string,
+  cache: "cold" | "wait",
+  seconds: number,
+  keys: KeySupply,
+): Promise<QueueResult> {
+  // With a cold cache only the slots are handed on; with the volume, one build runs at a time.
+  const capacity = cache === "cold" ? QUEUE_SLOTS : 1;
+  const runs: QueuedRun[] = [];
+  const started = performance.now();
+  const until = started + seconds * 1000;
+  const epoch = (iso: unknown) => Date.parse(String(iso));
+  await Promise.all(
+    Array.from({ length: QUEUE_CLIENTS }, async () => {
+      while (performance.now() < until) {
+        const key = keys.take();
+        const created = await call(base, "POST", "/api/v1/builds", token, {
+          shape: "small",
+          publicKey: key.publicKeyPem,
+          cache,
+          waitSeconds: QUEUE_WAIT_SECONDS,
+        });
+        const answeredAt = Date.now();
+        const queue = created.queue as { waitingFor: string } | null;
+        const path = `/api/v1/builds/${String(created.id)}`;
+        let build = created;
+        while (build.state !== "ready") {
+          if (!["queued", "pending"].includes(String(build.state))) {
+            throw new Error(`build ${String(build.id)} is ${String(build.state)}, not ready`);
+          }
+          build = await call(base, "GET", `${path}?wait=10`, token);
+        }
+        const readyAt = performance.now();
+        checkCertificate(build, key);
+        const releaseAt = performance.now();
+        const ended = await call(base, "POST", `${path}/complete`, token, { result: "success" });
+        runs.push({
+          queued: created.state === "queued",
+          waitingFor: queue?.waitingFor ?? null,
+          readyAt,
+          releaseAt,
+          releasedAt: performance.now(),
+          answeredAt,
+          service: {
+            createdAt: epoch(build.createdAt),
+            admittedAt: epoch(build.admittedAt),
+            readyAt: epoch(build.readyAt),
+            endedAt: epoch(ended.endedAt),
+          },
+        });
+      }
+    }),
+  );
+  const elapsed = (performance.now() - started) / 1000;
+  if (keys.late) log(`${keys.late} key pairs were made during the ${cache}-cache queue phase`);
+  keys.discard();
+  const takes = (at: (r: QueuedRun) => number) => runs.map((r) => ({ at: at(r), queued: r.queued }));
+  const queued = runs.filter((r) => r.queued);
+  return {
+    cache,
+    clients: QUEUE_CLIENTS,
+    capacity,
+    seconds: elapsed,
+    runs,
+    handOver: handOverTimes(
+      capacity,
+      runs.map((r) => r.releaseAt),
+      takes((r) => r.readyAt),
+    ),
+    handOverFromAnswer: handOverTimes(
+      capacity,
+      runs.map((r) => r.releasedAt),
+      takes((r) => r.readyAt),
+    ),
+    serviceToPending: handOverTimes(
+      capacity,
+      runs.map((r) => r.service.endedAt),
+      takes((r) => r.service.admittedAt),
+    ),
+    serviceToReady: handOverTimes(
+      capacity,
+      runs.map((r) => r.service.endedAt),
+      takes((r) => r.service.readyAt),
+    ),
+    inversions: fifoInversions(
+      queued.map((r) => ({
+        createdAt: r.service.createdAt,
+        answeredAt: r.answeredAt,
+        admittedAt: r.service.admittedAt,
+      })),
+    ),
+  };
 }
 
 /**
@@ -404,7 +587,13 @@ const ms = (n: number) => (n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.
 const pair = (values: number[]) => `${ms(percentile(values, 50))} / ${ms(percentile(values, 99))}`;
 
 /** Prints the table; returns the RESULT line (figures for the many-client phase). */
-function report(phases: PhaseResult[], idle: PhaseResult, ping: number[], pingAfter: number[]): string {
+function report(
+  phases: PhaseResult[],
+  idle: PhaseResult,
+  ping: number[],
+  pingAfter: number[],
+  queues: readonly [QueueResult, QueueResult],
+): string {
   const rows = [
     [
       "clients",
@@ -489,14 +678,44 @@ function report(phases: PhaseResult[], idle: PhaseResult, ping: number[], pingAf
   console.log(
     `redis PING p50/p99 ms: ${pair(ping)} before the ${MANY}-client phase, ${pair(pingAfter)} after (${PINGS} each)`,
   );
+  for (const queue of queues) {
+    const queued = queue.runs.filter((r) => r.queued);
+    const waitingFor = [...new Set(queued.map((r) => r.waitingFor))].join(", ");
+    const name =
+      queue.cache === "cold"
+        ? "concurrency queue (cache: cold)"
+        : "cache-volume queue (cache: wait, the Action's default)";
+    console.log(
+      `${name}: ${queue.clients} clients, ${QUEUE_SLOTS} slots, keys and waitSeconds on; ` +
+        `${queue.runs.length} builds in ${queue.seconds.toFixed(1)} s = ${(queue.runs.length / queue.seconds).toFixed(0)}/s, ` +
+        `${queued.length} of them queued (waiting for ${waitingFor || "nothing"}); ` +
+        `${queue.inversions} admitted ahead of a build that surely joined the queue before them`,
+    );
+    console.log(
+      `  hand-over p50/p99 ms (${queue.handOver.length} ${queue.cache === "cold" ? "slots" : "volume releases"} handed on): ` +
+        `complete sent → next queued build seen ready ${pair(queue.handOver)}; ` +
+        `from complete's answer ${pair(queue.handOverFromAnswer)}; ` +
+        `service timestamps, ended → next admitted (pending) ${pair(queue.serviceToPending)}, → ready ${pair(queue.serviceToReady)}`,
+    );
+  }
   const many = phases.find((p) => p.clients === MANY && p.withKey)!;
   const baseline = phases.find((p) => p.clients === MANY && !p.withKey)!;
+  const one = phases.find((p) => p.clients === 1)!;
   const admit = many.samples.map((s) => s.admit);
+  const [slots, volume] = queues;
+  const handOverP50 = percentile(slots.handOver, 50);
+  const oneAdmitP50 = percentile(
+    one.samples.map((s) => s.admit),
+    50,
+  );
   return (
     `RESULT service_cpu_ms=${ms(serviceCpuMs(many))} ` +
     `cert_cpu_ratio=${(serviceCpuMs(many) / serviceCpuMs(baseline)).toFixed(2)} ` +
     `admissions_per_s=${Math.round(many.samples.length / many.seconds)} ` +
-    `p99_ms=${ms(percentile(admit, 99))} redis_rtt_ms=${ms(percentile(ping, 50))}`
+    `p99_ms=${ms(percentile(admit, 99))} redis_rtt_ms=${ms(percentile(ping, 50))} ` +
+    `queue_handover_p50_ms=${ms(handOverP50)} queue_handover_p99_ms=${ms(percentile(slots.handOver, 99))} ` +
+    `handover_admit_ratio=${(handOverP50 / oneAdmitP50).toFixed(2)} ` +
+    `volume_handover_p50_ms=${ms(percentile(volume.handOver, 50))}`
   );
 }
 

@@ -5,9 +5,15 @@
  * synchronous_commit on; the ledger touches no Redis, so none is started), migrates it, and
  * measures:
  *
- * 1. Inserts per second: BENCH_WRITERS (default 32) concurrent appenders, each appending one
- *    `build` entry at a time through PostgresLedgerStore.append (insertLedgerEntries) on the
- *    service's own pool (10 connections), as the service writes them: one row, one commit.
+ * 1. Build ends per second, on the production path: BENCH_WRITERS (default 32) concurrent
+ *    writers, each ending one build at a time through PostgresBuildStore.finish, the statement the
+ *    service runs when a build ends (the build's compare-and-set UPDATE and its ledger row's INSERT
+ *    in one CTE: one round trip, one commit), with the patch and ledger entry BuildService's finish
+ *    passes it (lifecycle `complete`, billedEnd, buildEntry), on builds recorded beforehand in
+ *    state `building` (untimed). The baseline, in the same process and in alternating rounds of
+ *    BENCH_ROUND_SECONDS (default 2.5) × BENCH_ROUNDS (default 4) each: the same row appended
+ *    alone (PostgresLedgerStore.append, one plain INSERT). Both on the service's own pool (10
+ *    connections).
  * 2. The usage query: the table is bulk-loaded (generate_series in SQL) to 1,000,000 rows spread
  *    over 1,000 accounts and a year (nine build rows to one storage row), vacuumed and analyzed as
  *    autovacuum would; then PostgresLedgerStore.usage is timed over BENCH_QUERIES (default 400)
@@ -15,8 +21,9 @@
  *    admission quota check (PostgresBuildStore.usedSeconds), which reads the same rows, is timed
  *    alongside for information.
  *
- * Targets: ≥ 2,000 inserts/s and usage p99 ≤ 50 ms. The last line is
- * `RESULT inserts_per_s=<n> usage_p99_ms=<n>`.
+ * Targets: ≥ 2,000 build ends/s and usage p99 ≤ 50 ms. The last line is
+ * `RESULT ends_per_s=<n> end_p99_ms=<n> appends_per_s=<n> end_append_ratio=<ends/s over appends/s>
+ * usage_p99_ms=<n>`.
  */
 import { randomUUID } from "node:crypto";
 import { chmodSync, mkdtempSync, rmSync } from "node:fs";
@@ -29,17 +36,20 @@ import { PostgresLedgerStore } from "../service/adapters/postgres/ledger.js";
 import { migrate } from "../service/adapters/postgres/migrate.js";
 import { createPool } from "../service/adapters/postgres/pool.js";
 import { monthStart } from "../service/core/admission.js";
-import type { LedgerEntry } from "../service/core/ledger.js";
+import type { Build } from "../service/core/build.js";
+import { billedEnd, buildEntry, type LedgerEntry } from "../service/core/ledger.js";
+import { transition } from "../service/core/lifecycle.js";
 import { startPostgres } from "../service/embedded/postgres.js";
 import { freePort } from "../service/embedded/process.js";
 
 const WRITERS = Number(process.env.BENCH_WRITERS ?? 32);
-const INSERT_SECONDS = Number(process.env.BENCH_INSERT_SECONDS ?? 10);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 4);
+const ROUND_SECONDS = Number(process.env.BENCH_ROUND_SECONDS ?? 2.5);
 const WARMUP_SECONDS = 1;
 const TABLE_ROWS = Number(process.env.BENCH_ROWS ?? 1_000_000);
 const ACCOUNTS = 1_000;
 const QUERIES = Number(process.env.BENCH_QUERIES ?? 400);
-const TARGET_INSERTS = 2_000;
+const TARGET_ENDS = 2_000;
 const TARGET_P99_MS = 50;
 
 const log = (line: string) => process.stdout.write(`${line}\n`);
@@ -65,10 +75,22 @@ async function main(): Promise<void> {
     );
     const accounts = await createAccounts(pool);
 
-    const inserts = await insertPhase(pool, accounts);
+    const writes = await writePhase(pool, accounts);
+    const ratio = writes.end.perSecond / writes.append.perSecond;
+    for (const [name, w] of [
+      ["build ends (finish: UPDATE + ledger INSERT in one CTE, as the service)", writes.end],
+      ["appends (the ledger INSERT alone, baseline)", writes.append],
+    ] as const) {
+      log(
+        `${name}: ${WRITERS} writers, ${w.count} in ${w.seconds.toFixed(1)} s = ${Math.round(w.perSecond)}/s; ` +
+          `latency p50 ${fmt(w.p50)} ms, p99 ${fmt(w.p99)} ms`,
+      );
+    }
     log(
-      `inserts: ${WRITERS} writers, ${inserts.count} single-row appends in ${inserts.seconds.toFixed(1)} s ` +
-        `= ${Math.round(inserts.perSecond)}/s; latency p50 ${fmt(inserts.p50)} ms, p99 ${fmt(inserts.p99)} ms`,
+      `ends/appends: ×${ratio.toFixed(2)} the throughput, ×${(writes.end.p50 / writes.append.p50).toFixed(2)} the p50 latency ` +
+        `(${ROUNDS} alternating rounds of ${ROUND_SECONDS} s each, ends/appends round by round ` +
+        `${writes.ratios.map((r) => `×${r.toFixed(2)}`).join(" ")}` +
+        `${writes.short > 0 ? `; ${writes.short} end round(s) ran out of recorded builds and were timed to their last end` : ""})`,
     );
 
     const load = await bulkLoad(pool);
@@ -87,14 +109,18 @@ async function main(): Promise<void> {
     );
     log(`usage plan:\n${usage.plan.map((l) => `  ${l}`).join("\n")}`);
 
-    const insertsOk = inserts.perSecond >= TARGET_INSERTS;
+    const endsOk = writes.end.perSecond >= TARGET_ENDS;
     const usageOk = usage.usage.p99 <= TARGET_P99_MS;
     log(
-      `targets: inserts ≥ ${TARGET_INSERTS}/s ${insertsOk ? "met" : "MISSED"}, ` +
+      `targets: build ends ≥ ${TARGET_ENDS}/s ${endsOk ? "met" : "MISSED"}, ` +
         `usage p99 ≤ ${TARGET_P99_MS} ms ${usageOk ? "met" : "MISSED"}; ` +
         `${((performance.now() - started) / 1000).toFixed(0)} s in all`,
     );
-    log(`RESULT inserts_per_s=${Math.round(inserts.perSecond)} usage_p99_ms=${fmt(usage.usage.p99)}`);
+    log(
+      `RESULT ends_per_s=${Math.round(writes.end.perSecond)} end_p99_ms=${fmt(writes.end.p99)} ` +
+        `appends_per_s=${Math.round(writes.append.perSecond)} end_append_ratio=${ratio.toFixed(2)} ` +
+        `usage_p99_ms=${fmt(usage.usage.p99)}`,
+    );
   } finally {
     await pool.end();
     await postgres.stop();
@@ -113,54 +139,161 @@ async function createAccounts(pool: Pool): Promise<string[]> {
   return rows.map((r) => r.id);
 }
 
-/** Concurrent single-row appends, as the service writes a build's row when it ends. */
-async function insertPhase(pool: Pool, accounts: string[]) {
+type Writer = "end" | "append";
+
+/**
+ * The two writers, in alternating rounds so that both see the same machine: `end`, the service's
+ * end-of-build statement (PostgresBuildStore.finish: the build's compare-and-set and its ledger
+ * row in one CTE, given what BuildService's finish gives it: the lifecycle's `complete`, billedEnd
+ * and buildEntry), on builds recorded beforehand as `building`; and `append`, the baseline, one
+ * plain insert of the same row (PostgresLedgerStore.append). WRITERS concurrent writers each, on
+ * the service's own pool (10 connections); one statement, one commit per build. Each round records
+ * half as many builds again as it is likely to end; those left over stay `building` (a few per
+ * account), as running builds would when the quota check reads them later.
+ */
+async function writePhase(pool: Pool, accounts: string[]) {
   const ledger = new PostgresLedgerStore(pool);
-  const latencies: number[] = [];
-  let measuring = false;
-  let stop = false;
-  let count = 0;
-  const writer = async () => {
-    while (!stop) {
-      const entry = buildEntry(accounts[Math.floor(Math.random() * accounts.length)]!);
-      const t = performance.now();
-      const added = await ledger.append([entry]);
-      if (added !== 1) throw new Error(`append wrote ${added} rows`);
-      if (measuring) {
-        latencies.push(performance.now() - t);
-        count++;
-      }
-    }
+  const builds = new PostgresBuildStore(pool);
+  const totals = {
+    end: { count: 0, seconds: 0, latencies: [] as number[] },
+    append: { count: 0, seconds: 0, latencies: [] as number[] },
   };
-  const writers = Array.from({ length: WRITERS }, writer);
-  await sleep(WARMUP_SECONDS * 1000);
-  measuring = true;
-  const t0 = performance.now();
-  await sleep(INSERT_SECONDS * 1000);
-  measuring = false;
-  const seconds = (performance.now() - t0) / 1000;
-  stop = true;
-  await Promise.all(writers);
-  const sorted = latencies.sort((a, b) => a - b);
-  return { count, seconds, perSecond: count / seconds, p50: pct(sorted, 0.5), p99: pct(sorted, 0.99) };
+  const pick = () => accounts[Math.floor(Math.random() * accounts.length)]!;
+  // Builds for the next `end` round, recorded (untimed) before it starts.
+  let building: Build[] = [];
+  const record = async (count: number) => {
+    const made = Array.from({ length: count }, () => runningBuild(pick()));
+    const queue = [...made];
+    await Promise.all(
+      Array.from({ length: WRITERS }, async () => {
+        for (let b = queue.pop(); b; b = queue.pop()) await builds.insert(b);
+      }),
+    );
+    building = made;
+  };
+  const endOne = async (): Promise<boolean> => {
+    const build = building.pop();
+    if (!build) return false;
+    const to = transition(build.state, "complete");
+    const endedAt = billedEnd(build, "complete", Date.now());
+    const ended = await builds.finish(
+      build.id,
+      build.state,
+      to,
+      { endedAt, endReason: "completed", result: "success" },
+      buildEntry(build, endedAt, "completed"),
+    );
+    if (ended?.state !== "completed") throw new Error(`build ${build.id} did not end`);
+    return true;
+  };
+  const appendOne = async (): Promise<boolean> => {
+    const added = await ledger.append([appendedEntry(pick())]);
+    if (added !== 1) throw new Error(`append wrote ${added} rows`);
+    return true;
+  };
+  /** One round of `writer` for `seconds`, or until the recorded builds run out; returns writes/s. */
+  const round = async (writer: Writer, seconds: number, measure: boolean): Promise<number> => {
+    const write = writer === "end" ? endOne : appendOne;
+    const t0 = performance.now();
+    const until = t0 + seconds * 1000;
+    const latencies: number[] = [];
+    let last = t0;
+    await Promise.all(
+      Array.from({ length: WRITERS }, async () => {
+        while (performance.now() < until) {
+          const t = performance.now();
+          if (!(await write())) return; // out of recorded builds: the round ends early
+          last = performance.now();
+          latencies.push(last - t);
+        }
+      }),
+    );
+    const elapsed = (last - t0) / 1000;
+    if (measure) {
+      totals[writer].count += latencies.length;
+      totals[writer].seconds += elapsed;
+      totals[writer].latencies.push(...latencies);
+    }
+    return latencies.length / elapsed;
+  };
+
+  // Warm-up: one untimed second of each; the append rate sizes the batches of builds to end.
+  let rate = await round("append", WARMUP_SECONDS, false);
+  await record(Math.ceil(rate * WARMUP_SECONDS * 1.5) + WRITERS);
+  await round("end", WARMUP_SECONDS, false);
+  let short = 0;
+  /** Each round's ends/s over the appends/s of the round before it: the spread of the ratio. */
+  const ratios: number[] = [];
+  for (let i = 0; i < ROUNDS; i++) {
+    const appended = await round("append", ROUND_SECONDS, true);
+    rate = Math.max(rate, appended);
+    await record(Math.ceil(rate * ROUND_SECONDS * 1.5) + WRITERS);
+    ratios.push((await round("end", ROUND_SECONDS, true)) / appended);
+    if (building.length === 0) short++;
+  }
+  const summary = (writer: Writer) => {
+    const t = totals[writer];
+    const sorted = t.latencies.sort((a, b) => a - b);
+    return {
+      count: t.count,
+      seconds: t.seconds,
+      perSecond: t.count / t.seconds,
+      p50: pct(sorted, 0.5),
+      p99: pct(sorted, 0.99),
+    };
+  };
+  return { end: summary("end"), append: summary("append"), short, ratios };
 }
 
-function buildEntry(accountId: string): LedgerEntry {
-  const buildId = randomUUID();
-  const endedAt = Date.now();
-  const seconds = 30 + Math.floor(Math.random() * 1800);
+/** A build as BuildService records it once it is ready and in use: what `finish` ends. */
+function runningBuild(accountId: string): Build {
+  const now = Date.now();
+  const readyAt = now - (30 + Math.floor(Math.random() * 1800)) * 1000;
   return {
-    key: `build:${buildId}`,
-    kind: "build",
+    id: randomUUID(),
     accountId,
-    buildId,
+    tokenId: null,
     shape: "small",
-    startedAt: endedAt - seconds * 1000,
-    endedAt,
-    quantity: seconds,
-    unit: "seconds",
-    endReason: "completed",
+    profile: "default",
+    state: "building",
+    cacheRequest: "wait",
+    cacheVolume: "default",
+    cacheMode: "persistent",
+    cacheReason: null,
+    labels: { repository: "bench/app" },
+    builderId: `builder-${randomUUID()}`,
+    tier: "idle",
+    endpoint: "tcp://10.0.0.1:1234",
+    claimFence: 1,
+    volumeFence: 1,
+    createdAt: readyAt - 2_000,
+    startedAt: readyAt - 1_500,
+    readyAt,
+    endedAt: null,
+    lastActivityAt: now,
+    lastSeenAt: now,
+    deadlineAt: now + 3_600_000,
+    waitDeadlineAt: null,
+    endReason: null,
+    result: null,
+    // As long as the PEM the service signs for each build: finish returns the row with it.
+    clientCertificate: CERTIFICATE_SIZED,
+    bytesIn: 1 << 20,
+    bytesOut: 1 << 16,
+    repository: null,
+    ref: null,
+    workflow: null,
+    run: null,
+    runKey: null,
+    cacheWrite: true,
   };
+}
+
+const CERTIFICATE_SIZED = `-----BEGIN CERTIFICATE-----\n${"A".repeat(760)}\n-----END CERTIFICATE-----\n`;
+
+/** The row the end statement writes for a build, for the baseline's plain insert. */
+function appendedEntry(accountId: string): LedgerEntry {
+  return buildEntry(runningBuild(accountId), Date.now(), "completed")!;
 }
 
 /**
@@ -267,8 +400,6 @@ function pct(sorted: number[], p: number): number {
 function fmt(ms: number): string {
   return ms < 10 ? ms.toFixed(2) : ms.toFixed(1);
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 main().catch((err: Error) => {
   process.stderr.write(`bench:ledger failed: ${err.stack ?? err.message}\n`);

@@ -22,13 +22,13 @@ export async function call(
   return json;
 }
 
-/** The "bench" account, made through the admin API, with the feature on; returns its agent token. */
+/** An account ("bench" unless named), made through the admin API, with the feature on; returns its agent token. */
 export async function benchAccount(
   base: string,
   adminToken: string,
   limits: Record<string, unknown> = {},
+  handle = "bench",
 ): Promise<string> {
-  const handle = "bench";
   await call(base, "POST", "/api/v1/admin/accounts", adminToken, { handle, plan: "enterprise", ...limits });
   await call(base, "PUT", `/api/v1/admin/accounts/${handle}/features/remote_builder`, adminToken, {
     enabled: true,
