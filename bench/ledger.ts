@@ -8,7 +8,7 @@
  * 1. Build ends per second, on the production path: BENCH_WRITERS (default 32) concurrent
  *    writers, each ending one build at a time through PostgresBuildStore.finish, the statement the
  *    service runs when a build ends (the build's compare-and-set UPDATE and its ledger row's INSERT
- *    in one CTE: one round trip, one commit), with the patch and ledger entry BuildService's finish
+ *    in one CTE: one round trip, one commit), with the patch and ledger entry the end of a build (build-ends.ts)
  *    passes it (lifecycle `complete`, billedEnd, buildEntry), on builds recorded beforehand in
  *    state `building` (untimed). The baseline, in the same process and in alternating rounds of
  *    BENCH_ROUND_SECONDS (default 2.5) × BENCH_ROUNDS (default 4) each: the same row appended
@@ -38,7 +38,7 @@ import { createPool } from "../service/adapters/postgres/pool.js";
 import { monthStart } from "../service/core/admission.js";
 import type { Build } from "../service/core/build.js";
 import { billedEnd, buildEntry, type LedgerEntry } from "../service/core/ledger.js";
-import { transition } from "../service/core/lifecycle.js";
+import { changeOf } from "../service/core/lifecycle.js";
 import { startPostgres } from "../service/embedded/postgres.js";
 import { freePort } from "../service/embedded/process.js";
 
@@ -144,7 +144,7 @@ type Writer = "end" | "append";
 /**
  * The two writers, in alternating rounds so that both see the same machine: `end`, the service's
  * end-of-build statement (PostgresBuildStore.finish: the build's compare-and-set and its ledger
- * row in one CTE, given what BuildService's finish gives it: the lifecycle's `complete`, billedEnd
+ * row in one CTE, given what the build services give it: the lifecycle's `complete`, billedEnd
  * and buildEntry), on builds recorded beforehand as `building`; and `append`, the baseline, one
  * plain insert of the same row (PostgresLedgerStore.append). WRITERS concurrent writers each, on
  * the service's own pool (10 connections); one statement, one commit per build. Each round records
@@ -174,12 +174,10 @@ async function writePhase(pool: Pool, accounts: string[]) {
   const endOne = async (): Promise<boolean> => {
     const build = building.pop();
     if (!build) return false;
-    const to = transition(build.state, "complete");
     const endedAt = billedEnd(build, "complete", Date.now());
     const ended = await builds.finish(
       build.id,
-      build.state,
-      to,
+      changeOf(build.state, "complete"),
       { endedAt, endReason: "completed", result: "success" },
       buildEntry(build, endedAt, "completed"),
     );
@@ -245,7 +243,7 @@ async function writePhase(pool: Pool, accounts: string[]) {
   return { end: summary("end"), append: summary("append"), short, ratios };
 }
 
-/** A build as BuildService records it once it is ready and in use: what `finish` ends. */
+/** A build as the service records it once it is ready and in use: what `finish` ends. */
 function runningBuild(accountId: string): Build {
   const now = Date.now();
   const readyAt = now - (30 + Math.floor(Math.random() * 1800)) * 1000;

@@ -139,7 +139,7 @@ describe("claims on a Redis Cluster", () => {
       fenceOf(await acquire(store, volumeOf(account), "a", { leaseMs: 1_000 }));
     }
 
-    /** What BuildService.reconcile does with the claims: every indexed scope, reclaimed. */
+    /** What the reconcile pass (service/core/reconcile-pass.ts) does with the claims: every indexed scope, reclaimed. */
     const walk = async (now: number) => {
       const collected = new Map<string, { holders: string[]; waiters: string[] }>();
       for (const scope of await store.scopes())
