@@ -325,7 +325,11 @@ export const DECLARATIONS = {
     "RB_SHAPES",
     json(z.record(z.string(), shape)).default(DEFAULT_SHAPES),
     'the shape catalog as JSON, e.g. {"small":{"cpu":2,"memoryGiB":4}}',
-    { shownDefault: "small (2 CPUs, 4 GiB), medium (4, 8), large (8, 16), xlarge (16, 32)" },
+    {
+      shownDefault: Object.entries(DEFAULT_SHAPES)
+        .map(([name, s]) => `${name} (${s.cpu} CPUs, ${s.memoryGiB} GiB)`)
+        .join(", "),
+    },
   ),
   defaultShape: variable(
     "RB_DEFAULT_SHAPE",
@@ -336,7 +340,7 @@ export const DECLARATIONS = {
     "RB_PLANS",
     json(z.record(z.string(), plan)).default(DEFAULT_PLANS),
     "plan defaults for new accounts as JSON: concurrencyLimit, monthlyBuildMinutes, cacheVolumeGiB, allowedShapes",
-    { shownDefault: "free, team, enterprise" },
+    { shownDefault: Object.keys(DEFAULT_PLANS).join(", ") },
   ),
   defaultPlan: variable(
     "RB_DEFAULT_PLAN",
