@@ -21,6 +21,8 @@ export const port = z.coerce.number().int().min(0).max(65535);
 export const seconds = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 export const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 export const toMs = (s: number) => s * 1000;
+/** An unset optional variable as the nested configuration holds it. */
+export const orNull = <T>(value: T | undefined): T | null => value ?? null;
 
 export const shape = z.object({ cpu: z.number().positive(), memoryGiB: z.number().positive() });
 export const plan = z.object({
