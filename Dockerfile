@@ -34,4 +34,5 @@ COPY --from=build /app/build ./build
 USER node
 EXPOSE 8080 8443
 ENTRYPOINT ["node", "bin/remote-builder.js"]
+# serve needs RB_DRIVER, which the deployment sets (deploy/base/configmap.yaml: kubernetes).
 CMD ["serve"]

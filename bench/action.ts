@@ -52,8 +52,8 @@ import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import tls from "node:tls";
 import { pino } from "pino";
-import { MemoryDriver, type ServedBuilder } from "../service/adapters/drivers/memory.js";
-import { loadConfig } from "../service/config.js";
+import { MemoryDriver, type ServedBuilder } from "../test/doubles/memory-driver.js";
+import { loadTestConfig } from "../test/harness/context.js";
 import { startPostgres } from "../service/embedded/postgres.js";
 import { freePort } from "../service/embedded/process.js";
 import { startRedis } from "../service/embedded/redis.js";
@@ -217,7 +217,7 @@ async function main(): Promise<void> {
     stops.unshift(() => tokens.stop());
 
     const firstConnection = new Map<string, number>();
-    const config = loadConfig({
+    const config = loadTestConfig({
       RB_DATABASE_URL: await postgres.createDatabase("bench"),
       RB_REDIS_URL: redis.url,
       RB_ADMIN_TOKEN: ADMIN_TOKEN,

@@ -168,7 +168,6 @@ async function main(): Promise<void> {
       RB_DATABASE_URL: databaseUrl,
       RB_REDIS_URL: redis.url,
       RB_ADMIN_TOKEN: ADMIN_TOKEN,
-      RB_DRIVER: "memory",
       RB_LOG_LEVEL: "warn",
     });
     stops.unshift(() => stopChild(service));
@@ -237,8 +236,8 @@ function startServiceProcess(inspectorPort: number | null, env: Record<string, s
     ...(inspectorPort ? [`--inspect=127.0.0.1:${inspectorPort}`] : []),
     "--import",
     "tsx",
-    join(ROOT, "service/cli/main.ts"),
-    "serve",
+    // `serve` with memory builders (which `serve` itself refuses).
+    join(ROOT, "test/harness/serve-memory.ts"),
   ];
   const child = spawn(process.execPath, args, {
     cwd: ROOT,

@@ -30,10 +30,10 @@ import { join } from "node:path";
 import { monitorEventLoopDelay, performance } from "node:perf_hooks";
 import tls from "node:tls";
 import { fileURLToPath } from "node:url";
-import { MemoryDriver } from "../service/adapters/drivers/memory.js";
+import { MemoryDriver } from "../test/doubles/memory-driver.js";
 import type { DriverContext } from "../service/server.js";
 import { CertificateAuthority } from "../service/certs/authority.js";
-import { loadConfig } from "../service/config.js";
+import { loadTestConfig } from "../test/harness/context.js";
 import type { BuilderTls } from "../service/core/ports.js";
 import { startPostgres } from "../service/embedded/postgres.js";
 import { freePort } from "../service/embedded/process.js";
@@ -247,7 +247,7 @@ async function serviceMain(): Promise<void> {
         return { endpoint: await endpoint, close: async () => {} };
       },
     });
-  const service = await startService(loadConfig(process.env), { driver });
+  const service = await startService(loadTestConfig(process.env), { driver });
   process.once("SIGTERM", () => void service.stop().then(() => process.exit(0)));
   process.once("disconnect", () => void service.stop().then(() => process.exit(0)));
   send({ type: "ready", url: service.url, broker: service.brokerInfo });

@@ -24,7 +24,8 @@ import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { importJWK, jwtVerify } from "jose";
 import { pino } from "pino";
-import { loadConfig } from "../service/config.js";
+import { memoryDriver } from "../test/doubles/memory-driver.js";
+import { loadTestConfig } from "../test/harness/context.js";
 import { startPostgres } from "../service/embedded/postgres.js";
 import { freePort } from "../service/embedded/process.js";
 import { startRedis } from "../service/embedded/redis.js";
@@ -60,7 +61,7 @@ async function main(): Promise<void> {
     startPostgres({ dataDir: join(root, "postgres"), port: await freePort() }),
     TestIssuer.start(),
   ]);
-  const config = loadConfig({
+  const config = loadTestConfig({
     RB_DATABASE_URL: await postgres.createDatabase("bench"),
     RB_REDIS_URL: redis.url,
     RB_ADMIN_TOKEN: "bench-admin-token-0123456789abcdef0123456789",
@@ -70,7 +71,7 @@ async function main(): Promise<void> {
     RB_OIDC_AUDIENCE: AUDIENCE,
     RB_OIDC_ISSUERS: JSON.stringify([{ name: "github", kind: "github", issuer: issuer.url }]),
   });
-  const service = await startService(config, { logger: pino({ level: "warn" }) });
+  const service = await startService(config, { logger: pino({ level: "warn" }), driver: memoryDriver() });
   try {
     const account = await service.accounts.create({ handle: "bench" });
     await service.trust.add(account.id, { ownerId: "1001" });

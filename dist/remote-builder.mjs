@@ -64,6 +64,7 @@ var init_package = __esm({
         "bench:broker": "node --import tsx bench/broker.ts",
         "bench:oidc": "node --import tsx bench/oidc.ts",
         openapi: "node --import tsx scripts/openapi.ts",
+        "docs:config": "node --import tsx scripts/config-docs.ts",
         build: "node --import tsx scripts/build-dist.ts",
         "bench:action": "node --import tsx bench/action.ts",
         "bench:fleet": "node --import tsx bench/fleet.ts",

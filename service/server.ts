@@ -4,7 +4,6 @@ import type { Redis } from "ioredis";
 import type pg from "pg";
 import { pino, type Logger } from "pino";
 import { LocalDriver, SINGLE_TENANT_WARNING } from "./adapters/drivers/local.js";
-import { MemoryDriver } from "./adapters/drivers/memory.js";
 import { PostgresAccountStore } from "./adapters/postgres/accounts.js";
 import { AuthChanges } from "./adapters/postgres/auth-changes.js";
 import { PostgresBuildStore } from "./adapters/postgres/builds.js";
@@ -450,13 +449,9 @@ async function configuredDriver(
   start: () => Promise<void>;
 }> {
   const warmVolumeGiB = Math.min(...Object.values(config.plans).map((p) => p.cacheVolumeGiB));
-  if (config.driver === "memory") {
-    const driver = new MemoryDriver({
-      clock: context.clock,
-      bootMs: config.memoryBootMs,
-      credentials: context.credentials,
-    });
-    return { driver, leadership: null, start: async () => {} };
+  if (config.driver === null) {
+    // loadConfig refuses this for `serve`; only a caller that passes its own driver leaves it unset.
+    throw new Error("no driver: set RB_DRIVER (local or kubernetes), or pass one to startService");
   }
   // What every driver with pools takes: the idle and warm tiers, and where builders' events go.
   const pools = {

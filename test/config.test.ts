@@ -1,15 +1,16 @@
 import { describe, expect, it } from "@jest/globals";
-import { ConfigError, loadConfig } from "../service/config.js";
+import { ConfigError, loadConfig, type LoadOptions } from "../service/config.js";
 
 const valid = {
   RB_DATABASE_URL: "postgres://u@127.0.0.1:5432/db",
   RB_REDIS_URL: "redis://127.0.0.1:6379",
   RB_ADMIN_TOKEN: "x".repeat(32),
+  RB_DRIVER: "local",
 };
 
-function problems(env: Record<string, string>): string[] {
+function problems(env: Record<string, string>, options: LoadOptions = {}): string[] {
   try {
-    loadConfig(env);
+    loadConfig(env, options);
   } catch (err) {
     if (err instanceof ConfigError) return err.problems;
     throw err;
@@ -18,23 +19,57 @@ function problems(env: Record<string, string>): string[] {
 }
 
 describe("configuration", () => {
-  it("starts from three variables, with sane defaults for the rest", () => {
+  it("starts from four variables, with sane defaults for the rest", () => {
     const config = loadConfig(valid);
     expect(config).toMatchObject({
       port: 8080,
-      driver: "memory",
+      driver: "local",
       defaultShape: "small",
       claimLeaseMs: 60_000,
+      ca: null,
+      prices: null,
+      broker: { names: ["localhost", "127.0.0.1"], endpoint: null, certLifetimeMs: 30 * 86_400_000 },
     });
     expect(Object.keys(config.shapes)).toEqual(["small", "medium", "large", "xlarge"]);
   });
 
   it("lists every missing variable at once, each with what it expects", () => {
     const list = problems({});
-    expect(list).toHaveLength(3);
+    expect(list).toHaveLength(4);
     expect(list[0]).toMatch(/^RB_DATABASE_URL: missing \(the PostgreSQL URL/);
     expect(list[1]).toMatch(/^RB_REDIS_URL: missing \(the Redis URL/);
     expect(list[2]).toMatch(/^RB_ADMIN_TOKEN: missing/);
+    expect(list[3]).toMatch(/^RB_DRIVER: missing; set RB_DRIVER=local or RB_DRIVER=kubernetes/);
+  });
+
+  it("names the driver or is handed one: serve never falls back to builders that build nothing", () => {
+    const unnamed: Record<string, string> = { ...valid };
+    delete unnamed.RB_DRIVER;
+    expect(problems(unnamed)).toEqual([
+      expect.stringMatching(/^RB_DRIVER: missing; set RB_DRIVER=local or RB_DRIVER=kubernetes \(where/),
+    ]);
+    expect(problems({ ...valid, RB_DRIVER: "memory" })).toEqual([
+      expect.stringMatching(
+        /^RB_DRIVER: memory is the tests' driver and builds nothing; set local or kubernetes/,
+      ),
+    ]);
+    // A caller that hands the service its driver (the tests, `dev` without buildkitd) may leave it unset,
+    // but still cannot name the memory driver.
+    expect(loadConfig(unnamed, { driverInjected: true }).driver).toBeNull();
+    expect(problems({ ...valid, RB_DRIVER: "memory" }, { driverInjected: true })[0]).toMatch(
+      /^RB_DRIVER: memory/,
+    );
+  });
+
+  it("keeps the CA's certificate and key together, or takes a folder", () => {
+    expect(loadConfig({ ...valid, RB_CA_DIR: "/ca" }).ca).toEqual({ dir: "/ca" });
+    expect(loadConfig({ ...valid, RB_CA_CERT_FILE: "/c.pem", RB_CA_KEY_FILE: "/k.pem" }).ca).toEqual({
+      certFile: "/c.pem",
+      keyFile: "/k.pem",
+    });
+    expect(problems({ ...valid, RB_CA_CERT_FILE: "/c.pem", RB_CA_DIR: "/ca" })).toEqual([
+      expect.stringMatching(/^RB_CA_KEY_FILE: RB_CA_CERT_FILE and RB_CA_KEY_FILE go together/),
+    ]);
   });
 
   it("says what is wrong with each invalid value", () => {

@@ -1,13 +1,14 @@
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { isAbsolute, join, relative, resolve } from "node:path";
+import { dirname, isAbsolute, join, relative, resolve } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { BUILDKIT_HELP, SINGLE_TENANT_WARNING } from "../adapters/drivers/local.js";
 import { loadConfig } from "../config.js";
 import type { AccountService } from "../core/account-service.js";
 import { startPostgres } from "../embedded/postgres.js";
 import { findExecutable, freePort } from "../embedded/process.js";
 import { startRedis } from "../embedded/redis.js";
-import { startService } from "../server.js";
+import { type ServiceOverrides, startService } from "../server.js";
 import { type StopSignals, stopSignals } from "./signals.js";
 
 const DEV_ACCOUNT = "dev";
@@ -75,6 +76,8 @@ async function runUntilSignal(
         `${BUILDKIT_HELP}\nThen run this again.\n\n`,
     );
   }
+  // RB_DRIVER, when set, wins, as any variable does over dev's choices.
+  const driver = local || process.env.RB_DRIVER ? undefined : await testsMemoryDriver();
   if (signals.received()) return;
   const redis = await startRedis({ dataDir: join(dataDir, "redis"), port: await freePort() });
   running.push({ what: "Redis", stop: () => redis.stop() });
@@ -83,19 +86,22 @@ async function runUntilSignal(
   running.push({ what: "PostgreSQL", stop: () => postgres.stop() });
   if (signals.received()) return;
   const defaultShape = process.env.RB_DEFAULT_SHAPE ?? "small";
-  const config = loadConfig({
-    RB_DRIVER: local ? "local" : "memory",
-    RB_WARM_POOL: JSON.stringify({ [defaultShape]: 1 }),
-    RB_LOCAL_DIR: join(dataDir, "local"),
-    RB_LOG_LEVEL: "warn",
-    ...process.env,
-    RB_PORT: String(options.port),
-    RB_DATABASE_URL: await postgres.createDatabase("remote_builder"),
-    RB_REDIS_URL: redis.url,
-    RB_ADMIN_TOKEN: adminToken,
-    RB_CA_DIR: process.env.RB_CA_DIR ?? join(dataDir, "ca"),
-  });
-  const service = await startService(config);
+  const config = loadConfig(
+    {
+      ...(local ? { RB_DRIVER: "local" } : {}),
+      RB_WARM_POOL: JSON.stringify({ [defaultShape]: 1 }),
+      RB_LOCAL_DIR: join(dataDir, "local"),
+      RB_LOG_LEVEL: "warn",
+      ...process.env,
+      RB_PORT: String(options.port),
+      RB_DATABASE_URL: await postgres.createDatabase("remote_builder"),
+      RB_REDIS_URL: redis.url,
+      RB_ADMIN_TOKEN: adminToken,
+      RB_CA_DIR: process.env.RB_CA_DIR ?? join(dataDir, "ca"),
+    },
+    { driverInjected: driver !== undefined },
+  );
+  const service = await startService(config, driver ? { driver } : {});
   running.push({ what: "the service", stop: () => service.stop() });
   if (signals.received()) return;
   const tokenPath = join(dataDir, "dev-token");
@@ -112,6 +118,35 @@ async function runUntilSignal(
   );
   await signals.first;
   process.stdout.write("\nstopping the builders, the service, PostgreSQL and Redis…\n");
+}
+
+/**
+ * The memory driver, which builds nothing, for a machine without buildkitd. It is a test double
+ * and lives with the tests (test/doubles/memory-driver.ts), outside the service and its build, so
+ * it is loaded from the source tree beside this module: by tsx under `npm run dev`, with Node's
+ * type stripping under the compiled CLI (bin/remote-builder.js dev).
+ */
+async function testsMemoryDriver(): Promise<ServiceOverrides["driver"]> {
+  const file = findUp(dirname(fileURLToPath(import.meta.url)), MEMORY_DRIVER);
+  if (!file) {
+    throw new Error(
+      `builders need buildkitd and runc here: this copy has no ${MEMORY_DRIVER} to fall back on.\n${BUILDKIT_HELP}`,
+    );
+  }
+  const tests = (await import(
+    pathToFileURL(file).href
+  )) as typeof import("../../test/doubles/memory-driver.js");
+  return tests.memoryDriver();
+}
+
+const MEMORY_DRIVER = "test/doubles/memory-driver.ts";
+
+/** `path` in `dir`, or in the nearest folder above it that holds it. */
+function findUp(dir: string, path: string): string | null {
+  for (let at = dir; ; at = dirname(at)) {
+    if (existsSync(join(at, path))) return join(at, path);
+    if (dirname(at) === at) return null;
+  }
 }
 
 /** A path as the banner shows it: relative to this folder when inside it, else absolute. */

@@ -1,12 +1,17 @@
 import { loadConfig } from "../config.js";
-import { startService } from "../server.js";
+import { type ServiceOverrides, startService } from "../server.js";
 import { stopSignals } from "./signals.js";
 
-/** Runs until SIGINT or SIGTERM, then stops cleanly (a second signal does not cut that short). */
-export async function serveCommand(): Promise<number> {
+/**
+ * Runs until SIGINT or SIGTERM, then stops cleanly (a second signal does not cut that short).
+ * `driver` is for test/harness/serve-memory.ts, which runs this with the tests' memory driver;
+ * without one, RB_DRIVER must name the driver.
+ */
+export async function serveCommand(overrides: Pick<ServiceOverrides, "driver"> = {}): Promise<number> {
   const signals = stopSignals();
   try {
-    const service = await startService(loadConfig());
+    const config = loadConfig(process.env, { driverInjected: overrides.driver !== undefined });
+    const service = await startService(config, overrides);
     await signals.first;
     service.logger.info("stopping");
     await service.stop();

@@ -31,8 +31,9 @@ const SERVE = {
   name: "serve",
   help: `Usage: remote-builder serve
 
-Runs the service until SIGINT or SIGTERM, configured by RB_* environment variables (see
-docs/self-hosting.md and docs/operations.md).
+Runs the service until SIGINT or SIGTERM, configured by RB_* environment variables, every one
+of them in docs/configuration.md. RB_DRIVER (local or kubernetes) has no default: without it,
+serve refuses to start.
 
 Options:
   -h, --help            print this help

@@ -1,5 +1,5 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
-import { MemoryDriver } from "../../service/adapters/drivers/memory.js";
+import { MemoryDriver } from "../doubles/memory-driver.js";
 import type { Build } from "../../service/client/api-client.js";
 import { ActionJob, FakeActionsTokenEndpoint, type StepRun } from "../harness/action-job.js";
 import {

@@ -1,7 +1,7 @@
 import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
-import { MemoryDriver } from "../../service/adapters/drivers/memory.js";
+import { MemoryDriver } from "../doubles/memory-driver.js";
 import { ActionJob, FAKE_BIN, FakeActionsTokenEndpoint } from "../harness/action-job.js";
 import { ADMIN_TOKEN, http, startTestService, type TestService } from "../harness/context.js";
 import { startEchoBuilder } from "../harness/echo-builder.js";

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
-import { MemoryDriver } from "../../service/adapters/drivers/memory.js";
+import { MemoryDriver } from "../doubles/memory-driver.js";
 import type { AccountService } from "../../service/core/account-service.js";
 import type { Account } from "../../service/core/accounts.js";
 import type { Clock } from "../../service/core/ports.js";

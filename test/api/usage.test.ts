@@ -7,11 +7,11 @@ import { promisify } from "node:util";
 import pg from "pg";
 import { pino } from "pino";
 import { insertLedgerEntries } from "../../service/adapters/postgres/ledger.js";
-import { loadConfig } from "../../service/config.js";
+import { memoryDriver } from "../doubles/memory-driver.js";
 import type { LedgerEntry } from "../../service/core/ledger.js";
 import type { Clock } from "../../service/core/ports.js";
 import { type RunningService, startService } from "../../service/server.js";
-import { ADMIN_TOKEN, http, testEnv, uniqueName } from "../harness/context.js";
+import { ADMIN_TOKEN, http, loadTestConfig, testEnv, uniqueName } from "../harness/context.js";
 
 /**
  * The usage report and the ledger export, over HTTP and through the CLI, against figures written
@@ -113,7 +113,11 @@ describe("usage and the ledger export", () => {
 
   beforeAll(async () => {
     env = await testEnv({ RB_PRICES: JSON.stringify(PRICES), RB_RECONCILE_INTERVAL_MS: "3600000" });
-    service = await startService(loadConfig(env), { logger: pino({ level: "silent" }), clock });
+    service = await startService(loadTestConfig(env), {
+      logger: pino({ level: "silent" }),
+      clock,
+      driver: memoryDriver(),
+    });
     db = new pg.Client({ connectionString: env.RB_DATABASE_URL });
     await db.connect();
     sessions = new pg.Pool({ connectionString: env.RB_DATABASE_URL, max: 2 });
@@ -267,7 +271,11 @@ describe("usage and the ledger export", () => {
     it("reports no costs when no prices are configured", async () => {
       const unpriced = { ...env };
       delete unpriced.RB_PRICES;
-      const other = await startService(loadConfig(unpriced), { logger: pino({ level: "silent" }), clock });
+      const other = await startService(loadTestConfig(unpriced), {
+        logger: pino({ level: "silent" }),
+        clock,
+        driver: memoryDriver(),
+      });
       try {
         const got = await http<UsageBody>(other.url, "GET", `/api/v1/accounts/${a.handle}/usage?${whole}`, {
           token: a.token,

@@ -4,7 +4,7 @@ import net, { type AddressInfo } from "node:net";
 import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
 import tls from "node:tls";
-import type { ServedBuilder } from "../../service/adapters/drivers/memory.js";
+import type { ServedBuilder } from "../doubles/memory-driver.js";
 import { freePort } from "../../service/embedded/process.js";
 import {
   clientHello,

@@ -1,7 +1,7 @@
 import { generateKeyPairSync } from "node:crypto";
 import tls from "node:tls";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
-import { MemoryDriver } from "../../service/adapters/drivers/memory.js";
+import { MemoryDriver } from "../doubles/memory-driver.js";
 import type { z } from "zod";
 import type { Build } from "../../service/http/schemas.js";
 import { http, startTestService, type TestService } from "../harness/context.js";

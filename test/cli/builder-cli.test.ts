@@ -3,7 +3,7 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "@jest/globals";
-import { MemoryDriver } from "../../service/adapters/drivers/memory.js";
+import { MemoryDriver } from "../doubles/memory-driver.js";
 import { CREDENTIAL_HELP } from "../../service/cli/id-token.js";
 import { ADMIN_TOKEN, http, startTestService, type TestService } from "../harness/context.js";
 import { startEchoBuilder } from "../harness/echo-builder.js";

@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "@jest/globals";
-import { MemoryDriver } from "../../service/adapters/drivers/memory.js";
+import { MemoryDriver } from "../doubles/memory-driver.js";
 import { ADMIN_TOKEN, http, startTestService, type TestService } from "../harness/context.js";
 import { startEchoBuilder } from "../harness/echo-builder.js";
 import { oidcEnv, TestIssuer } from "../oidc/fixtures.js";

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "@jest/globals";
-import { MemoryDriver } from "../../service/adapters/drivers/memory.js";
+import { MemoryDriver } from "../doubles/memory-driver.js";
 import { http, startTestService, type TestService } from "../harness/context.js";
 import { startEchoBuilder } from "../harness/echo-builder.js";
 import { alive, CliJob, isKeeper, until } from "./cli-job.js";

@@ -4,6 +4,7 @@ import { Redis } from "ioredis";
 import pg from "pg";
 import { RedisClaimStore } from "../../service/adapters/redis/claims.js";
 import { RedisKeys } from "../../service/adapters/redis/keys.js";
+import { memoryDriver } from "../doubles/memory-driver.js";
 import { http, type HttpResult, redisUrl, startTestService, type TestService } from "../harness/context.js";
 
 /**
@@ -102,7 +103,7 @@ describe("an admission storm against one account", () => {
 
   beforeAll(async () => {
     // Builders take a little while to boot, so builds spend time in `pending` as well as `ready`.
-    service = await startTestService({ RB_MEMORY_BOOT_MS: "15" });
+    service = await startTestService({}, { driver: memoryDriver({ bootMs: 15 }) });
     redis = new Redis(redisUrl());
     db = new pg.Client({ connectionString: service.config.databaseUrl });
     await db.connect();

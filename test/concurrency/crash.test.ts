@@ -7,11 +7,11 @@ import pg from "pg";
 import { pino } from "pino";
 import { RedisClaimStore } from "../../service/adapters/redis/claims.js";
 import { RedisKeys } from "../../service/adapters/redis/keys.js";
-import { loadConfig } from "../../service/config.js";
 import type { ClaimScope } from "../../service/core/ports.js";
 import { freePort, type ManagedProcess, startProcess, waitUntil } from "../../service/embedded/process.js";
 import { type RunningService, startService } from "../../service/server.js";
-import { ADMIN_TOKEN, http, redisUrl, testEnv, uniqueName } from "../harness/context.js";
+import { memoryDriver } from "../doubles/memory-driver.js";
+import { ADMIN_TOKEN, http, loadTestConfig, redisUrl, testEnv, uniqueName } from "../harness/context.js";
 
 /**
  * The real service, spawned as `remote-builder serve`, is SIGKILLed while admissions are in flight.
@@ -83,15 +83,18 @@ describe("a service killed mid-admission", () => {
     const env = await testEnv({
       RB_CLAIM_LEASE_SECONDS: String(LEASE_SECONDS),
       RB_PORT: String(port),
-      // Builders never finish booting in this process: what it admits stays `pending`.
-      RB_MEMORY_BOOT_MS: "60000",
       RB_LOG_LEVEL: "info",
     });
     const base = `http://127.0.0.1:${port}`;
-    const proc = startProcess(process.execPath, ["bin/remote-builder.js", "serve"], {
-      cwd: ROOT,
-      env: { ...process.env, ...env },
-    });
+    // `serve` on memory builders that never finish booting in this process: what it admits stays `pending`.
+    const proc = startProcess(
+      process.execPath,
+      ["--import", "tsx", "test/harness/serve-memory.ts", "60000"],
+      {
+        cwd: ROOT,
+        env: { ...process.env, ...env },
+      },
+    );
     child = proc;
     await waitUntil("remote-builder serve", proc, async () => (await fetch(`${base}/readyz`)).ok);
 
@@ -167,9 +170,10 @@ describe("a service killed mid-admission", () => {
     }
 
     // A fresh service on the same database and Redis prefix.
-    const again = { ...env, RB_PORT: "0", RB_LOG_LEVEL: "silent", RB_MEMORY_BOOT_MS: "20" };
-    restarted = await startService(loadConfig(again), {
+    const again = { ...env, RB_PORT: "0", RB_LOG_LEVEL: "silent" };
+    restarted = await startService(loadTestConfig(again), {
       logger: pino({ level: "silent" }),
+      driver: memoryDriver({ bootMs: 20 }),
     });
 
     // Until each stranded lease runs out its slot stays taken; after that the reconciler clears up.

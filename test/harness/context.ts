@@ -3,6 +3,7 @@ import pg from "pg";
 import { pino } from "pino";
 import { type Config, loadConfig } from "../../service/config.js";
 import { startService, type RunningService, type ServiceOverrides } from "../../service/server.js";
+import { memoryDriver } from "../doubles/memory-driver.js";
 
 export const ADMIN_TOKEN = "test-admin-token-0123456789abcdef0123456789";
 
@@ -34,6 +35,11 @@ export async function freshDatabase(): Promise<string> {
     await client.end();
   }
   return `${postgresServerUrl()}/${name}`;
+}
+
+/** The configuration of a service handed its driver by the caller: RB_DRIVER may be unset. */
+export function loadTestConfig(env: Record<string, string | undefined>): Config {
+  return loadConfig(env, { driverInjected: true });
 }
 
 /** Test configuration: a fresh database and key prefix, an ephemeral port, quiet logs. */
@@ -70,8 +76,14 @@ export async function startTestService(
   env: Record<string, string> = {},
   overrides: ServiceOverrides = {},
 ): Promise<TestService> {
-  const config = loadConfig(await testEnv(env));
-  const service = await startService(config, { logger: pino({ level: "silent" }), ...overrides });
+  // Without RB_DRIVER, the memory driver: it needs no buildkitd and boots at once.
+  const driver = overrides.driver ?? (env.RB_DRIVER ? undefined : memoryDriver());
+  const config = driver ? loadTestConfig(await testEnv(env)) : loadConfig(await testEnv(env));
+  const service = await startService(config, {
+    logger: pino({ level: "silent" }),
+    ...overrides,
+    ...(driver ? { driver } : {}),
+  });
   return {
     ...service,
     config,

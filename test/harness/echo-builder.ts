@@ -1,6 +1,6 @@
 import type { AddressInfo } from "node:net";
 import tls from "node:tls";
-import type { ServedBuilder } from "../../service/adapters/drivers/memory.js";
+import type { ServedBuilder } from "../doubles/memory-driver.js";
 import type { BuilderTls } from "../../service/core/ports.js";
 
 export interface EchoBuilder {

@@ -46,12 +46,16 @@ export function unpackOciArchive(archive: string, dir: string): UnpackedImage {
   };
 }
 
-/** Starts the image's process under runc; `env` is added to the image's own environment. */
+/**
+ * Starts the image's process under runc; `env` is added to the image's own environment (a name
+ * in both takes `env`'s value), and `binds` mounts host folders read-only (container path → host path).
+ */
 export function runImage(
   image: UnpackedImage,
   bundle: string,
   name: string,
   env: Record<string, string>,
+  binds: Record<string, string> = {},
 ): ChildProcess & { stop(): void } {
   mkdirSync(bundle, { recursive: true });
   const state = join(bundle, "runc-state");
@@ -62,7 +66,8 @@ export function runImage(
   spec.process.args = [...(image.config.Entrypoint ?? []), ...(image.config.Cmd ?? [])];
   spec.process.cwd = image.config.WorkingDir || "/";
   spec.process.user = { uid, gid };
-  spec.process.env = [...(image.config.Env ?? []), ...Object.entries(env).map(([k, v]) => `${k}=${v}`)];
+  const imageEnv = (image.config.Env ?? []).filter((e) => !(e.slice(0, e.indexOf("=")) in env));
+  spec.process.env = [...imageEnv, ...Object.entries(env).map(([k, v]) => `${k}=${v}`)];
   spec.root = { path: image.rootfs, readonly: true };
   spec.mounts.push({
     destination: "/tmp",
@@ -70,6 +75,9 @@ export function runImage(
     source: "tmpfs",
     options: ["nosuid", "nodev", "mode=1777"],
   });
+  for (const [destination, source] of Object.entries(binds)) {
+    spec.mounts.push({ destination, type: "bind", source, options: ["rbind", "ro"] });
+  }
   spec.linux.namespaces = spec.linux.namespaces.filter((n: { type: string }) => n.type !== "network");
   writeFileSync(join(bundle, "config.json"), JSON.stringify(spec));
   const child = spawn(buildkitTools().runc, ["--root", state, "run", "--bundle", bundle, name], {

@@ -74,9 +74,21 @@ describeReal("the service's image builds from the Dockerfile and serves", () => 
 
     const port = await freePort();
     const started = Date.now();
-    const container = runImage(image, join(work, "bundle"), `rb-image-${process.pid}`, {
-      ...(await testEnv({ RB_PORT: String(port), RB_BROKER_PORT: String(await freePort()) })),
-    });
+    // serve needs a driver: the local one, on the fake buildkitd and runc of test/harness/bin (it
+    // only asks buildkitd its version; no warm pool, so no builder starts and none is needed).
+    const imagePath = image.config.Env?.find((e) => e.startsWith("PATH="))?.slice("PATH=".length);
+    const container = runImage(
+      image,
+      join(work, "bundle"),
+      `rb-image-${process.pid}`,
+      {
+        ...(await testEnv({ RB_PORT: String(port), RB_BROKER_PORT: String(await freePort()) })),
+        RB_DRIVER: "local",
+        RB_LOCAL_DIR: "/tmp/local",
+        PATH: `/opt/fake-bin:${imagePath ?? "/usr/local/bin:/usr/bin:/bin"}`,
+      },
+      { "/opt/fake-bin": join(ROOT, "test/harness/bin") },
+    );
     let output = "";
     container.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString()));
     container.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()));

@@ -2,10 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import fc from "fast-check";
 import pg from "pg";
 import { pino } from "pino";
-import { MemoryDriver } from "../../service/adapters/drivers/memory.js";
-import { loadConfig } from "../../service/config.js";
+import { MemoryDriver } from "../doubles/memory-driver.js";
 import { type RunningService, startService } from "../../service/server.js";
-import { http, testEnv, uniqueName } from "../harness/context.js";
+import { http, loadTestConfig, testEnv, uniqueName } from "../harness/context.js";
 import { ManualClock } from "../harness/clock.js";
 
 /**
@@ -120,7 +119,7 @@ describe("the ledger's build rows under random interleavings", () => {
   let restarts = 0;
 
   const start = () =>
-    startService(loadConfig(env), { logger: pino({ level: "silent" }), clock, driver }).then((s) => {
+    startService(loadTestConfig(env), { logger: pino({ level: "silent" }), clock, driver }).then((s) => {
       service = s;
     });
 

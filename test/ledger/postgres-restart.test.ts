@@ -5,11 +5,11 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import pg from "pg";
 import { pino } from "pino";
-import { loadConfig } from "../../service/config.js";
+import { memoryDriver } from "../doubles/memory-driver.js";
 import { type EmbeddedPostgres, startPostgres } from "../../service/embedded/postgres.js";
 import { freePort } from "../../service/embedded/process.js";
 import { type RunningService, startService } from "../../service/server.js";
-import { http, testEnv, uniqueName } from "../harness/context.js";
+import { http, loadTestConfig, testEnv, uniqueName } from "../harness/context.js";
 import { ManualClock } from "../harness/clock.js";
 
 /**
@@ -69,7 +69,11 @@ describe("PostgreSQL restarted while completes are being written", () => {
       RB_IDLE_TIMEOUT_SECONDS: "86400",
       RB_RECONCILE_INTERVAL_MS: "3600000",
     });
-    service = await startService(loadConfig(env), { logger: pino({ level: "silent" }), clock });
+    service = await startService(loadTestConfig(env), {
+      logger: pino({ level: "silent" }),
+      clock,
+      driver: memoryDriver(),
+    });
 
     // Builds enough to keep the clients busy through the restart, all ready at T0.
     const T0 = clock.now();

@@ -2,9 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { setTimeout as sleep } from "node:timers/promises";
 import pg from "pg";
 import { pino } from "pino";
-import { loadConfig } from "../../service/config.js";
+import { memoryDriver } from "../doubles/memory-driver.js";
 import { type RunningService, startService } from "../../service/server.js";
-import { ADMIN_TOKEN, http, testEnv, uniqueName } from "../harness/context.js";
+import { ADMIN_TOKEN, http, loadTestConfig, testEnv, uniqueName } from "../harness/context.js";
 import { ManualClock } from "../harness/clock.js";
 
 /**
@@ -32,9 +32,10 @@ describe("storage hours missed while the service was down", () => {
   const running: RunningService[] = [];
 
   const start = async (extra: Record<string, string> = {}) => {
-    const service = await startService(loadConfig({ ...env, ...extra }), {
+    const service = await startService(loadTestConfig({ ...env, ...extra }), {
       logger: pino({ level: "silent" }),
       clock,
+      driver: memoryDriver(),
     });
     running.push(service);
     return service;

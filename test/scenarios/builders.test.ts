@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
-import { MemoryDriver } from "../../service/adapters/drivers/memory.js";
+import { MemoryDriver } from "../doubles/memory-driver.js";
 import type { Clock } from "../../service/core/ports.js";
 import { http } from "../harness/context.js";
 import { type BuildBody, Scenario } from "./scenario.js";

@@ -8,7 +8,7 @@ const BOOT_MS = 300;
 describe("the long poll on a build", () => {
   let s: Scenario;
   beforeAll(async () => {
-    s = await Scenario.start({ RB_MEMORY_BOOT_MS: String(BOOT_MS) }, { realClock: true });
+    s = await Scenario.start({}, { realClock: true, bootMs: BOOT_MS });
   });
   afterAll(() => s.stop());
 

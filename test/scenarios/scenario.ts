@@ -1,6 +1,6 @@
 import { expect } from "@jest/globals";
 import type { z } from "zod";
-import { MemoryDriver } from "../../service/adapters/drivers/memory.js";
+import { MemoryDriver, memoryDriver } from "../doubles/memory-driver.js";
 import type { Builder, Clock } from "../../service/core/ports.js";
 import type { Build } from "../../service/http/schemas.js";
 import { http, type HttpResult, startTestService, type TestService } from "../harness/context.js";
@@ -41,16 +41,16 @@ export class Scenario {
 
   static async start(
     env: Record<string, string> = {},
-    options: { driver?: (clock: ManualClock) => MemoryDriver; realClock?: boolean } = {},
+    options: { driver?: (clock: ManualClock) => MemoryDriver; realClock?: boolean; bootMs?: number } = {},
   ): Promise<Scenario> {
     // Whole seconds, so that timestamps survive the trip through PostgreSQL and JSON exactly.
     const clock = new ManualClock(Math.floor(Date.now() / 1000) * 1000);
     const clockForService: Clock = options.realClock ? { now: () => Date.now() } : clock;
-    // Without a driver of its own, the service builds its memory driver (RB_MEMORY_BOOT_MS applies).
-    const driver = options.driver?.(clock);
+    // Without a driver of its own, the service gets (and owns) a memory driver that boots in bootMs.
+    const driver = options.driver?.(clock) ?? memoryDriver({ bootMs: options.bootMs ?? 0 });
     const service = await startTestService(
       { ...PARKED_RECONCILER, ...env },
-      { clock: clockForService, ...(driver ? { driver } : {}) },
+      { clock: clockForService, driver },
     );
     if (!(service.driver instanceof MemoryDriver)) throw new Error("the scenarios need the memory driver");
     return new Scenario(service, service.driver, clock);

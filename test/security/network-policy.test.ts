@@ -335,6 +335,7 @@ const config = loadConfig({
   RB_DATABASE_URL: "postgres://u@127.0.0.1:5432/db",
   RB_REDIS_URL: "redis://127.0.0.1:6379",
   RB_ADMIN_TOKEN: "x".repeat(32),
+  RB_DRIVER: "local",
 });
 const k8s = config.kubernetes;
 

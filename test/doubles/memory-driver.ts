@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
-import type { BuilderTier } from "../../core/build.js";
+import type { BuilderTier } from "../../service/core/build.js";
 import type {
   Builder,
   BuilderCredentials,
@@ -8,7 +8,8 @@ import type {
   BuilderSpec,
   BuilderTls,
   Clock,
-} from "../../core/ports.js";
+} from "../../service/core/ports.js";
+import type { DriverContext } from "../../service/server.js";
 
 /** What `serve` gets: the spec, the builder's id, and its server credentials on demand. */
 export interface ServedBuilder extends BuilderSpec {
@@ -30,8 +31,10 @@ export interface MemoryDriverOptions {
 }
 
 /**
- * Builders that exist only in this process: for tests and for running the API before a real
- * driver is set up. They accept no connections; `endpoint` only names them.
+ * Builders that exist only in this process, and build nothing: a test double. The service never
+ * chooses it (RB_DRIVER cannot name it); tests hand it to `startService`, and `remote-builder dev`
+ * does where buildkitd is missing, saying so. Written in erasable TypeScript only (no parameter
+ * properties, type-only imports): the compiled `dev` loads this file with Node's type stripping.
  */
 export class MemoryDriver implements BuilderDriver {
   readonly name = "memory";
@@ -40,8 +43,11 @@ export class MemoryDriver implements BuilderDriver {
     Builder & { spec: BuilderSpec; failure?: string; close?: () => Promise<void> }
   >();
   private readonly failures: string[] = [];
+  private readonly options: MemoryDriverOptions;
 
-  constructor(private readonly options: MemoryDriverOptions) {}
+  constructor(options: MemoryDriverOptions) {
+    this.options = options;
+  }
 
   /** Every memory builder boots from nothing: always the cold tier. */
   async create(spec: BuilderSpec): Promise<{ builderId: string; tier: BuilderTier }> {
@@ -128,4 +134,14 @@ export class MemoryDriver implements BuilderDriver {
   crash(builderId: string): void {
     void this.terminate(builderId);
   }
+}
+
+/**
+ * A memory driver for `startService`'s `driver` option, made with the service's clock and builder
+ * credentials. The service owns it: it closes it when it stops.
+ */
+export function memoryDriver(
+  options: Omit<MemoryDriverOptions, "clock" | "credentials"> = {},
+): (context: DriverContext) => MemoryDriver {
+  return (context) => new MemoryDriver({ ...context, ...options });
 }
