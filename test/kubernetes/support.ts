@@ -29,6 +29,7 @@ import { type FakeApiServer } from "../harness/kube/api-server.js";
 import { configMount, podBuildkitd } from "../harness/pod-buildkitd.js";
 import { listenOnLoopbackIP, startFakeCluster } from "../harness/kube/cluster.js";
 import { type FakeKubelet, type FakeNodeSpec, startFakeKubelet } from "../harness/kube/kubelet.js";
+import { actAsServiceAccount } from "./service-account.js";
 
 export const DIGEST = `@sha256:${"0".repeat(63)}1`;
 export const STORAGE_CLASS = "rb-test-local";
@@ -54,6 +55,8 @@ export interface KubeRig {
   failBuilders: string | null;
   list<T extends KubernetesObject>(resource: Resource, namespace?: string | null): Promise<T[]>;
   core: CoreV1Api;
+  /** What the drivers connect with: the harness's admin, or the service's ServiceAccount. */
+  driverConfig: KubeConfig;
   start(identity: string, env?: Record<string, string>): Promise<KubeService>;
   close(): Promise<void>;
 }
@@ -67,7 +70,14 @@ export interface KubeService extends TestService {
 }
 
 export async function startKubeRig(
-  o: { nodes?: string[]; bootDelayMs?: number; external?: string } = {},
+  o: {
+    nodes?: string[];
+    bootDelayMs?: number;
+    /** A real API server's kubeconfig file; without it, the fake API server. */
+    external?: string;
+    /** With `external`: the drivers act as deploy/'s ServiceAccount, with its RBAC only. */
+    serviceAccount?: boolean;
+  } = {},
 ): Promise<KubeRig> {
   const suffix = randomBytes(3).toString("hex");
   const node = (name: string) => `${name}-${suffix}`;
@@ -167,6 +177,12 @@ export async function startKubeRig(
       body: { metadata: { name, labels: { "kubernetes.io/metadata.name": name } } },
     });
   }
+  let serviceAccount: Awaited<ReturnType<typeof actAsServiceAccount>> | null = null;
+  if (o.serviceAccount) {
+    if (!o.external) throw new Error("the fake API server has no RBAC: serviceAccount needs external");
+    serviceAccount = await actAsServiceAccount(harness, { namespace, serviceNamespace }, suffix);
+    forDriver = serviceAccount.kubeconfig;
+  }
   const created: string[] = [];
   const watcher = makeInformer(harness, `/api/v1/namespaces/${namespace}/pods`, () =>
     core.listNamespacedPod({ namespace }),
@@ -198,6 +214,7 @@ export async function startKubeRig(
     events: [],
     failBuilders: null,
     core,
+    driverConfig: forDriver,
     async list<T extends KubernetesObject>(resource: Resource, ns: string | null = namespace): Promise<T[]> {
       const n = ns ?? "";
       const lists: Record<Resource, () => Promise<{ items: unknown[] }>> = {
@@ -261,6 +278,7 @@ export async function startKubeRig(
         await api.close();
       } else await kubelet.stop();
       for (const b of builders.values()) await b.close();
+      await serviceAccount?.remove();
     },
   };
   return rig;
