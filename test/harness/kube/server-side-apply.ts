@@ -14,13 +14,22 @@ interface ApiResource {
   namespaced: boolean;
 }
 
+/** The API server said no; the message is its Status message where it sent one. */
 export class ApiRefusal extends Error {
   constructor(
     readonly status: number,
-    readonly body: string,
+    body: string,
     what: string,
   ) {
-    super(`${what}: ${status} ${body}`);
+    super(`${what}: ${status} ${statusMessage(body)}`);
+  }
+}
+
+function statusMessage(body: string): string {
+  try {
+    return (JSON.parse(body) as { message?: string }).message ?? body;
+  } catch {
+    return body;
   }
 }
 
