@@ -93,17 +93,24 @@ describe("a cache claim's view", () => {
       sizeGiB: 20,
     });
 
-  it("reads whose volume the claim holds", () => {
-    expect(viewCacheClaim(claim("account"))).toMatchObject({
-      name: "cache-1",
-      namespace: "builders",
-      role: "account",
-      accountId: "acct-1",
-      volume: "buildkit",
+  it("reads whose volume the claim holds, and the volume it is bound to", () => {
+    const bound = claim("account");
+    bound.spec!.volumeName = "pv-1";
+    const v = viewCacheClaim(bound);
+    expect([v.name, v.namespace, v.role, v.accountId, v.volume, v.boundTo, v.deleting]).toEqual([
+      "cache-1",
+      "builders",
+      "account",
+      "acct-1",
+      "buildkit",
+      "pv-1",
+      false,
+    ]);
+    expect(viewCacheClaim(claim("warm"))).toMatchObject({
+      role: "warm",
+      accountId: undefined,
       boundTo: undefined,
-      deleting: false,
     });
-    expect(viewCacheClaim(claim("warm")).role).toBe("warm");
   });
 
   it("is the account's claim of a volume unless it is being deleted or is a warm one", () => {
