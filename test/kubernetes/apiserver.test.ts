@@ -1,5 +1,7 @@
 import { afterEach, describe, expect, it } from "@jest/globals";
-import { CoordinationV1Api, CoreV1Api } from "@kubernetes/client-node";
+import { CoordinationV1Api, CoreV1Api, NetworkingV1Api, type V1NetworkPolicy } from "@kubernetes/client-node";
+import { MERGE_PATCH } from "../../service/adapters/drivers/kubernetes/cluster.js";
+import { until } from "../drivers/support.js";
 import { driverScenarios } from "./scenarios.js";
 import { KUBE_APISERVER, type KubeRig, startKubeRig } from "./support.js";
 
@@ -47,6 +49,25 @@ if (KUBE_APISERVER) {
         coordination.listNamespacedLease({ namespace: rig.serviceNamespace }),
       ).resolves.toBeDefined();
       await expect(core.listNode()).resolves.toBeDefined();
+    });
+
+    it("puts back the builders' NetworkPolicy when it is edited by hand (its update is granted)", async () => {
+      rig = await startKubeRig({ external, serviceAccount: true });
+      const r = rig;
+      await r.start("replica-1");
+      const ports = async () =>
+        (await r.list<V1NetworkPolicy>("networkpolicies"))[0]?.spec?.ingress?.[0]?.ports?.map(
+          (p) => `${p.protocol}/${p.port}`,
+        ) ?? null;
+      await until("the NetworkPolicy", async () => (await ports()) !== null);
+      const edited = await r.adminConfig
+        .makeApiClient(NetworkingV1Api)
+        .patchNamespacedNetworkPolicy(
+          { name: "builders", namespace: r.namespace, body: { spec: { ingress: [{}] } } },
+          MERGE_PATCH,
+        );
+      expect(edited.spec?.ingress).toEqual([{}]);
+      await until("the NetworkPolicy put back", async () => (await ports())?.join() === "TCP/1234");
     });
   });
 } else {

@@ -57,6 +57,8 @@ export interface KubeRig {
   core: CoreV1Api;
   /** What the drivers connect with: the harness's admin, or the service's ServiceAccount. */
   driverConfig: KubeConfig;
+  /** The harness's own connection: neither faulted nor counted, and the admin on a real server. */
+  adminConfig: KubeConfig;
   start(identity: string, env?: Record<string, string>): Promise<KubeService>;
   close(): Promise<void>;
 }
@@ -215,6 +217,7 @@ export async function startKubeRig(
     failBuilders: null,
     core,
     driverConfig: forDriver,
+    adminConfig: harness,
     async list<T extends KubernetesObject>(resource: Resource, ns: string | null = namespace): Promise<T[]> {
       const n = ns ?? "";
       const lists: Record<Resource, () => Promise<{ items: unknown[] }>> = {
