@@ -1,10 +1,12 @@
-import { beforeAll, describe, expect, it } from "@jest/globals";
+import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
+import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { KubeConfig } from "@kubernetes/client-node";
 import { load } from "js-yaml";
 import { realApiServerInTest } from "../harness/kube/real-apiserver.js";
 import { ServerSideApply } from "../harness/kube/server-side-apply.js";
+import { relocate } from "./relocate.js";
 import { BASE, type KubeObject, OVERLAY, renderObjects } from "./render.js";
 
 /**
@@ -12,6 +14,8 @@ import { BASE, type KubeObject, OVERLAY, renderObjects } from "./render.js";
  * kube-apiserver of the test run: the server validates every object with its own schemas and
  * admission (strict field validation: an unknown field is refused, not dropped), and stores
  * each as written. No controllers run, so nothing starts; this is what `kubectl apply` meets.
+ * Under namespaces and cluster-scoped names of its own (relocate.ts), removed afterwards: the
+ * server may be shared, or a cluster KUBE_APISERVER names, with a real installation on it.
  */
 const server = realApiServerInTest();
 
@@ -19,18 +23,32 @@ if ("kubeconfig" in server) {
   describe("deploy/overlays/tenant-zero applied to the real API server", () => {
     let apply: ServerSideApply;
     let objects: KubeObject[];
+    const applied: KubeObject[] = [];
 
     beforeAll(async () => {
       const kc = new KubeConfig();
       kc.loadFromFile(server.kubeconfig);
       apply = new ServerSideApply(kc, "remote-builder-deploy-test");
-      objects = await renderObjects(OVERLAY);
+      const suffix = randomBytes(3).toString("hex");
+      objects = relocate(
+        await renderObjects(OVERLAY),
+        {
+          namespace: `rb-deploy-builders-${suffix}`,
+          serviceNamespace: `rb-deploy-${suffix}`,
+        },
+        suffix,
+      );
+    });
+
+    afterAll(async () => {
+      for (const o of applied.reverse()) await apply.delete(o);
     });
 
     it("accepts every object, namespaces first, and stores each as written", async () => {
       const namespacesFirst = [...objects].sort((a, b) => rank(a) - rank(b));
       for (const o of namespacesFirst) {
         const stored = await apply.apply(o);
+        applied.push(o);
         expect(stored).toMatchObject(o);
       }
       expect(namespacesFirst.map((o) => o.kind)).toEqual(
