@@ -246,7 +246,10 @@ export async function startKubeRig(
             warmVolumeGiB: 20,
             cluster: connectCluster(forDriver),
             leaseDurationMs: 1_500,
-            creationGraceMs: 1_000,
+            // Creation times are stamped to the second (by the real API server and the fake
+            // alike), so a grace of 1 s could be none: a pass between a builder's Secret and its
+            // pod reaching the cache would take the Secret for an orphan.
+            creationGraceMs: 2_000,
             requestTimeoutMs: 1_000,
             onEvent: (level, message, fields) => rig.events.push({ level, message, fields }),
           });

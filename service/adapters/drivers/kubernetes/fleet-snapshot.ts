@@ -19,8 +19,7 @@ export interface FleetSnapshot {
   known: Set<string>;
 }
 
-export async function readFleet(c: MaintenanceContext): Promise<FleetSnapshot> {
-  const now = c.options.clock.now();
+export async function readFleet(c: MaintenanceContext, now: number): Promise<FleetSnapshot> {
   const [nodes, volumes] = await Promise.all([c.writer.nodes(), c.writer.persistentVolumes()]);
   const builders = c.pods.map(viewBuilderPod);
   return {

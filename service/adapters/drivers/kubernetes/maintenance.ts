@@ -13,8 +13,10 @@ import { finishAdoptions, reapPoolBuilders, refillWarmPool } from "./pool-upkeep
  * passes run in this order because each leaves alone what an earlier one removed.
  */
 export async function maintainFleet(c: MaintenanceContext): Promise<FleetReport> {
+  // Read first: what the caches hold is as of the call, and "old enough" counts from then.
+  const now = c.options.clock.now();
   await keepNetworkPolicy(c);
-  const fleet = await readFleet(c);
+  const fleet = await readFleet(c, now);
   const { lost, gone } = await giveUpLostVolumes(c, fleet);
   const alive = await reapPoolBuilders(c, fleet, gone);
   await finishAdoptions(c, fleet, alive);
