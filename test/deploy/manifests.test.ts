@@ -1,11 +1,10 @@
 import { beforeAll, describe, expect, it } from "@jest/globals";
-import { execFile } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
-import { delimiter, join, resolve } from "node:path";
-import { promisify } from "node:util";
-import { load, loadAll } from "js-yaml";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { load } from "js-yaml";
 import { ConfigError, loadConfig, VARIABLES } from "../../service/config.js";
 import { MODELS, objectProblems as problems } from "../harness/kube-schema.js";
+import { BASE, type KubeObject, type Obj, obj, OVERLAY, parse, render, ROOT } from "./render.js";
 
 /**
  * deploy/: the Kustomize base and the tenant-zero overlay, rendered the way the deploy workflow
@@ -13,9 +12,6 @@ import { MODELS, objectProblems as problems } from "../harness/kube-schema.js";
  * and the properties the service and the rollout depend on checked one by one.
  */
 
-const ROOT = resolve(import.meta.dirname, "../..");
-const BASE = join(ROOT, "deploy/base");
-const OVERLAY = join(ROOT, "deploy/overlays/tenant-zero");
 const IMAGE = "remote-builder:latest";
 
 const SERVICE_NAMESPACE = "remote-builder";
@@ -49,47 +45,8 @@ const K8S_KEYS = new Set([...Object.keys(K8S_DEFAULTS), ...DIGEST_IMAGES, "RB_K8
 // ---------------------------------------------------------------------------------------------
 // Rendering and parsing
 
-type Obj = Record<string, unknown>;
-interface KubeObject extends Obj {
-  apiVersion: string;
-  kind: string;
-  metadata: { name: string; namespace?: string; labels?: Record<string, string> };
-}
-
-const obj = (v: unknown): Obj => (v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Obj) : {});
 const list = (v: unknown): Obj[] => (Array.isArray(v) ? v.map(obj) : []);
 const strings = (v: unknown): string[] => (Array.isArray(v) ? v.map(String) : []);
-
-function findOnPath(command: string): string | null {
-  for (const dir of (process.env.PATH ?? "").split(delimiter)) {
-    if (dir && existsSync(join(dir, command))) return join(dir, command);
-  }
-  return null;
-}
-
-async function render(dir: string): Promise<string> {
-  const kubectl = findOnPath("kubectl");
-  if (kubectl === null) {
-    throw new Error(
-      "kubectl is not on PATH: the deploy/ manifests are rendered with `kubectl kustomize`. " +
-        "Install it with `bash scripts/setup.sh` (Debian: apt-get install kubernetes-client).",
-    );
-  }
-  const { stdout } = await promisify(execFile)(kubectl, ["kustomize", dir], { maxBuffer: 16 * 1024 * 1024 });
-  return stdout;
-}
-
-function parse(text: string): KubeObject[] {
-  return loadAll(text)
-    .filter((doc) => doc !== null && doc !== undefined)
-    .map((doc) => {
-      const o = obj(doc);
-      if (typeof o.apiVersion !== "string" || typeof o.kind !== "string" || !obj(o.metadata).name) {
-        throw new Error(`not a Kubernetes object: ${JSON.stringify(doc).slice(0, 200)}`);
-      }
-      return o as KubeObject;
-    });
-}
 
 class Rendered {
   constructor(

@@ -1,6 +1,7 @@
 /**
  * The driver's scenarios, run against the fake API server (driver.test.ts) and against a real
- * kube-apiserver (apiserver.test.ts): the same code, the same assertions.
+ * kube-apiserver (apiserver.test.ts), as its admin and as the service's ServiceAccount: the same
+ * code, the same assertions. Only what needs the fake's fault injection stays in driver.test.ts.
  */
 import { afterEach, expect, it } from "@jest/globals";
 import {
@@ -236,6 +237,34 @@ export function driverScenarios(startRig: (o?: { nodes?: string[] }) => Promise<
       return now.length === 2 && now.every((p) => p.metadata!.name !== victim!.metadata!.name);
     });
     expect(r.created.length).toBe(before + 1);
+  });
+
+  it("a warm pod whose buildkitd cannot start is said at warn in its words, and retried after 1, 2, 4 s…", async () => {
+    rig = await startRig();
+    const r = rig;
+    r.failBuilders = "buildkitd: flag provided but not defined: -oci-max-parallelism";
+    await r.start("replica-1", { RB_WARM_POOL: '{"small":1}' });
+    const failures = () => r.events.filter((e) => e.message.startsWith("a warm builder failed to start"));
+    await until("three failed warm pods", () => failures().length >= 3, 30_000);
+    expect(
+      failures()
+        .slice(0, 3)
+        .map((e) => [e.level, e.fields.failuresInARow, e.fields.retryInSeconds]),
+    ).toEqual([
+      ["warn", 1, 1],
+      ["warn", 2, 2],
+      ["warn", 3, 4],
+    ]);
+    expect(failures()[0]!.message).toContain("flag provided but not defined: -oci-max-parallelism");
+    // One pod per try, not one per pass.
+    expect(r.created.length).toBeLessThanOrEqual(failures().length + 1);
+
+    r.failBuilders = null;
+    await until(
+      "a warm pod that runs",
+      async () => (await r.list<V1Pod>("pods")).some((p) => p.status?.phase === "Running"),
+      30_000,
+    );
   });
 
   it("removes orphans: Secrets without a pod, warm volumes without a builder, account volumes the service forgot", async () => {

@@ -29,6 +29,7 @@ import { type FakeApiServer } from "../harness/kube/api-server.js";
 import { configMount, podBuildkitd } from "../harness/pod-buildkitd.js";
 import { listenOnLoopbackIP, startFakeCluster } from "../harness/kube/cluster.js";
 import { type FakeKubelet, type FakeNodeSpec, startFakeKubelet } from "../harness/kube/kubelet.js";
+import { actAsServiceAccount } from "./service-account.js";
 
 export const DIGEST = `@sha256:${"0".repeat(63)}1`;
 export const STORAGE_CLASS = "rb-test-local";
@@ -54,6 +55,10 @@ export interface KubeRig {
   failBuilders: string | null;
   list<T extends KubernetesObject>(resource: Resource, namespace?: string | null): Promise<T[]>;
   core: CoreV1Api;
+  /** What the drivers connect with: the harness's admin, or the service's ServiceAccount. */
+  driverConfig: KubeConfig;
+  /** The harness's own connection: neither faulted nor counted, and the admin on a real server. */
+  adminConfig: KubeConfig;
   start(identity: string, env?: Record<string, string>): Promise<KubeService>;
   close(): Promise<void>;
 }
@@ -67,7 +72,14 @@ export interface KubeService extends TestService {
 }
 
 export async function startKubeRig(
-  o: { nodes?: string[]; bootDelayMs?: number; external?: string } = {},
+  o: {
+    nodes?: string[];
+    bootDelayMs?: number;
+    /** A real API server's kubeconfig file; without it, the fake API server. */
+    external?: string;
+    /** With `external`: the drivers act as deploy/'s ServiceAccount, with its RBAC only. */
+    serviceAccount?: boolean;
+  } = {},
 ): Promise<KubeRig> {
   const suffix = randomBytes(3).toString("hex");
   const node = (name: string) => `${name}-${suffix}`;
@@ -167,6 +179,12 @@ export async function startKubeRig(
       body: { metadata: { name, labels: { "kubernetes.io/metadata.name": name } } },
     });
   }
+  let serviceAccount: Awaited<ReturnType<typeof actAsServiceAccount>> | null = null;
+  if (o.serviceAccount) {
+    if (!o.external) throw new Error("the fake API server has no RBAC: serviceAccount needs external");
+    serviceAccount = await actAsServiceAccount(harness, { namespace, serviceNamespace }, suffix);
+    forDriver = serviceAccount.kubeconfig;
+  }
   const created: string[] = [];
   const watcher = makeInformer(harness, `/api/v1/namespaces/${namespace}/pods`, () =>
     core.listNamespacedPod({ namespace }),
@@ -198,6 +216,8 @@ export async function startKubeRig(
     events: [],
     failBuilders: null,
     core,
+    driverConfig: forDriver,
+    adminConfig: harness,
     async list<T extends KubernetesObject>(resource: Resource, ns: string | null = namespace): Promise<T[]> {
       const n = ns ?? "";
       const lists: Record<Resource, () => Promise<{ items: unknown[] }>> = {
@@ -226,7 +246,10 @@ export async function startKubeRig(
             warmVolumeGiB: 20,
             cluster: connectCluster(forDriver),
             leaseDurationMs: 1_500,
-            creationGraceMs: 1_000,
+            // Creation times are stamped to the second (by the real API server and the fake
+            // alike), so a grace of 1 s could be none: a pass between a builder's Secret and its
+            // pod reaching the cache would take the Secret for an orphan.
+            creationGraceMs: 2_000,
             requestTimeoutMs: 1_000,
             onEvent: (level, message, fields) => rig.events.push({ level, message, fields }),
           });
@@ -261,6 +284,7 @@ export async function startKubeRig(
         await api.close();
       } else await kubelet.stop();
       for (const b of builders.values()) await b.close();
+      await serviceAccount?.remove();
     },
   };
   return rig;

@@ -40,3 +40,10 @@ export function stopRealApiServer(dir: string): void {
     rmSync(dir, { recursive: true, force: true });
   }
 }
+
+/** In a test: the real API server's kubeconfig (set by the global setup), or why there is none. */
+export function realApiServerInTest(): { kubeconfig: string } | { skip: string } {
+  const kubeconfig = process.env.KUBE_APISERVER;
+  if (kubeconfig) return { kubeconfig };
+  return { skip: process.env.RB_TEST_KUBE_SKIP ?? "KUBE_APISERVER is not set" };
+}

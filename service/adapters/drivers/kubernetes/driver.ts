@@ -9,53 +9,18 @@ import {
 } from "@kubernetes/client-node";
 import type { BuilderTier } from "../../../core/build.js";
 import { BUILDER_MAX_REUSE_AGE_MS } from "../../../core/builder-credentials.js";
-import type { ShapeCatalog } from "../../../core/catalog.js";
 import type { Volume } from "../../../core/ledger.js";
 import { WarmRetries } from "../../../core/fleet-policy.js";
 import { choosePlacement } from "../../../core/placement.js";
-import type {
-  Builder,
-  BuilderCredentials,
-  BuilderDriver,
-  BuilderSpec,
-  Clock,
-  DriverEvents,
-  FleetReport,
-} from "../../../core/ports.js";
-import type { Cluster } from "./cluster.js";
-import { ANNOTATIONS, type BuilderRole, LABELS, MANAGED } from "./labels.js";
+import type { Builder, BuilderDriver, BuilderSpec, FleetReport } from "../../../core/ports.js";
+import { type BuilderPodView, isIdleBuilderOf, viewBuilderPod } from "./builder-pod.js";
+import { isAccountClaimOf, viewCacheClaim } from "./cache-claim.js";
+import { type BuilderRole, MANAGED } from "./labels.js";
 import { maintainFleet } from "./maintenance.js";
-import {
-  BUILDKIT_PORT,
-  builderConfig,
-  builderPod,
-  builderSecret,
-  cacheVolumeClaim,
-  type FleetSettings,
-} from "./objects.js";
-import { created, podFailure, podReady, roleOf } from "./pod-status.js";
+import { BUILDKIT_PORT, builderConfig, builderPod, builderSecret, cacheVolumeClaim } from "./objects.js";
+import type { KubernetesDriverOptions } from "./options.js";
+import { created, podFailure, podReady } from "./pod-status.js";
 import { ClusterWriter } from "./writer.js";
-
-export interface KubernetesDriverOptions {
-  cluster: Cluster;
-  settings: FleetSettings;
-  credentials: BuilderCredentials;
-  shapes: ShapeCatalog;
-  clock: Clock;
-  idleTtlMs: number;
-  warmPool: Record<string, number>;
-  /** A warm builder's volume size: the smallest any plan gives, since any account may adopt it. */
-  warmVolumeGiB: number;
-  serviceNamespace: string;
-  brokerLabels: Record<string, string>;
-  blockedCidrs: string[];
-  nodeGraceMs: number;
-  /** A Secret or claim younger than this with no pod may belong to a builder being created now. */
-  creationGraceMs: number;
-  /** How long one API call may take before it is given up on and retried. */
-  requestTimeoutMs?: number;
-  onEvent?: DriverEvents;
-}
 
 /**
  * Builders as kata-fc microVM pods, each with a per-builder TLS Secret and the account's cache
@@ -117,19 +82,8 @@ export class KubernetesDriver implements BuilderDriver {
     const now = this.o.clock.now();
     const volume = spec.volume;
     const accountClaim = volume ? this.accountClaim(spec.accountId, volume.name) : undefined;
-    const idle = volume
-      ? this.candidates(
-          (p) =>
-            roleOf(p) === "idle" &&
-            p.metadata?.labels?.[LABELS.account] === spec.accountId &&
-            p.metadata?.labels?.[LABELS.volume] === volume.name,
-          now,
-        )
-      : [];
-    const warm = this.candidates(
-      (p) => roleOf(p) === "warm" && p.metadata?.labels?.[LABELS.shape] === spec.shapeName,
-      now,
-    );
+    const idle = volume ? this.candidates((b) => isIdleBuilderOf(b, spec.accountId, volume.name), now) : [];
+    const warm = this.candidates((b) => b.role === "warm" && b.shape === spec.shapeName, now);
     const tier = choosePlacement({
       idleBuilder: idle.length > 0,
       warmBuilder: warm.length > 0,
@@ -188,11 +142,12 @@ export class KubernetesDriver implements BuilderDriver {
         await this.writer.deleteBuilder(builderId);
         return;
       }
-      if (buildId !== undefined && pod.metadata?.labels?.[LABELS.build] !== buildId) return;
+      const builder = viewBuilderPod(pod);
+      if (buildId !== undefined && builder.buildId !== buildId) return;
       const now = this.o.clock.now();
       const keep =
-        roleOf(pod) === "serving" &&
-        pod.metadata?.labels?.[LABELS.volume] !== undefined &&
+        builder.role === "serving" &&
+        builder.volume !== undefined &&
         podReady(pod) &&
         this.o.idleTtlMs > 0 &&
         reusable(pod, now);
@@ -205,25 +160,21 @@ export class KubernetesDriver implements BuilderDriver {
 
   async list(): Promise<Builder[]> {
     await this.start();
-    return this.pods
-      .list(this.o.settings.namespace)
-      .filter((p) => roleOf(p) === "serving" && p.metadata?.labels?.[LABELS.build])
-      .map((p) => ({
-        builderId: p.metadata!.name!,
-        buildId: p.metadata!.labels![LABELS.build]!,
-        accountId: p.metadata!.labels![LABELS.account] ?? "",
-        state: podFailure(p) ? "failed" : podReady(p) ? "ready" : "booting",
-        createdAt: Number(p.metadata?.annotations?.[ANNOTATIONS.assignedAt] ?? created(p)),
+    return this.builders()
+      .filter((b) => b.role === "serving" && b.buildId)
+      .map((b) => ({
+        builderId: b.name,
+        buildId: b.buildId!,
+        accountId: b.accountId ?? "",
+        state: podFailure(b.pod) ? "failed" : podReady(b.pod) ? "ready" : "booting",
+        createdAt: b.assignedAt ?? created(b.pod),
       }));
   }
 
   async dropVolume(accountId: string, name: string): Promise<void> {
     await this.start();
-    for (const pod of this.pods.list(this.o.settings.namespace)) {
-      const labels = pod.metadata?.labels ?? {};
-      if (labels[LABELS.account] === accountId && labels[LABELS.volume] === name && roleOf(pod) === "idle") {
-        await this.writer.deleteBuilder(pod.metadata!.name!);
-      }
+    for (const b of this.builders()) {
+      if (isIdleBuilderOf(b, accountId, name)) await this.writer.deleteBuilder(b.name);
     }
     for (const claim of await this.writer.accountClaims(accountId, name)) {
       await this.writer.deleteClaim(claim.metadata!.name!);
@@ -232,7 +183,7 @@ export class KubernetesDriver implements BuilderDriver {
 
   maintain(live: Volume[]): Promise<FleetReport> {
     return maintainFleet({
-      driver: this.o,
+      options: this.o,
       writer: this.writer,
       pods: this.pods.list(this.o.settings.namespace),
       claims: this.claims.list(this.o.settings.namespace),
@@ -256,24 +207,23 @@ export class KubernetesDriver implements BuilderDriver {
     this.changes.removeAllListeners();
   }
 
+  /** The builder pods in the informer's cache. */
+  private builders(): BuilderPodView[] {
+    return this.pods.list(this.o.settings.namespace).map(viewBuilderPod);
+  }
+
   /** Ready builders that `match`, youngest first (their certificates have the longest to live). */
-  private candidates(match: (pod: V1Pod) => boolean, now: number): V1Pod[] {
-    return this.pods
-      .list(this.o.settings.namespace)
-      .filter((p) => match(p) && !p.metadata?.deletionTimestamp && podReady(p) && reusable(p, now))
+  private candidates(match: (b: BuilderPodView) => boolean, now: number): V1Pod[] {
+    return this.builders()
+      .filter((b) => match(b) && !b.deleting && podReady(b.pod) && reusable(b.pod, now))
+      .map((b) => b.pod)
       .sort((a, b) => created(b) - created(a));
   }
 
   private accountClaim(accountId: string, name: string): V1PersistentVolumeClaim | undefined {
     return this.claims
       .list(this.o.settings.namespace)
-      .find(
-        (c) =>
-          c.metadata?.labels?.[LABELS.role] === "account" &&
-          c.metadata.labels[LABELS.account] === accountId &&
-          c.metadata.labels[LABELS.volume] === name &&
-          !c.metadata.deletionTimestamp,
-      );
+      .find((c) => isAccountClaimOf(viewCacheClaim(c), accountId, name));
   }
 
   private async coldStart(spec: BuilderSpec, now: number): Promise<string> {
@@ -281,15 +231,8 @@ export class KubernetesDriver implements BuilderDriver {
     let claim: { name: string; volume: string } | null = null;
     if (spec.volume) {
       // ReadWriteOncePod: an idle builder still holding the volume (too old, or not ready) goes first.
-      for (const pod of this.pods.list(settings.namespace)) {
-        const labels = pod.metadata?.labels ?? {};
-        if (
-          roleOf(pod) === "idle" &&
-          labels[LABELS.account] === spec.accountId &&
-          labels[LABELS.volume] === spec.volume.name
-        ) {
-          await this.writer.deleteBuilder(pod.metadata!.name!);
-        }
+      for (const b of this.builders()) {
+        if (isIdleBuilderOf(b, spec.accountId, spec.volume.name)) await this.writer.deleteBuilder(b.name);
       }
       const name = await this.claimNameFor(spec.accountId, spec.volume.name);
       // A create repeated after a lost answer meets itself (409), which is what it wanted.
@@ -324,13 +267,11 @@ export class KubernetesDriver implements BuilderDriver {
    * node), the new one gets a suffix, since a pod on a terminating claim would never start.
    */
   private async claimNameFor(accountId: string, volume: string): Promise<string> {
-    const claims = await this.writer.accountClaims(accountId, volume);
-    const live = claims.find(
-      (c) => !c.metadata?.deletionTimestamp && c.metadata?.labels?.[LABELS.role] === "account",
-    );
-    if (live) return live.metadata!.name!;
+    const claims = (await this.writer.accountClaims(accountId, volume)).map(viewCacheClaim);
+    const live = claims.find((c) => !c.deleting && c.role === "account");
+    if (live) return live.name;
     const base = accountClaimName(accountId, volume);
-    return claims.some((c) => c.metadata?.name === base) ? `${base}-${randomBytes(3).toString("hex")}` : base;
+    return claims.some((c) => c.name === base) ? `${base}-${randomBytes(3).toString("hex")}` : base;
   }
 
   /** A pre-booted builder of the shape, holding a fresh volume that an account will adopt. */

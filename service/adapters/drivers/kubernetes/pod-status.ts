@@ -1,9 +1,4 @@
 import type { V1Pod } from "@kubernetes/client-node";
-import { type BuilderRole, LABELS } from "./labels.js";
-
-export function roleOf(pod: V1Pod): BuilderRole | undefined {
-  return pod.metadata?.labels?.[LABELS.role] as BuilderRole | undefined;
-}
 
 /** Running, Ready (buildkitd accepts connections) and addressable. */
 export function podReady(pod: V1Pod): boolean {

@@ -8,10 +8,10 @@ import type {
   V1Secret,
 } from "@kubernetes/client-node";
 import type { BuilderSpec } from "../../../core/ports.js";
+import { inPool, viewBuilderPod } from "./builder-pod.js";
 import { type Cluster, MERGE_PATCH } from "./cluster.js";
 import { ANNOTATIONS, LABELS, MANAGED } from "./labels.js";
 import { builderSecretName } from "./objects.js";
-import { roleOf } from "./pod-status.js";
 import { kube, type RetryOptions } from "./retry.js";
 
 type Kind = "pod" | "secret" | "persistentvolumeclaim";
@@ -101,16 +101,16 @@ export class ClusterWriter {
     const name = pod.metadata!.name!;
     let seen: V1Pod | null = pod;
     for (let attempt = 0; attempt < 3 && seen; attempt++) {
-      const role = roleOf(seen);
-      if (seen.metadata?.labels?.[LABELS.build] === spec.buildId) return name;
-      if (role !== "warm" && role !== "idle") return null;
+      const builder = viewBuilderPod(seen);
+      if (builder.buildId === spec.buildId) return name;
+      if (!inPool(builder)) return null;
       const patched = await this.relabel(name, `assign pod ${name}`, {
         resourceVersion: seen.metadata!.resourceVersion,
         labels: {
           [LABELS.role]: "serving",
           [LABELS.build]: spec.buildId,
           [LABELS.account]: spec.accountId,
-          ...(spec.volume && role === "warm" ? { [LABELS.volume]: spec.volume.name } : {}),
+          ...(spec.volume && builder.role === "warm" ? { [LABELS.volume]: spec.volume.name } : {}),
         },
         annotations: { [ANNOTATIONS.assignedAt]: String(now), [ANNOTATIONS.idleSince]: null },
       });
@@ -123,7 +123,7 @@ export class ClusterWriter {
 
   /** A warm builder's fresh volume becomes the account's. */
   async adoptClaim(pod: V1Pod, accountId: string, volume: string): Promise<void> {
-    const claim = pod.spec?.volumes?.find((v) => v.name === "cache")?.persistentVolumeClaim?.claimName;
+    const claim = viewBuilderPod(pod).cacheClaim;
     if (!claim) return;
     await this.kube(
       `adopt claim ${claim}`,
