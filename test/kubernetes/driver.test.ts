@@ -2,7 +2,7 @@ import { describe, expect, it } from "@jest/globals";
 import { http } from "../harness/context.js";
 import type { V1Pod } from "@kubernetes/client-node";
 import { LABELS } from "../../service/adapters/drivers/kubernetes/labels.js";
-import { completeBuild, echo, readyBuild } from "../drivers/support.js";
+import { completeBuild, echo, readyBuild, until } from "../drivers/support.js";
 import { driverScenarios } from "./scenarios.js";
 import { startKubeRig } from "./support.js";
 
@@ -54,6 +54,20 @@ describe("the kubernetes driver against the fake API server", () => {
       rig.api!.faults.clear();
       const next = await readyBuild(service, account, { waitSeconds: 10 });
       expect(next.state).toBe("ready");
+    } finally {
+      await rig.close();
+    }
+  });
+
+  it("leaves the builders' NetworkPolicy alone while it is as configured (no write per pass)", async () => {
+    const rig = await startKubeRig();
+    try {
+      const service = await rig.start("replica-1");
+      await until("the NetworkPolicy", async () => (await rig.list("networkpolicies")).length === 1);
+      rig.api!.requests.reset();
+      for (let pass = 0; pass < 5; pass++) await service.kube.maintain([]);
+      expect(rig.api!.requests.count("get", "networkpolicies")).toBeGreaterThanOrEqual(5);
+      expect(rig.api!.requests.count("update", "networkpolicies")).toBe(0);
     } finally {
       await rig.close();
     }

@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from "node:util";
 import type {
   KubernetesObject,
   V1NetworkPolicy,
@@ -65,8 +66,10 @@ export class ClusterWriter {
       );
       return;
     }
-    // Kept as configured: a policy edited by hand (or by an older version) is put back.
-    if (JSON.stringify(current.spec) !== JSON.stringify(body.spec)) {
+    // Kept as configured: a policy edited by hand (or by an older version) is put back. Compared
+    // as plain data: the client's models read back with their own key order, so comparing JSON
+    // strings saw a change on every pass and rewrote the policy each time.
+    if (!isDeepStrictEqual(plain(current.spec), plain(body.spec))) {
       await this.kube(
         `replace networkpolicy ${name}`,
         () =>
@@ -256,4 +259,17 @@ export class ClusterWriter {
   async persistentVolumes(): Promise<V1PersistentVolume[]> {
     return (await this.kube("list volumes", () => this.c.core.listPersistentVolume()))?.items ?? [];
   }
+}
+
+/**
+ * An object as data, the way the API server keeps it: no class prototypes, no undefined fields,
+ * and no empty lists (the API omits them, so `except: []` sent comes back absent).
+ */
+function plain(value: unknown): unknown {
+  if (Array.isArray(value)) return value.length === 0 ? undefined : value.map(plain);
+  if (value === null || typeof value !== "object") return value;
+  const entries = Object.entries(value)
+    .map(([key, v]) => [key, plain(v)] as const)
+    .filter(([, v]) => v !== undefined);
+  return Object.fromEntries(entries);
 }
