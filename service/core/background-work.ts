@@ -10,6 +10,7 @@ export class BackgroundWork {
   track(work: Promise<unknown>): void {
     const tracked = work.catch((err) => this.onError?.("background work failed", err));
     this.inFlight.add(tracked);
+    // `tracked` cannot reject (its failure went to onError above), so neither can this.
     void tracked.finally(() => this.inFlight.delete(tracked));
   }
 

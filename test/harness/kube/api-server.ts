@@ -14,7 +14,7 @@ import { serveWatch } from "./watch.js";
 
 /**
  * An in-process Kubernetes API server speaking the real JSON REST protocol, for the resources the
- * Kubernetes driver uses, over HTTPS with a throw-away CA made at start. See README.md. It
+ * Kubernetes driver uses, over HTTPS with a throw-away CA made at start. See README.md beside this file. It
  * accepts any request (no authn/authz).
  */
 export interface FakeApiServerOptions {
