@@ -10,8 +10,7 @@
  *    service runs when a build ends (the build's compare-and-set UPDATE and its ledger row's INSERT
  *    in one CTE: one round trip, one commit), with the patch and ledger entry that the end of a
  *    build (service/core/build-ends.ts) passes it (lifecycle `complete`, billedEnd, buildEntry),
- *    on builds recorded beforehand in
- *    state `building` (untimed). The baseline, in the same process and in alternating rounds of
+ *    on builds recorded beforehand in state `building` (untimed). The baseline, in the same process and in alternating rounds of
  *    BENCH_ROUND_SECONDS (default 2.5) × BENCH_ROUNDS (default 4) each: the same row appended
  *    alone (PostgresLedgerStore.append, one plain INSERT). Both on the service's own pool (10
  *    connections).
