@@ -1,46 +1,37 @@
 import { describe, expect, it } from "@jest/globals";
 import { fifoInversions, handOverTimes } from "../../bench/queue-handover.js";
 
+/** A build that took a slot at `at`, after waiting in the queue or directly. */
+const queued = (at: number) => ({ at, queued: true });
+const direct = (at: number) => ({ at, queued: false });
+
 describe("queue hand-over times", () => {
   it("times each queued build from the release that freed its slot", () => {
     // Two slots, taken at once; two builds queued behind them get a slot as each is released.
-    const takes = [
-      { at: 0, queued: false },
-      { at: 1, queued: false },
-      { at: 15, queued: true },
-      { at: 24, queued: true },
-    ];
+    const takes = [direct(0), direct(1), queued(15), queued(24)];
     expect(handOverTimes(2, [10, 20], takes)).toEqual([5, 4]);
   });
 
   it("pairs releases and takes in time order, the earliest freed slot first", () => {
-    const takes = [
-      { at: 0, queued: false },
-      { at: 0, queued: false },
-      { at: 30, queued: true },
-      { at: 31, queued: true },
-    ];
+    const takes = [direct(0), direct(0), queued(30), queued(31)];
     expect(handOverTimes(2, [10, 20], takes)).toEqual([20, 11]);
   });
 
   it("lets a direct admission use up a freed slot without counting it as a hand-over", () => {
     const takes = [
-      { at: 0, queued: false },
-      { at: 12, queued: false }, // the queue was empty: a new build took the freed slot at once
-      { at: 25, queued: true },
+      direct(0),
+      direct(12), // the queue was empty: a new build took the freed slot at once
+      queued(25),
     ];
     expect(handOverTimes(1, [10, 20], takes)).toEqual([5]);
   });
 
   it("does not count a queued build that found a slot free from the start", () => {
-    expect(handOverTimes(1, [], [{ at: 3, queued: true }])).toEqual([]);
+    expect(handOverTimes(1, [], [queued(3)])).toEqual([]);
   });
 
   it("puts a release before a take at the same instant", () => {
-    const takes = [
-      { at: 0, queued: false },
-      { at: 10, queued: true },
-    ];
+    const takes = [direct(0), queued(10)];
     expect(handOverTimes(1, [10], takes)).toEqual([0]);
   });
 });
