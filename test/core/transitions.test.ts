@@ -11,7 +11,6 @@ import { RedisClaimStore } from "../../service/adapters/redis/claims.js";
 import { createRedis } from "../../service/adapters/redis/client.js";
 import { RedisKeys } from "../../service/adapters/redis/keys.js";
 import { RedisRevocations } from "../../service/adapters/redis/revocations.js";
-import { loadConfig } from "../../service/config.js";
 import type { Principal } from "../../service/core/accounts.js";
 import { AccountService } from "../../service/core/account-service.js";
 import type { Build } from "../../service/core/build.js";
@@ -25,7 +24,7 @@ import type {
   Telemetry,
 } from "../../service/core/ports.js";
 import { VolumeService } from "../../service/core/volume-service.js";
-import { testEnv } from "../harness/context.js";
+import { loadTestConfig, testEnv } from "../harness/context.js";
 import { ManualClock } from "../harness/clock.js";
 
 /**
@@ -104,7 +103,7 @@ describe("build transitions", () => {
   let principal: Principal;
 
   beforeAll(async () => {
-    const config = loadConfig(await testEnv());
+    const config = loadTestConfig(await testEnv());
     pool = createPool(config.databaseUrl, () => {});
     redis = createRedis(config.redisUrl, () => {});
     await migrate(pool);
