@@ -1,5 +1,6 @@
 import * as core from "@actions/core";
 import type { Build, CacheVolume } from "../service/client/api-client.js";
+import { insightsLine } from "../service/client/insights.js";
 import type { SessionState } from "../service/client/session.js";
 
 /** The job summary: what the builder did for this job, in one table. */
@@ -27,6 +28,8 @@ export async function writeSummary(
     ["Through the broker", `${bytes(build.bytesIn)} sent, ${bytes(build.bytesOut)} received`],
     ["Cache", cache(build, volume)],
   ];
+  // Step names are the job's own text (RUN lines): escaped, as the table is HTML.
+  if (build.insights) rows.push(["Build steps", escapeHtml(insightsLine(build.insights))]);
   let summary = core.summary.addHeading("Remote builder", 3).addTable([
     [
       { data: "", header: true },
@@ -44,6 +47,10 @@ function cache(build: Build, volume: CacheVolume | null): string {
   const why = build.cache.reason ? ` (${build.cache.reason})` : "";
   if (volume) return `volume \`${volume.name}\`, ${volume.sizeGiB} GiB${why}`;
   return `volume \`${build.cache.volume}\`${why}`;
+}
+
+function escapeHtml(text: string): string {
+  return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 }
 
 export function seconds(s: number): string {

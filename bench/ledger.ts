@@ -284,6 +284,7 @@ function runningBuild(accountId: string): Build {
     run: null,
     runKey: null,
     cacheWrite: true,
+    insights: null,
   };
 }
 

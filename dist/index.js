@@ -1,9 +1,9 @@
 import { createRequire } from "node:module"; const require = createRequire(import.meta.url);
 
-// node_modules/@actions/core/lib/command.js
+// ../main/node_modules/@actions/core/lib/command.js
 import * as os from "os";
 
-// node_modules/@actions/core/lib/utils.js
+// ../main/node_modules/@actions/core/lib/utils.js
 function toCommandValue(input) {
   if (input === null || input === void 0) {
     return "";
@@ -26,7 +26,7 @@ function toCommandProperties(annotationProperties) {
   };
 }
 
-// node_modules/@actions/core/lib/command.js
+// ../main/node_modules/@actions/core/lib/command.js
 function issueCommand(command, properties, message) {
   const cmd = new Command(command, properties, message);
   process.stdout.write(cmd.toString() + os.EOL);
@@ -74,7 +74,7 @@ function escapeProperty(s) {
   return toCommandValue(s).replace(/%/g, "%25").replace(/\r/g, "%0D").replace(/\n/g, "%0A").replace(/:/g, "%3A").replace(/,/g, "%2C");
 }
 
-// node_modules/@actions/core/lib/file-command.js
+// ../main/node_modules/@actions/core/lib/file-command.js
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os2 from "os";
@@ -102,10 +102,10 @@ function prepareKeyValueMessage(key, value) {
   return `${key}<<${delimiter2}${os2.EOL}${convertedValue}${os2.EOL}${delimiter2}`;
 }
 
-// node_modules/@actions/core/lib/core.js
+// ../main/node_modules/@actions/core/lib/core.js
 import * as os5 from "os";
 
-// node_modules/@actions/core/lib/summary.js
+// ../main/node_modules/@actions/core/lib/summary.js
 import { EOL as EOL3 } from "os";
 import { constants, promises } from "fs";
 var __awaiter = function(thisArg, _arguments, P, generator) {
@@ -390,19 +390,19 @@ var Summary = class {
 var _summary = new Summary();
 var summary = _summary;
 
-// node_modules/@actions/core/lib/platform.js
+// ../main/node_modules/@actions/core/lib/platform.js
 import os4 from "os";
 
-// node_modules/@actions/exec/lib/toolrunner.js
+// ../main/node_modules/@actions/exec/lib/toolrunner.js
 import * as os3 from "os";
 import * as events from "events";
 import * as child from "child_process";
 import * as path3 from "path";
 
-// node_modules/@actions/io/lib/io.js
+// ../main/node_modules/@actions/io/lib/io.js
 import * as path2 from "path";
 
-// node_modules/@actions/io/lib/io-util.js
+// ../main/node_modules/@actions/io/lib/io-util.js
 import * as fs2 from "fs";
 import * as path from "path";
 var __awaiter2 = function(thisArg, _arguments, P, generator) {
@@ -528,7 +528,7 @@ function isUnixExecutable(stats) {
   return (stats.mode & 1) > 0 || (stats.mode & 8) > 0 && process.getgid !== void 0 && stats.gid === process.getgid() || (stats.mode & 64) > 0 && process.getuid !== void 0 && stats.uid === process.getuid();
 }
 
-// node_modules/@actions/io/lib/io.js
+// ../main/node_modules/@actions/io/lib/io.js
 var __awaiter3 = function(thisArg, _arguments, P, generator) {
   function adopt(value) {
     return value instanceof P ? value : new P(function(resolve2) {
@@ -621,7 +621,7 @@ function findInPath(tool) {
   });
 }
 
-// node_modules/@actions/exec/lib/toolrunner.js
+// ../main/node_modules/@actions/exec/lib/toolrunner.js
 import { setTimeout as setTimeout2 } from "timers";
 var __awaiter4 = function(thisArg, _arguments, P, generator) {
   function adopt(value) {
@@ -1067,7 +1067,7 @@ var ExecState = class _ExecState extends events.EventEmitter {
   }
 };
 
-// node_modules/@actions/exec/lib/exec.js
+// ../main/node_modules/@actions/exec/lib/exec.js
 var __awaiter5 = function(thisArg, _arguments, P, generator) {
   function adopt(value) {
     return value instanceof P ? value : new P(function(resolve2) {
@@ -1108,11 +1108,11 @@ function exec(commandLine, args, options) {
   });
 }
 
-// node_modules/@actions/core/lib/platform.js
+// ../main/node_modules/@actions/core/lib/platform.js
 var platform = os4.platform();
 var arch = os4.arch();
 
-// node_modules/@actions/core/lib/core.js
+// ../main/node_modules/@actions/core/lib/core.js
 var __awaiter6 = function(thisArg, _arguments, P, generator) {
   function adopt(value) {
     return value instanceof P ? value : new P(function(resolve2) {
@@ -1621,8 +1621,8 @@ async function docker(args, o) {
     timer = setTimeout(() => {
       ours()?.kill("SIGKILL");
       const tail = said();
-      const seconds2 = Math.round(o.timeoutMs / 1e3);
-      reject(new Error(`\`${command}\` did not finish within ${seconds2} s${tail ? `: ${tail}` : ""}`));
+      const seconds3 = Math.round(o.timeoutMs / 1e3);
+      reject(new Error(`\`${command}\` did not finish within ${seconds3} s${tail ? `: ${tail}` : ""}`));
     }, o.timeoutMs);
   });
   subscribe("child_process", onChild);
@@ -1662,6 +1662,46 @@ function buildxCreateArgs(o) {
 }
 var buildxBootstrapArgs = (name) => ["buildx", "inspect", "--bootstrap", name];
 var buildxRmArgs = (name) => ["buildx", "rm", name];
+
+// service/client/insights.ts
+import { setTimeout as sleep2 } from "node:timers/promises";
+var SLOWEST_SHOWN = 3;
+function insightsLine(insights) {
+  if (insights.status === "unavailable") return `not available (${insights.reason ?? "unknown"})`;
+  if (insights.solves === 0) return "no builds ran";
+  const parts = [`${count(insights.steps, "step")}, ${insights.cachedSteps} cached${ratio(insights)}`];
+  const slowest = insights.slowest.filter((s) => s.seconds >= 0.1).slice(0, SLOWEST_SHOWN).map((s) => `${stepName(s.name)} ${seconds(s.seconds)}`);
+  if (slowest.length > 0) parts.push(`slowest: ${slowest.join(", ")}`);
+  if (insights.solves > 1) parts.push(`${insights.solves} builds`);
+  if (insights.errors.length > 0)
+    parts.push(`${count(insights.errors.length, "error")}: ${insights.errors[0]}`);
+  return parts.join("; ");
+}
+function stepName(name) {
+  return name.replace(/^\[[^\]]*\d+\/\d+\]\s+/, "");
+}
+function ratio({ cacheHitRatio }) {
+  if (cacheHitRatio === null) return "";
+  return ` (${Math.floor(cacheHitRatio * 100)}%)`;
+}
+function count(n, noun) {
+  return `${n} ${noun}${n === 1 ? "" : "s"}`;
+}
+function seconds(s) {
+  return s < 60 ? `${s.toFixed(1)} s` : `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`;
+}
+function insightsPending(build) {
+  return build.insights === null && build.endedAt !== null && build.readyAt !== null;
+}
+async function withInsights(client, build, timeoutMs = 12e3, pollMs = 500) {
+  const deadline = Date.now() + timeoutMs;
+  let current = build;
+  while (insightsPending(current) && Date.now() < deadline) {
+    await sleep2(pollMs);
+    current = await client.getBuild(build.id).catch(() => current);
+  }
+  return current;
+}
 
 // service/client/keys.ts
 import { generateKeyPairSync } from "node:crypto";
@@ -1776,11 +1816,11 @@ async function setUp(client, o) {
       );
       void keepAlive(client, created.id, created.heartbeatIntervalSeconds, beating.signal);
       const build = await waitUntilReady(client, created, o.waitTimeoutSeconds, o.log, startedAt);
-      const seconds2 = (Date.now() - startedAt) / 1e3;
+      const seconds3 = (Date.now() - startedAt) / 1e3;
       o.log(
-        `Builder ready in ${seconds2.toFixed(1)} s (${build.tier ?? "unknown"} tier, shape ${build.shape})`
+        `Builder ready in ${seconds3.toFixed(1)} s (${build.tier ?? "unknown"} tier, shape ${build.shape})`
       );
-      return { ready: build, readySeconds: seconds2 };
+      return { ready: build, readySeconds: seconds3 };
     });
     state.readySeconds = readySeconds;
     await group2("Setting up docker buildx", async () => {
@@ -1817,7 +1857,8 @@ async function tearDown(client, state, result, o) {
     () => o.log(`Removed docker buildx builder "${state.name}"`),
     (err) => warnings.push(`could not remove the buildx builder "${state.name}": ${err.message}`)
   ) : null;
-  const build = state.buildId ? await completeBuild(client, state.buildId, result, warnings, o.log) : null;
+  const completed = state.buildId ? await completeBuild(client, state.buildId, result, warnings, o.log) : null;
+  const build = completed && await withInsights(client, completed);
   const volume = build && build.cache.mode === "persistent" ? (await client.listCacheVolumes(build.accountId).catch(() => [])).find(
     (v) => v.name === build.cache.volume
   ) ?? null : null;
@@ -1982,12 +2023,13 @@ async function writeSummary(build, volume, session, warnings) {
     ],
     ["Shape", build.shape],
     ["Tier", build.tier ?? "\u2014"],
-    ["Time to ready", session.readySeconds === null ? "\u2014" : seconds(session.readySeconds)],
-    ["Queue wait", admitted === null ? "\u2014" : seconds((admitted - created) / 1e3)],
-    ["Duration", ended === null ? "\u2014" : seconds((ended - created) / 1e3)],
+    ["Time to ready", session.readySeconds === null ? "\u2014" : seconds2(session.readySeconds)],
+    ["Queue wait", admitted === null ? "\u2014" : seconds2((admitted - created) / 1e3)],
+    ["Duration", ended === null ? "\u2014" : seconds2((ended - created) / 1e3)],
     ["Through the broker", `${bytes(build.bytesIn)} sent, ${bytes(build.bytesOut)} received`],
     ["Cache", cache(build, volume)]
   ];
+  if (build.insights) rows.push(["Build steps", escapeHtml(insightsLine(build.insights))]);
   let summary2 = summary.addHeading("Remote builder", 3).addTable([
     [
       { data: "", header: true },
@@ -2004,7 +2046,10 @@ function cache(build, volume) {
   if (volume) return `volume \`${volume.name}\`, ${volume.sizeGiB} GiB${why}`;
   return `volume \`${build.cache.volume}\`${why}`;
 }
-function seconds(s) {
+function escapeHtml(text) {
+  return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+}
+function seconds2(s) {
   if (s < 60) return `${s.toFixed(1)} s`;
   const m = Math.floor(s / 60);
   return `${m} min ${Math.round(s - m * 60)} s`;

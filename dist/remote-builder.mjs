@@ -17,11 +17,11 @@ var __export = (target, all) => {
 // service/client/duration.ts
 function parseDuration(what, value) {
   const match = /^(\d+)\s*(s|m|h)?$/.exec(value.trim());
-  const seconds = match ? Number(match[1]) * UNIT_SECONDS[match[2] ?? "s"] : NaN;
-  if (!Number.isSafeInteger(seconds)) {
+  const seconds2 = match ? Number(match[1]) * UNIT_SECONDS[match[2] ?? "s"] : NaN;
+  if (!Number.isSafeInteger(seconds2)) {
     throw new Error(`${what} is a duration like "90" or "90s" (seconds), "10m" or "1h"; got "${value}"`);
   }
-  return seconds;
+  return seconds2;
 }
 var UNIT_SECONDS;
 var init_duration = __esm({
@@ -78,6 +78,8 @@ var init_package = __esm({
       dependencies: {
         "@actions/core": "^3.0.1",
         "@actions/exec": "^3.0.0",
+        "@grpc/grpc-js": "^1.14.7",
+        "@grpc/proto-loader": "^0.8.1",
         "@kubernetes/client-node": "^2.0.1",
         "@octokit/rest": "^22.0.1",
         "@peculiar/x509": "^2.2.0",
@@ -620,6 +622,52 @@ var init_wait = __esm({
   }
 });
 
+// service/client/insights.ts
+import { setTimeout as sleep2 } from "node:timers/promises";
+function insightsLine(insights) {
+  if (insights.status === "unavailable") return `not available (${insights.reason ?? "unknown"})`;
+  if (insights.solves === 0) return "no builds ran";
+  const parts = [`${count(insights.steps, "step")}, ${insights.cachedSteps} cached${ratio(insights)}`];
+  const slowest = insights.slowest.filter((s) => s.seconds >= 0.1).slice(0, SLOWEST_SHOWN).map((s) => `${stepName(s.name)} ${seconds(s.seconds)}`);
+  if (slowest.length > 0) parts.push(`slowest: ${slowest.join(", ")}`);
+  if (insights.solves > 1) parts.push(`${insights.solves} builds`);
+  if (insights.errors.length > 0)
+    parts.push(`${count(insights.errors.length, "error")}: ${insights.errors[0]}`);
+  return parts.join("; ");
+}
+function stepName(name) {
+  return name.replace(/^\[[^\]]*\d+\/\d+\]\s+/, "");
+}
+function ratio({ cacheHitRatio }) {
+  if (cacheHitRatio === null) return "";
+  return ` (${Math.floor(cacheHitRatio * 100)}%)`;
+}
+function count(n, noun) {
+  return `${n} ${noun}${n === 1 ? "" : "s"}`;
+}
+function seconds(s) {
+  return s < 60 ? `${s.toFixed(1)} s` : `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`;
+}
+function insightsPending(build) {
+  return build.insights === null && build.endedAt !== null && build.readyAt !== null;
+}
+async function withInsights(client, build, timeoutMs = 12e3, pollMs = 500) {
+  const deadline = Date.now() + timeoutMs;
+  let current = build;
+  while (insightsPending(current) && Date.now() < deadline) {
+    await sleep2(pollMs);
+    current = await client.getBuild(build.id).catch(() => current);
+  }
+  return current;
+}
+var SLOWEST_SHOWN;
+var init_insights = __esm({
+  "service/client/insights.ts"() {
+    "use strict";
+    SLOWEST_SHOWN = 3;
+  }
+});
+
 // service/cli/format.ts
 function table(header, rows) {
   const widths = header.map((cell, i) => Math.max(cell.length, ...rows.map((row) => (row[i] ?? "").length)));
@@ -631,10 +679,10 @@ function fields(pairs) {
   const width = Math.max(...shown.map(([label]) => label.length));
   return shown.map(([label, value]) => `${label.padEnd(width)}  ${value}`).join("\n");
 }
-function duration(seconds) {
-  if (seconds < 59.95) return `${seconds.toFixed(1)} s`;
-  const minutes = Math.floor(seconds / 60);
-  if (minutes < 60) return `${minutes}m ${String(Math.floor(seconds % 60)).padStart(2, "0")}s`;
+function duration(seconds2) {
+  if (seconds2 < 59.95) return `${seconds2.toFixed(1)} s`;
+  const minutes = Math.floor(seconds2 / 60);
+  if (minutes < 60) return `${minutes}m ${String(Math.floor(seconds2 % 60)).padStart(2, "0")}s`;
   return `${Math.floor(minutes / 60)}h ${String(minutes % 60).padStart(2, "0")}m`;
 }
 var secondsBetween, minute;
@@ -660,7 +708,8 @@ function buildSummary(build, now = Date.now()) {
     [
       "duration",
       `${duration(secondsBetween(build.createdAt, build.endedAt, now))}${build.endedAt ? "" : " so far"}`
-    ]
+    ],
+    ["steps", build.insights && insightsLine(build.insights)]
   ]);
 }
 function timeToReady(build) {
@@ -676,6 +725,7 @@ function cacheLine({ cache }) {
 var init_build_summary = __esm({
   "service/cli/build-summary.ts"() {
     "use strict";
+    init_insights();
     init_format();
   }
 });
@@ -878,7 +928,7 @@ var init_id_token = __esm({
   }
 });
 
-// node_modules/@actions/io/lib/io-util.js
+// ../main/node_modules/@actions/io/lib/io-util.js
 import * as fs from "fs";
 import * as path from "path";
 function exists(fsPath) {
@@ -975,7 +1025,7 @@ function isUnixExecutable(stats) {
 }
 var __awaiter, chmod, copyFile, lstat, mkdir, open, readdir, rename, rm, rmdir, stat, symlink, unlink, IS_WINDOWS, READONLY;
 var init_io_util = __esm({
-  "node_modules/@actions/io/lib/io-util.js"() {
+  "../main/node_modules/@actions/io/lib/io-util.js"() {
     __awaiter = function(thisArg, _arguments, P, generator) {
       function adopt(value) {
         return value instanceof P ? value : new P(function(resolve2) {
@@ -1009,7 +1059,7 @@ var init_io_util = __esm({
   }
 });
 
-// node_modules/@actions/io/lib/io.js
+// ../main/node_modules/@actions/io/lib/io.js
 import * as path2 from "path";
 function which(tool, check) {
   return __awaiter2(this, void 0, void 0, function* () {
@@ -1077,7 +1127,7 @@ function findInPath(tool) {
 }
 var __awaiter2;
 var init_io = __esm({
-  "node_modules/@actions/io/lib/io.js"() {
+  "../main/node_modules/@actions/io/lib/io.js"() {
     init_io_util();
     __awaiter2 = function(thisArg, _arguments, P, generator) {
       function adopt(value) {
@@ -1109,7 +1159,7 @@ var init_io = __esm({
   }
 });
 
-// node_modules/@actions/exec/lib/toolrunner.js
+// ../main/node_modules/@actions/exec/lib/toolrunner.js
 import * as os from "os";
 import * as events from "events";
 import * as child from "child_process";
@@ -1161,7 +1211,7 @@ function argStringToArray(argString) {
 }
 var __awaiter3, IS_WINDOWS2, ToolRunner, ExecState;
 var init_toolrunner = __esm({
-  "node_modules/@actions/exec/lib/toolrunner.js"() {
+  "../main/node_modules/@actions/exec/lib/toolrunner.js"() {
     init_io();
     init_io_util();
     __awaiter3 = function(thisArg, _arguments, P, generator) {
@@ -1566,7 +1616,7 @@ var init_toolrunner = __esm({
   }
 });
 
-// node_modules/@actions/exec/lib/exec.js
+// ../main/node_modules/@actions/exec/lib/exec.js
 function exec(commandLine, args, options) {
   return __awaiter4(this, void 0, void 0, function* () {
     const commandArgs = argStringToArray(commandLine);
@@ -1581,7 +1631,7 @@ function exec(commandLine, args, options) {
 }
 var __awaiter4;
 var init_exec = __esm({
-  "node_modules/@actions/exec/lib/exec.js"() {
+  "../main/node_modules/@actions/exec/lib/exec.js"() {
     init_toolrunner();
     __awaiter4 = function(thisArg, _arguments, P, generator) {
       function adopt(value) {
@@ -1628,8 +1678,8 @@ async function docker(args, o) {
     timer = setTimeout(() => {
       ours()?.kill("SIGKILL");
       const tail = said();
-      const seconds = Math.round(o.timeoutMs / 1e3);
-      reject(new Error(`\`${command2}\` did not finish within ${seconds} s${tail ? `: ${tail}` : ""}`));
+      const seconds2 = Math.round(o.timeoutMs / 1e3);
+      reject(new Error(`\`${command2}\` did not finish within ${seconds2} s${tail ? `: ${tail}` : ""}`));
     }, o.timeoutMs);
   });
   subscribe("child_process", onChild);
@@ -1750,11 +1800,11 @@ async function setUp(client, o) {
       );
       void keepAlive(client, created.id, created.heartbeatIntervalSeconds, beating.signal);
       const build = await waitUntilReady(client, created, o.waitTimeoutSeconds, o.log, startedAt);
-      const seconds = (Date.now() - startedAt) / 1e3;
+      const seconds2 = (Date.now() - startedAt) / 1e3;
       o.log(
-        `Builder ready in ${seconds.toFixed(1)} s (${build.tier ?? "unknown"} tier, shape ${build.shape})`
+        `Builder ready in ${seconds2.toFixed(1)} s (${build.tier ?? "unknown"} tier, shape ${build.shape})`
       );
-      return { ready: build, readySeconds: seconds };
+      return { ready: build, readySeconds: seconds2 };
     });
     state.readySeconds = readySeconds;
     await group("Setting up docker buildx", async () => {
@@ -1791,7 +1841,8 @@ async function tearDown(client, state, result, o) {
     () => o.log(`Removed docker buildx builder "${state.name}"`),
     (err) => warnings.push(`could not remove the buildx builder "${state.name}": ${err.message}`)
   ) : null;
-  const build = state.buildId ? await completeBuild(client, state.buildId, result, warnings, o.log) : null;
+  const completed = state.buildId ? await completeBuild(client, state.buildId, result, warnings, o.log) : null;
+  const build = completed && await withInsights(client, completed);
   const volume = build && build.cache.mode === "persistent" ? (await client.listCacheVolumes(build.accountId).catch(() => [])).find(
     (v) => v.name === build.cache.volume
   ) ?? null : null;
@@ -1835,6 +1886,7 @@ var init_session = __esm({
     "use strict";
     init_api_client();
     init_docker();
+    init_insights();
     init_keeper();
     init_keys();
     init_wait();

@@ -25,6 +25,7 @@ export const SERVICE_BUILD = join(ROOT, "build/cli");
 const FOLDERS_BESIDE: Record<string, string> = {
   "service/adapters/redis/scripts.ts": "scripts",
   "service/adapters/postgres/migrate.ts": "migrations",
+  "service/adapters/insights/buildkit-history.ts": "proto",
 };
 
 export async function buildService(outdir = SERVICE_BUILD): Promise<string[]> {
@@ -68,7 +69,10 @@ export async function buildService(outdir = SERVICE_BUILD): Promise<string[]> {
  */
 function copyFolder(from: string, to: string): string[] {
   cpSync(join(ROOT, from), join(ROOT, to), { recursive: true });
-  return readdirSync(join(ROOT, from)).map((file) => join(ROOT, to, file));
+  // Files at any depth (the vendored protos are nested by import path), not their folders.
+  return readdirSync(join(ROOT, from), { withFileTypes: true, recursive: true })
+    .filter((entry) => entry.isFile())
+    .map((entry) => join(ROOT, to, relative(join(ROOT, from), entry.parentPath), entry.name));
 }
 
 /** Chunks from an earlier build: their names carry a content hash, so they are never reused. */

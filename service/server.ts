@@ -18,7 +18,12 @@ import type { Config } from "./config.js";
 import { AccountService } from "./core/account-service.js";
 import type { BackgroundWork } from "./core/background-work.js";
 import type { BuildRequests } from "./core/build-requests.js";
-import { type BuildServices, type BuildSettings, createBuildServices } from "./core/build-services.js";
+import {
+  type BuildPorts,
+  type BuildServices,
+  type BuildSettings,
+  createBuildServices,
+} from "./core/build-services.js";
 import type { ReconcilePass } from "./core/reconcile-pass.js";
 import type { StorageAccrual } from "./core/storage-accrual.js";
 import { builderCredentials } from "./core/builder-credentials.js";
@@ -29,6 +34,7 @@ import { type Leadership, Reconciler } from "./reconciler.js";
 import { kubernetesFleet } from "./adapters/drivers/kubernetes/fleet.js";
 import { RedisRevocations } from "./adapters/redis/revocations.js";
 import { Broker } from "./broker/broker.js";
+import { BuildkitHistoryReader } from "./adapters/insights/buildkit-history.js";
 import { CertificateAuthority } from "./certs/authority.js";
 import type { BrokerInfo } from "./http/schemas.js";
 import { readFileSync } from "node:fs";
@@ -65,6 +71,13 @@ const BROKER_KEEPALIVE_MS = 30_000;
  * it bounds how long a connection outlives its build when a message is lost.
  */
 const BROKER_SWEEP_MS = 5_000;
+/**
+ * How long an ended build's BuildKit history may take to read before its builder goes back: long
+ * enough for the trace BuildKit v0.11 writes three seconds after a solve (buildkit.md).
+ */
+const INSIGHTS_TIMEOUT_MS = 8_000;
+/** The broker identity the insights reader presents to builders is made again this often. */
+const INSIGHTS_IDENTITY_LIFETIME_MS = 3_600_000;
 /** Long polls hold a request for up to 60 s; keep-alive sockets must outlive them. */
 const HTTP_KEEPALIVE_TIMEOUT_MS = 65_000;
 /** Node requires the headers timeout to exceed the keep-alive timeout. */
@@ -162,6 +175,7 @@ async function compose(
       driver: fleet.driver,
       clock,
       telemetry: metrics,
+      insights: overrides.driver === undefined ? insightsReading(authority, logger) : undefined,
       onBackgroundError: (message, err) => logger.error({ err }, message),
     },
     buildSettings(config),
@@ -470,6 +484,27 @@ async function configuredDriver(
   logger.warn(SINGLE_TENANT_WARNING);
   const driver = new LocalDriver({ dataDir: config.local.dir, buildkitd: config.local.buildkitd, ...pools });
   return { driver, leadership: null, start: () => driver.start() };
+}
+
+/**
+ * Builds' insights, read from their builders' BuildKit history with the broker's identity: only for
+ * the drivers that run buildkitd (one passed in by a test is a double and has none).
+ */
+function insightsReading(authority: CertificateAuthority, logger: Logger): BuildPorts["insights"] {
+  const identity = {
+    caPem: authority.caPem,
+    client: () =>
+      authority.issueBrokerClient(Math.min(Date.now() + INSIGHTS_IDENTITY_LIFETIME_MS, authority.notAfter)),
+  };
+  return {
+    reader: new BuildkitHistoryReader(identity, INSIGHTS_IDENTITY_LIFETIME_MS),
+    timeoutMs: INSIGHTS_TIMEOUT_MS,
+    onUnavailable: (buildId, err) =>
+      logger.warn(
+        { build: buildId, err: err instanceof Error ? err.message : String(err) },
+        "could not read the build's BuildKit history",
+      ),
+  };
 }
 
 /** The CA from files (production), from a folder made on first use, or a throw-away one in memory. */

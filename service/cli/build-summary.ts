@@ -1,4 +1,5 @@
 import type { Build } from "../client/api-client.js";
+import { insightsLine } from "../client/insights.js";
 import { duration, fields, secondsBetween } from "./format.js";
 
 /**
@@ -19,6 +20,7 @@ export function buildSummary(build: Build, now = Date.now()): string {
       "duration",
       `${duration(secondsBetween(build.createdAt, build.endedAt, now))}${build.endedAt ? "" : " so far"}`,
     ],
+    ["steps", build.insights && insightsLine(build.insights)],
   ]);
 }
 

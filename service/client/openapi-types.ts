@@ -561,6 +561,35 @@ export interface operations {
                 workflow: string | null;
                 run: string | null;
               } | null;
+              /** @description what the builder's BuildKit history says of the build's solves, read when the build ended; null until then, and for a build that had no builder */
+              insights: {
+                /**
+                 * @description `unavailable`: the builder's history could not be read in time (see `reason`); counts are 0
+                 * @enum {string}
+                 */
+                status: "read" | "unavailable";
+                reason: string | null;
+                /** @description BuildKit solves the build made (one per `docker buildx build`, and more for bake) */
+                solves: number;
+                /** @description the build's own steps (a Dockerfile's): BuildKit's count without the steps that load the build's inputs (`[internal] load build context`, `[context …]`), which run every build */
+                steps: number;
+                cachedSteps: number;
+                /** @description cachedSteps / steps; null without steps */
+                cacheHitRatio: number | null;
+                /** @description BuildKit's own count of the solves' steps, input loading included */
+                buildkitSteps: number;
+                /** @description the slowest steps that ran, slowest first (from the solves' traces) */
+                slowest: {
+                  /** @description the step as BuildKit names it, e.g. "[2/3] RUN make -j8" */
+                  name: string;
+                  seconds: number;
+                  cached: boolean;
+                }[];
+                /** @description the failed solves' errors */
+                errors: string[];
+                /** Format: date-time */
+                readAt: string;
+              } | null;
             }[];
           };
         };
@@ -686,6 +715,35 @@ export interface operations {
               ref: string | null;
               workflow: string | null;
               run: string | null;
+            } | null;
+            /** @description what the builder's BuildKit history says of the build's solves, read when the build ended; null until then, and for a build that had no builder */
+            insights: {
+              /**
+               * @description `unavailable`: the builder's history could not be read in time (see `reason`); counts are 0
+               * @enum {string}
+               */
+              status: "read" | "unavailable";
+              reason: string | null;
+              /** @description BuildKit solves the build made (one per `docker buildx build`, and more for bake) */
+              solves: number;
+              /** @description the build's own steps (a Dockerfile's): BuildKit's count without the steps that load the build's inputs (`[internal] load build context`, `[context …]`), which run every build */
+              steps: number;
+              cachedSteps: number;
+              /** @description cachedSteps / steps; null without steps */
+              cacheHitRatio: number | null;
+              /** @description BuildKit's own count of the solves' steps, input loading included */
+              buildkitSteps: number;
+              /** @description the slowest steps that ran, slowest first (from the solves' traces) */
+              slowest: {
+                /** @description the step as BuildKit names it, e.g. "[2/3] RUN make -j8" */
+                name: string;
+                seconds: number;
+                cached: boolean;
+              }[];
+              /** @description the failed solves' errors */
+              errors: string[];
+              /** Format: date-time */
+              readAt: string;
             } | null;
           };
         };
@@ -830,6 +888,35 @@ export interface operations {
               workflow: string | null;
               run: string | null;
             } | null;
+            /** @description what the builder's BuildKit history says of the build's solves, read when the build ended; null until then, and for a build that had no builder */
+            insights: {
+              /**
+               * @description `unavailable`: the builder's history could not be read in time (see `reason`); counts are 0
+               * @enum {string}
+               */
+              status: "read" | "unavailable";
+              reason: string | null;
+              /** @description BuildKit solves the build made (one per `docker buildx build`, and more for bake) */
+              solves: number;
+              /** @description the build's own steps (a Dockerfile's): BuildKit's count without the steps that load the build's inputs (`[internal] load build context`, `[context …]`), which run every build */
+              steps: number;
+              cachedSteps: number;
+              /** @description cachedSteps / steps; null without steps */
+              cacheHitRatio: number | null;
+              /** @description BuildKit's own count of the solves' steps, input loading included */
+              buildkitSteps: number;
+              /** @description the slowest steps that ran, slowest first (from the solves' traces) */
+              slowest: {
+                /** @description the step as BuildKit names it, e.g. "[2/3] RUN make -j8" */
+                name: string;
+                seconds: number;
+                cached: boolean;
+              }[];
+              /** @description the failed solves' errors */
+              errors: string[];
+              /** Format: date-time */
+              readAt: string;
+            } | null;
           };
         };
       };
@@ -934,6 +1021,35 @@ export interface operations {
               ref: string | null;
               workflow: string | null;
               run: string | null;
+            } | null;
+            /** @description what the builder's BuildKit history says of the build's solves, read when the build ended; null until then, and for a build that had no builder */
+            insights: {
+              /**
+               * @description `unavailable`: the builder's history could not be read in time (see `reason`); counts are 0
+               * @enum {string}
+               */
+              status: "read" | "unavailable";
+              reason: string | null;
+              /** @description BuildKit solves the build made (one per `docker buildx build`, and more for bake) */
+              solves: number;
+              /** @description the build's own steps (a Dockerfile's): BuildKit's count without the steps that load the build's inputs (`[internal] load build context`, `[context …]`), which run every build */
+              steps: number;
+              cachedSteps: number;
+              /** @description cachedSteps / steps; null without steps */
+              cacheHitRatio: number | null;
+              /** @description BuildKit's own count of the solves' steps, input loading included */
+              buildkitSteps: number;
+              /** @description the slowest steps that ran, slowest first (from the solves' traces) */
+              slowest: {
+                /** @description the step as BuildKit names it, e.g. "[2/3] RUN make -j8" */
+                name: string;
+                seconds: number;
+                cached: boolean;
+              }[];
+              /** @description the failed solves' errors */
+              errors: string[];
+              /** Format: date-time */
+              readAt: string;
             } | null;
           };
         };
@@ -1055,6 +1171,35 @@ export interface operations {
               ref: string | null;
               workflow: string | null;
               run: string | null;
+            } | null;
+            /** @description what the builder's BuildKit history says of the build's solves, read when the build ended; null until then, and for a build that had no builder */
+            insights: {
+              /**
+               * @description `unavailable`: the builder's history could not be read in time (see `reason`); counts are 0
+               * @enum {string}
+               */
+              status: "read" | "unavailable";
+              reason: string | null;
+              /** @description BuildKit solves the build made (one per `docker buildx build`, and more for bake) */
+              solves: number;
+              /** @description the build's own steps (a Dockerfile's): BuildKit's count without the steps that load the build's inputs (`[internal] load build context`, `[context …]`), which run every build */
+              steps: number;
+              cachedSteps: number;
+              /** @description cachedSteps / steps; null without steps */
+              cacheHitRatio: number | null;
+              /** @description BuildKit's own count of the solves' steps, input loading included */
+              buildkitSteps: number;
+              /** @description the slowest steps that ran, slowest first (from the solves' traces) */
+              slowest: {
+                /** @description the step as BuildKit names it, e.g. "[2/3] RUN make -j8" */
+                name: string;
+                seconds: number;
+                cached: boolean;
+              }[];
+              /** @description the failed solves' errors */
+              errors: string[];
+              /** Format: date-time */
+              readAt: string;
             } | null;
           };
         };

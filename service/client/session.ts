@@ -1,6 +1,7 @@
 import type { Writable } from "node:stream";
 import { type ApiClient, ApiError, type Build, type CacheVolume, type JobResult } from "./api-client.js";
 import { buildxBootstrapArgs, buildxCreateArgs, buildxRmArgs, docker } from "./docker.js";
+import { withInsights } from "./insights.js";
 import { keepAlive } from "./keeper.js";
 import { createKeyFiles, removeKeyFiles, writeCertificates } from "./keys.js";
 import { waitUntilReady } from "./wait.js";
@@ -151,7 +152,11 @@ export async function tearDown(
             warnings.push(`could not remove the buildx builder "${state.name}": ${err.message}`),
         )
       : null;
-  const build = state.buildId ? await completeBuild(client, state.buildId, result, warnings, o.log) : null;
+  const completed = state.buildId
+    ? await completeBuild(client, state.buildId, result, warnings, o.log)
+    : null;
+  // The service reads the builder's BuildKit history once the build ends: a few seconds.
+  const build = completed && (await withInsights(client, completed));
   const volume =
     build && build.cache.mode === "persistent"
       ? ((await client.listCacheVolumes(build.accountId).catch(() => [])).find(

@@ -65,5 +65,6 @@ export function draftBuild(
     run: ci?.run ?? null,
     runKey: confinedRun(principal) ?? null,
     cacheWrite: principal.cacheWrite ?? true,
+    insights: null,
   };
 }

@@ -5,7 +5,15 @@ import { concurrencyScope, volumeScope } from "./build-claims.js";
 import { applyEvent, type TransitionDeps } from "./build-transitions.js";
 import { billedEnd, buildEntry } from "./ledger.js";
 import { type BuildEvent, IllegalTransitionError } from "./lifecycle.js";
-import type { BuilderDriver, ClaimStore, Clock, RevocationBus, Telemetry } from "./ports.js";
+import { solvesOfBuild, summarizeSolves, unavailableInsights, type BuildInsights } from "./build-insights.js";
+import type {
+  BuildInsightsReader,
+  BuilderDriver,
+  ClaimStore,
+  Clock,
+  RevocationBus,
+  Telemetry,
+} from "./ports.js";
 
 /** How often an ending is retried when concurrent writers keep moving the build first. */
 const END_ATTEMPTS = 5;
@@ -20,6 +28,15 @@ export interface BuildEndsDeps extends TransitionDeps {
   clock: Clock;
   /** Starts a queued build that a released claim lets through. */
   advance: (buildId: string) => Promise<void>;
+  /**
+   * Reads the build's BuildKit history before its builder goes back, within `timeoutMs`; absent
+   * where builders are not BuildKit (the in-memory driver). `onUnavailable` hears why it failed.
+   */
+  insights?: {
+    reader: BuildInsightsReader;
+    timeoutMs: number;
+    onUnavailable: (buildId: string, err: unknown) => void;
+  };
 }
 
 /**
@@ -79,9 +96,59 @@ export class BuildEnds {
     this.deps.background.track(this.releaseBuilder(build, slot.waiting));
   }
 
+  /**
+   * Reads what BuildKit recorded of the build's solves and keeps it with the build. Never throws
+   * and never takes longer than the timeout: a failure is kept as `unavailable`, and reported.
+   */
+  private async recordInsights(build: Build, builderId: string): Promise<void> {
+    const { insights, clock, builds, driver } = this.deps;
+    // Only a build whose builder came up made solves; clients wait for insights of these alone.
+    if (build.endpoint === null || build.readyAt === null) return;
+    const window = { from: build.readyAt, to: build.endedAt ?? clock.now() };
+    const result = insights
+      ? await this.readInsights(insights, { builderId, endpoint: build.endpoint }, window, build.id)
+      : unavailableInsights(`the ${driver.name} driver's builders keep no BuildKit history`, clock.now());
+    await builds
+      .patch(build.id, build.state, { insights: result })
+      .catch((err) => this.deps.background.report("storing a build's insights failed", err));
+  }
+
+  private async readInsights(
+    insights: NonNullable<BuildEndsDeps["insights"]>,
+    builder: { builderId: string; endpoint: string },
+    window: { from: number; to: number },
+    buildId: string,
+  ): Promise<BuildInsights> {
+    const { clock } = this.deps;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`no answer within ${insights.timeoutMs} ms`)),
+        insights.timeoutMs,
+      );
+    });
+    try {
+      const records = await Promise.race([
+        // The reader's own limit comes first, so that it can give back what it has.
+        insights.reader.read(builder, window, insights.timeoutMs * 0.8),
+        timeout,
+      ]);
+      return summarizeSolves(solvesOfBuild(records, window), clock.now());
+    } catch (err) {
+      insights.onUnavailable(buildId, err);
+      return unavailableInsights(err instanceof Error ? err.message : String(err), clock.now());
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   private async releaseBuilder(build: Build, waiting: string[]): Promise<void> {
     const { driver, claims, clock } = this.deps;
-    if (build.builderId !== null) await driver.terminate(build.builderId, build.id);
+    if (build.builderId !== null) {
+      // Before the builder goes: a cold one takes its history with it.
+      await this.recordInsights(build, build.builderId);
+      await driver.terminate(build.builderId, build.id);
+    }
     // A build that never held the volume and never waited for it (it had no wait deadline to
     // queue with) has nothing there to give back.
     const touchedVolume = build.volumeFence !== null || build.waitDeadlineAt !== null;

@@ -2,7 +2,7 @@ import { AccountLimitsCache } from "./account-limits.js";
 import { BackgroundWork } from "./background-work.js";
 import type { ClaimSettings } from "./build-claims.js";
 import type { DraftSettings } from "./build-draft.js";
-import { BuildEnds } from "./build-ends.js";
+import { BuildEnds, type BuildEndsDeps } from "./build-ends.js";
 import { BuildEvents } from "./build-events.js";
 import { BuildRequests } from "./build-requests.js";
 import { BuildStarts } from "./build-starts.js";
@@ -45,6 +45,8 @@ export interface BuildPorts {
   driver: BuilderDriver;
   clock: Clock;
   telemetry: Telemetry;
+  /** Reads builds' BuildKit history as they end (BuildEnds); absent where builders are not BuildKit. */
+  insights?: BuildEndsDeps["insights"];
   /** Reports failures of background work (boots, cleanup) that no request is waiting on. */
   onBackgroundError?: (message: string, err: unknown) => void;
 }

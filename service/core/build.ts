@@ -1,3 +1,4 @@
+import type { BuildInsights } from "./build-insights.js";
 import type { BuildState } from "./lifecycle.js";
 
 export type CacheRequest = "wait" | "cold";
@@ -59,6 +60,8 @@ export interface Build {
   runKey: string | null;
   /** False when the credential may not write the warm cache: the build gets a cold builder. */
   cacheWrite: boolean;
+  /** What BuildKit's history says of the build's solves, read once it ended; null until then. */
+  insights: BuildInsights | null;
 }
 
 /** The fields a transition may change besides `state`. */

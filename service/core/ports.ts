@@ -4,6 +4,7 @@
  */
 import type { Account, AgentToken, CiRun, PlanLimits } from "./accounts.js";
 import type { Build, BuilderTier, BuildPatch } from "./build.js";
+import type { SolveRecord } from "./build-insights.js";
 import type { BuildState, StateChange } from "./lifecycle.js";
 import type { Shape } from "./catalog.js";
 import type { LedgerEntry, Volume } from "./ledger.js";
@@ -247,6 +248,18 @@ export interface FleetReport {
   /** Volumes whose data is gone (their node is), already removed from the cluster. */
   lost: Array<{ accountId: string; name: string; reason: string }>;
   placed: PlacedVolume[];
+}
+
+/**
+ * Reads a builder's BuildKit build history: the solves it started within `window` (epoch ms), with
+ * their steps where the builder has them. Gives up (rejects) after `timeoutMs`.
+ */
+export interface BuildInsightsReader {
+  read(
+    builder: { builderId: string; endpoint: string },
+    window: { from: number; to: number },
+    timeoutMs: number,
+  ): Promise<SolveRecord[]>;
 }
 
 /** Counters and gauges the core reports; the Prometheus adapter implements it. */

@@ -80,6 +80,40 @@ export const ListBuildsQuery = z.object({
   limit: z.coerce.number().int().min(1).max(500).default(50),
 });
 
+const StepTiming = z.object({
+  name: z.string().describe('the step as BuildKit names it, e.g. "[2/3] RUN make -j8"'),
+  seconds: z.number(),
+  cached: z.boolean(),
+});
+
+export const BuildInsights = z.object({
+  status: z
+    .enum(["read", "unavailable"])
+    .describe("`unavailable`: the builder's history could not be read in time (see `reason`); counts are 0"),
+  reason: z.string().nullable(),
+  solves: z
+    .number()
+    .int()
+    .describe("BuildKit solves the build made (one per `docker buildx build`, and more for bake)"),
+  steps: z
+    .number()
+    .int()
+    .describe(
+      "the build's own steps (a Dockerfile's): BuildKit's count without the steps that load the build's inputs (`[internal] load build context`, `[context …]`), which run every build",
+    ),
+  cachedSteps: z.number().int(),
+  cacheHitRatio: z.number().nullable().describe("cachedSteps / steps; null without steps"),
+  buildkitSteps: z
+    .number()
+    .int()
+    .describe("BuildKit's own count of the solves' steps, input loading included"),
+  slowest: z
+    .array(StepTiming)
+    .describe("the slowest steps that ran, slowest first (from the solves' traces)"),
+  errors: z.array(z.string()).describe("the failed solves' errors"),
+  readAt: z.iso.datetime(),
+});
+
 export const Build = z.object({
   id: z.string(),
   accountId: z.string(),
@@ -132,6 +166,9 @@ export const Build = z.object({
     })
     .nullable()
     .describe("the CI run whose OIDC credential admitted the build; null for an agent token"),
+  insights: BuildInsights.nullable().describe(
+    "what the builder's BuildKit history says of the build's solves, read when the build ended; null until then, and for a build that had no builder",
+  ),
 });
 
 export type BrokerInfo = z.infer<typeof Build>["broker"];
@@ -248,6 +285,7 @@ export function buildJson(
       build.repository === null && build.ref === null && build.workflow === null && build.run === null
         ? null
         : { repository: build.repository, ref: build.ref, workflow: build.workflow, run: build.run },
+    insights: build.insights && { ...build.insights, readAt: iso(build.insights.readAt)! },
   };
 }
 

@@ -31,6 +31,7 @@ function build(over: Partial<Build> = {}): Build {
     bytesIn: 0,
     bytesOut: 0,
     ci: null,
+    insights: null,
     ...over,
   };
 }

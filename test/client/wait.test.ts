@@ -27,6 +27,7 @@ function build(over: Partial<Build> = {}): Build {
     bytesIn: 0,
     bytesOut: 0,
     ci: null,
+    insights: null,
     ...over,
   };
 }

@@ -42,6 +42,7 @@ const COLUMNS = {
   run: "run",
   runKey: "run_key",
   cacheWrite: "cache_write",
+  insights: "insights",
 } as const satisfies Record<keyof Build, string>;
 
 const TIMESTAMPS = new Set<keyof Build>([
@@ -181,7 +182,7 @@ function updateStatement(
 function toColumn(field: keyof Build, value: unknown): unknown {
   if (value === null || value === undefined) return null;
   if (TIMESTAMPS.has(field)) return new Date(value as number);
-  if (field === "labels") return JSON.stringify(value);
+  if (field === "labels" || field === "insights") return JSON.stringify(value);
   return value;
 }
 
