@@ -27,7 +27,13 @@ import {
 import type { ReconcilePass } from "./core/reconcile-pass.js";
 import type { StorageAccrual } from "./core/storage-accrual.js";
 import { builderCredentials } from "./core/builder-credentials.js";
-import type { BuilderCredentials, BuilderDriver, Clock, DriverEvents } from "./core/ports.js";
+import type {
+  BuildInsightsReader,
+  BuilderCredentials,
+  BuilderDriver,
+  Clock,
+  DriverEvents,
+} from "./core/ports.js";
 import { type AppDeps, createApp } from "./http/app.js";
 import { Metrics } from "./http/metrics.js";
 import { type Leadership, Reconciler } from "./reconciler.js";
@@ -111,6 +117,11 @@ export interface ServiceOverrides {
   driver?: BuilderDriver | ((context: DriverContext) => BuilderDriver);
   /** Who reconciles, beside a driver passed in (tests run replicas on one fake cluster). */
   leadership?: Leadership & { start(): void; stop(): Promise<void> };
+  /**
+   * Reads ended builds' BuildKit history instead of the gRPC reader, within `timeoutMs`; null for
+   * none. By default the configured drivers get the gRPC reader, and a driver passed in none.
+   */
+  insights?: { reader: BuildInsightsReader; timeoutMs?: number } | null;
 }
 
 export interface DriverContext {
@@ -175,7 +186,7 @@ async function compose(
       driver: fleet.driver,
       clock,
       telemetry: metrics,
-      insights: overrides.driver === undefined ? insightsReading(authority, logger) : undefined,
+      insights: insightsReading(overrides, authority, logger),
       onBackgroundError: (message, err) => logger.error({ err }, message),
     },
     buildSettings(config),
@@ -490,15 +501,21 @@ async function configuredDriver(
  * Builds' insights, read from their builders' BuildKit history with the broker's identity: only for
  * the drivers that run buildkitd (one passed in by a test is a double and has none).
  */
-function insightsReading(authority: CertificateAuthority, logger: Logger): BuildPorts["insights"] {
+function insightsReading(
+  overrides: ServiceOverrides,
+  authority: CertificateAuthority,
+  logger: Logger,
+): BuildPorts["insights"] {
+  if (overrides.insights === null || (overrides.insights === undefined && overrides.driver !== undefined))
+    return undefined;
   const identity = {
     caPem: authority.caPem,
     client: () =>
       authority.issueBrokerClient(Math.min(Date.now() + INSIGHTS_IDENTITY_LIFETIME_MS, authority.notAfter)),
   };
   return {
-    reader: new BuildkitHistoryReader(identity, INSIGHTS_IDENTITY_LIFETIME_MS),
-    timeoutMs: INSIGHTS_TIMEOUT_MS,
+    reader: overrides.insights?.reader ?? new BuildkitHistoryReader(identity, INSIGHTS_IDENTITY_LIFETIME_MS),
+    timeoutMs: overrides.insights?.timeoutMs ?? INSIGHTS_TIMEOUT_MS,
     onUnavailable: (buildId, err) =>
       logger.warn(
         { build: buildId, err: err instanceof Error ? err.message : String(err) },
