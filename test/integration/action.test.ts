@@ -77,6 +77,8 @@ describeReal("the Action with real buildx and buildkitd", () => {
       const after = await run("docker", ["buildx", "ls"], { env: docker });
       expect(after.stdout).not.toContain(name);
       expect(job.summary).toMatch(/warm|cold|idle/);
+      // Post waited for the service to read the builder's BuildKit history: the build's one step ran.
+      expect(job.summary).toContain("<td>Build steps</td><td>1 step, 0 cached (0%)");
     } finally {
       job.cleanUp();
     }
