@@ -90,6 +90,7 @@ export class BuildRequests {
       now,
     );
     telemetry.admission(claimed.ok ? "admitted" : "queued");
+    this.deps.events.changed(build.id);
     if (claimed.ok) starts.bootInBackground(build);
     return this.view(build);
   }
