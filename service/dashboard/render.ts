@@ -65,7 +65,7 @@ ${volumes(view.volumes, view.canReset, q)}
 </section>
 <section id="usage-section">
 <h2>Usage this month</h2>
-<p id="usage-summary">${view.usage.buildMinutes} of ${view.usage.quotaMinutes} build minutes · ${view.usage.storageGiBHours} GiB-hours of cache storage</p>
+<p id="usage-summary">${oneDecimal(view.usage.buildMinutes)} of ${view.usage.quotaMinutes} build minutes · ${oneDecimal(view.usage.storageGiBHours)} GiB-hours of cache storage</p>
 <div class="chart"><canvas id="usage-chart" aria-label="Build minutes and storage GiB-hours by day" role="img"></canvas></div>
 </section>
 <section id="trust-section">
@@ -77,6 +77,8 @@ ${trust(view.trust)}
     '<script src="/dashboard/app.js" defer></script>',
   );
 }
+
+const oneDecimal = (n: number) => String(Math.round(n * 10) / 10);
 
 function picker(view: DashboardView): string {
   return `<form id="picker" method="get" action="/dashboard"><label>account <select name="account">${view.accounts

@@ -1,5 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { chromium, type Browser, type Page } from "playwright-core";
+import { randomUUID } from "node:crypto";
+import { PostgresLedgerStore } from "../../service/adapters/postgres/ledger.js";
+import { HOUR_MS } from "../../service/core/ledger.js";
 import { MemoryDriver } from "../doubles/memory-driver.js";
 import { http, startTestService, type TestService } from "../harness/context.js";
 import { CHROMIUM, chromiumMissing, SCREENSHOTS, screenshotPath, signInLink } from "./support.js";
@@ -24,6 +27,7 @@ suite("the dashboard in chromium", () => {
     const driver = new MemoryDriver({ clock: { now: () => Date.now() }, bootMs: 1500 });
     service = await startTestService({}, { driver });
     account = await service.account();
+    await seedUsage(service, account.id);
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"] });
   });
 
@@ -167,3 +171,38 @@ suite("the dashboard in chromium", () => {
     expect(res.status).toBe(200);
   }
 });
+
+/** Earlier days of this month's usage (build minutes, storage hours), so the chart has bars to draw. */
+async function seedUsage(service: TestService, accountId: string): Promise<void> {
+  const now = Date.now();
+  const today = Math.floor(now / 86_400_000) * 86_400_000;
+  const monthStart = Date.UTC(new Date(now).getUTCFullYear(), new Date(now).getUTCMonth(), 1);
+  const ledger = new PostgresLedgerStore(service.pool);
+  for (let day = monthStart, i = 0; day < today; day += 86_400_000, i++) {
+    const minutes = 20 + ((i * 37) % 60);
+    await ledger.append([
+      {
+        key: `build:${randomUUID()}`,
+        kind: "build",
+        accountId,
+        buildId: randomUUID(),
+        shape: "small",
+        startedAt: day + 9 * HOUR_MS,
+        endedAt: day + 9 * HOUR_MS + minutes * 60_000,
+        quantity: minutes * 60,
+        unit: "seconds",
+        endReason: "completed",
+      },
+      {
+        key: `storage:${randomUUID()}`,
+        kind: "storage",
+        accountId,
+        volumeId: randomUUID(),
+        startedAt: day + 10 * HOUR_MS,
+        endedAt: day + 11 * HOUR_MS,
+        quantity: 20 + i,
+        unit: "gib-hours",
+      },
+    ]);
+  }
+}
