@@ -125,6 +125,12 @@ export class Dashboard {
     return buildRow(build, this.deps.clock.now());
   }
 
+  /** The builds' rows, newest first, as the page lists them. */
+  async rows(grant: DashboardGrant, account: Account): Promise<BuildRow[]> {
+    const now = this.deps.clock.now();
+    return (await this.builds(grant, account)).map((b) => buildRow(b, now));
+  }
+
   /** Resets a volume with the API's rules (the session's cacheWrite, the volume's lease). */
   async reset(grant: DashboardGrant, account: Account, name: string): Promise<void> {
     await this.deps.volumes.reset(account, name, { cacheWrite: grant.cacheWrite });

@@ -94,7 +94,7 @@ export function dashboardRouter({ access, dashboard, events }: DashboardRouteDep
             res.end();
             return;
           }
-          for (const row of (await dashboard.view(grant, account)).builds.reverse()) send(row, row.id);
+          for (const row of (await dashboard.rows(grant, account)).reverse()) send(row, row.id);
         })
         .catch(() => undefined);
     }, RESYNC_MS);
