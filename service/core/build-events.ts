@@ -14,13 +14,17 @@ export class BuildEvents {
     this.emitter.setMaxListeners(0);
   }
 
-  changed(buildId: string): void {
+  /** `accountId`, when the caller has it, lets watchers skip other accounts' builds unread. */
+  changed(buildId: string, accountId?: string): void {
     this.emitter.emit(buildId);
-    this.emitter.emit(ANY, buildId);
+    this.emitter.emit(ANY, buildId, accountId);
   }
 
-  /** Calls `listener` with the id of every build that changes in this process; returns how to stop. */
-  watch(listener: (buildId: string) => void): () => void {
+  /**
+   * Calls `listener` with the id (and, when known, the account) of every build that changes in
+   * this process; returns how to stop.
+   */
+  watch(listener: (buildId: string, accountId: string | undefined) => void): () => void {
     this.emitter.on(ANY, listener);
     return () => this.emitter.off(ANY, listener);
   }

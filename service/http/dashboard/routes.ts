@@ -77,7 +77,8 @@ export function dashboardRouter({ access, dashboard, events }: DashboardRouteDep
       res.write(`event: build\ndata: ${json}\n\n`);
     };
     let queue = Promise.resolve();
-    const stop = events.watch((buildId) => {
+    const stop = events.watch((buildId, accountId) => {
+      if (accountId !== undefined && accountId !== account.id) return;
       // In order, one read at a time: a build's later change is never overtaken by an earlier one.
       queue = queue
         .then(async () => {
