@@ -11,13 +11,15 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN --mount=type=cache,target=/root/.npm npm ci --omit=dev --ignore-scripts --no-audit --no-fund
 
-# The build needs only esbuild (dependencies are not bundled), at the version package-lock.json pins.
+# The build needs only esbuild (dependencies are not bundled) and chart.js (bundled into the
+# dashboard's script for the browser), at the versions package-lock.json pins.
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 COPY package.json package-lock.json tsconfig.json ./
 RUN --mount=type=cache,target=/root/.npm \
-    npm install --prefix /opt/build-tools --no-save --ignore-scripts --no-audit --no-fund \
-      "esbuild@$(node -p 'require("./package-lock.json").packages["node_modules/esbuild"].version')" \
+    pinned() { node -p "require('./package-lock.json').packages['node_modules/$1'].version"; } \
+ && npm install --prefix /opt/build-tools --no-save --ignore-scripts --no-audit --no-fund \
+      "esbuild@$(pinned esbuild)" "chart.js@$(pinned chart.js)" \
  && ln -s /opt/build-tools/node_modules node_modules
 COPY scripts/build-service.ts ./scripts/
 COPY service ./service

@@ -1276,7 +1276,8 @@ var OPERATIONS = {
   completeBuild: ["POST", "/api/v1/builds/{id}/complete"],
   listCacheVolumes: ["GET", "/api/v1/accounts/{account}/cache-volumes"],
   resetCacheVolume: ["DELETE", "/api/v1/accounts/{account}/cache-volumes/{name}"],
-  getUsage: ["GET", "/api/v1/accounts/{account}/usage"]
+  getUsage: ["GET", "/api/v1/accounts/{account}/usage"],
+  createDashboardLink: ["POST", "/api/v1/dashboard/links"]
 };
 var ApiError = class extends Error {
   constructor(message, status, kind, problem = null, retryAfterSeconds = null) {
@@ -1340,6 +1341,11 @@ var ApiClient = class {
   usage(account, range = {}) {
     const query = Object.fromEntries(Object.entries(range).filter(([, v]) => v !== void 0));
     return this.call("getUsage", { account }, void 0, { query });
+  }
+  /** A one-time sign-in link to the dashboard: the service's URL with the path it returns. */
+  async dashboardLink() {
+    const link = await this.call("createDashboardLink", {});
+    return { ...link, url: this.serverUrl + link.path };
   }
   async call(op, params, body, opts = {}) {
     const [method, template] = OPERATIONS[op];

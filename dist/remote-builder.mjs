@@ -54,7 +54,7 @@ var init_package = __esm({
         start: "exec node bin/remote-builder.js serve",
         pretest: "bash scripts/setup.sh",
         test: "npm run typecheck && npm run test:jest && npm run test:soak",
-        typecheck: "tsc --noEmit",
+        typecheck: "tsc --noEmit && tsc --noEmit -p service/dashboard/client",
         "test:jest": "node --experimental-vm-modules --no-warnings=ExperimentalWarning node_modules/jest/bin/jest.js",
         lint: "eslint . && npm run lint:cycles && prettier --check .",
         "lint:cycles": "dpdm --no-warning --no-tree --no-progress --exit-code circular:1 'service/**/*.ts' 'action/**/*.ts'",
@@ -101,6 +101,7 @@ var init_package = __esm({
         "@types/pg": "^8.23.1",
         ajv: "^8.20.0",
         "ajv-formats": "^3.0.1",
+        "chart.js": "^4.6.1",
         dpdm: "^4.3.0",
         esbuild: "^0.28.2",
         eslint: "^9.39.5",
@@ -109,6 +110,7 @@ var init_package = __esm({
         "kubernetes-models": "^5.1.0",
         node: "24.21.0",
         "openapi-typescript": "^7.13.0",
+        "playwright-core": "^1.65.2",
         prettier: "^3.10.1",
         "ts-jest": "^29.4.15",
         tsx: "^4.23.15",
@@ -357,7 +359,8 @@ var init_api_client = __esm({
       completeBuild: ["POST", "/api/v1/builds/{id}/complete"],
       listCacheVolumes: ["GET", "/api/v1/accounts/{account}/cache-volumes"],
       resetCacheVolume: ["DELETE", "/api/v1/accounts/{account}/cache-volumes/{name}"],
-      getUsage: ["GET", "/api/v1/accounts/{account}/usage"]
+      getUsage: ["GET", "/api/v1/accounts/{account}/usage"],
+      createDashboardLink: ["POST", "/api/v1/dashboard/links"]
     };
     ApiError = class extends Error {
       constructor(message, status, kind, problem = null, retryAfterSeconds = null) {
@@ -416,6 +419,11 @@ var init_api_client = __esm({
       usage(account, range = {}) {
         const query = Object.fromEntries(Object.entries(range).filter(([, v]) => v !== void 0));
         return this.call("getUsage", { account }, void 0, { query });
+      }
+      /** A one-time sign-in link to the dashboard: the service's URL with the path it returns. */
+      async dashboardLink() {
+        const link = await this.call("createDashboardLink", {});
+        return { ...link, url: this.serverUrl + link.path };
       }
       async call(op, params, body, opts = {}) {
         const [method, template] = OPERATIONS[op];
@@ -2260,6 +2268,99 @@ ${EXIT_CODES_HELP}`,
   }
 });
 
+// service/cli/dashboard.ts
+var dashboard_exports = {};
+__export(dashboard_exports, {
+  dashboardCommand: () => dashboardCommand
+});
+import { spawn as spawn3 } from "node:child_process";
+import { accessSync, constants as constants3 } from "node:fs";
+import { delimiter as delimiter2, join as join5 } from "node:path";
+function openInBrowser(url) {
+  const opener = ["xdg-open", "open"].find(onPath);
+  if (!opener) return;
+  try {
+    const child2 = spawn3(opener, [url], { detached: true, stdio: "ignore" });
+    child2.on("error", () => void 0);
+    child2.unref();
+  } catch {
+  }
+}
+function onPath(name) {
+  return (process.env.PATH ?? "").split(delimiter2).some((dir) => {
+    try {
+      accessSync(join5(dir, name), constants3.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
+var DASHBOARD, dashboardCommand;
+var init_dashboard = __esm({
+  "service/cli/dashboard.ts"() {
+    "use strict";
+    init_api_client();
+    init_command();
+    init_http2();
+    init_id_token();
+    DASHBOARD = {
+      name: "dashboard",
+      help: `Usage: remote-builder dashboard [options]
+
+Prints a one-time sign-in link to the account's dashboard (builds, cache volumes, this month's
+usage, trust relationships) and opens it in a browser where it can (xdg-open or open). The link
+works once, for a few minutes; it becomes a session of an hour. An admin's link (--admin) sees
+every account.
+
+Options:
+  --server URL          the service (RB_SERVER_URL; default http://127.0.0.1:8080)
+  --token T             the account's agent token (RB_TOKEN); without one, the CI's OIDC
+                        identity token is exchanged
+  --account HANDLE      the account to act for, when several trust the CI job
+  --audience A          the audience to ask the CI's identity token for (default remote-builder)
+  --admin               sign in as the admin, with --admin-token, RB_ADMIN_TOKEN or
+                        .data/admin-token
+  --admin-token T       the admin token (implies --admin)
+  --no-open             only print the link
+  --json                print the API's JSON and the link's URL, for scripts
+  -h, --help            print this help
+
+Example:
+  RB_TOKEN=rba_\u2026 remote-builder dashboard --server https://builders.example.com
+
+${EXIT_CODES_HELP}`,
+      options: {
+        server: { type: "string" },
+        token: { type: "string" },
+        account: { type: "string" },
+        audience: { type: "string", default: "remote-builder" },
+        admin: { type: "boolean" },
+        "admin-token": { type: "string" },
+        "no-open": { type: "boolean" }
+      },
+      allowPositionals: true
+    };
+    dashboardCommand = command(DASHBOARD, async ({ values, positionals }) => {
+      if (positionals.length > 0) {
+        throw new UsageError(`\`remote-builder dashboard\` takes no argument "${positionals[0]}"`);
+      }
+      const server = serverUrl(values.server);
+      const asAdmin = values.admin === true || values["admin-token"] !== void 0;
+      const client = new ApiClient({
+        serverUrl: server,
+        auth: asAdmin ? staticToken(adminToken(values["admin-token"])) : cliCredential(server, values),
+        userAgent: "remote-builder-cli/1"
+      });
+      const link = await client.dashboardLink();
+      printResult(values.json, link, (l) => `${l.url}
+(works once, until ${l.expiresAt})`);
+      if (values["no-open"] !== true) openInBrowser(link.url);
+      return 0;
+    });
+  }
+});
+
 // service/cli/job-main.ts
 init_command();
 
@@ -2272,6 +2373,7 @@ var JOB_COMMANDS = {
   status: lazily(async () => (await Promise.resolve().then(() => (init_builder(), builder_exports))).statusCommand),
   cache: lazily(async () => (await Promise.resolve().then(() => (init_cache(), cache_exports))).cacheCommand),
   usage: lazily(async () => (await Promise.resolve().then(() => (init_usage(), usage_exports))).usageCommand),
+  dashboard: lazily(async () => (await Promise.resolve().then(() => (init_dashboard(), dashboard_exports))).dashboardCommand),
   "keep-alive": lazily(async () => (await Promise.resolve().then(() => (init_builder(), builder_exports))).keepAliveCommand)
 };
 var JOB_COMMANDS_HELP = `In a CI job:
@@ -2279,7 +2381,8 @@ var JOB_COMMANDS_HELP = `In a CI job:
   finish     hand the builder back with the job's result
   status     where this job's build stands
   cache      list the account's cache volumes, or reset one
-  usage      the account's build minutes, cache GiB-hours and costs`;
+  usage      the account's build minutes, cache GiB-hours and costs
+  dashboard  a one-time sign-in link to the account's dashboard (opened where it can be)`;
 var HELP_FOOTER = `Every command takes --help, and --json to print its result as JSON for scripts.
 remote-builder --version (or remote-builder version) prints the version.
 

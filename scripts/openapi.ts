@@ -12,7 +12,9 @@ import type { BuildRequests } from "../service/core/build-requests.js";
 import type { OidcExchange } from "../service/core/oidc-exchange.js";
 import type { TrustService } from "../service/core/trust-service.js";
 import type { VolumeService } from "../service/core/volume-service.js";
-import type { AccountStore, LedgerStore } from "../service/core/ports.js";
+import type { AccountStore, BuildStore, LedgerStore } from "../service/core/ports.js";
+import type { BuildEvents } from "../service/core/build-events.js";
+import type { DashboardAccess } from "../service/core/dashboard-access.js";
 import { type AppDeps, routeTable } from "../service/http/app.js";
 import { Metrics } from "../service/http/metrics.js";
 import { openApiDocument } from "../service/http/openapi.js";
@@ -46,6 +48,7 @@ export function inertAppDeps(): AppDeps {
     claimLeaseMs: 0,
     readiness: {},
     version: VERSION,
+    dashboard: { access: {} as DashboardAccess, builds: {} as BuildStore, events: {} as BuildEvents },
   };
 }
 

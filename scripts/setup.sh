@@ -31,6 +31,8 @@ command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v redis-cli >/dev/null 2>&1 || missing+=(redis-tools)
 have_postgres || missing+=(postgresql)
 command -v kubectl >/dev/null 2>&1 || missing+=(kubernetes-client) # kubectl kustomize renders deploy/ in test/deploy
+# The dashboard's tests drive a real browser: Debian's chromium, through playwright-core.
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 # Where upstream BuildKit is at hand (../shared/tools/buildkit, as in CI), the tests run it for real:
 # buildkitd's OCI worker needs runc, builds get a network namespace of their own through the CNI
 # plugins and iptables, and the tests' base image is Debian's static busybox.

@@ -52,6 +52,8 @@ import { RedisKeySetBackup } from "./adapters/redis/jwks-backup.js";
 import { OidcExchange } from "./core/oidc-exchange.js";
 import { VolumeService } from "./core/volume-service.js";
 import { TrustService } from "./core/trust-service.js";
+import { DashboardAccess } from "./core/dashboard-access.js";
+import { RedisDashboardSessions } from "./adapters/redis/dashboard-sessions.js";
 
 export const VERSION = "0.1.0";
 
@@ -238,6 +240,7 @@ function createStores(config: Config, { logger, redis, pool }: Infrastructure) {
     revocations: new RedisRevocations(redis, keys),
     credentials: new RedisCredentialStore(redis, keys),
     keySetBackup: new RedisKeySetBackup(redis, keys),
+    dashboardSessions: new RedisDashboardSessions(redis, keys),
   };
 }
 
@@ -394,6 +397,16 @@ function appDeps(parts: Parts, broker: BrokerInfo): AppDeps {
     claimLeaseMs: config.claimLeaseMs,
     readiness: { redis: () => infra.redis.ping(), postgres: () => infra.pool.query("SELECT 1") },
     version: VERSION,
+    dashboard: {
+      access: new DashboardAccess({
+        sessions: stores.dashboardSessions,
+        clock: infra.clock,
+        linkTtlMs: config.dashboard.linkTtlMs,
+        sessionTtlMs: config.dashboard.sessionTtlMs,
+      }),
+      builds: stores.buildStore,
+      events: parts.builds.events,
+    },
   };
 }
 

@@ -18,6 +18,7 @@ export const JOB_COMMANDS: Record<string, CommandRun> = {
   status: lazily(async () => (await import("./builder.js")).statusCommand),
   cache: lazily(async () => (await import("./cache.js")).cacheCommand),
   usage: lazily(async () => (await import("./usage.js")).usageCommand),
+  dashboard: lazily(async () => (await import("./dashboard.js")).dashboardCommand),
   "keep-alive": lazily(async () => (await import("./builder.js")).keepAliveCommand),
 };
 
@@ -26,7 +27,8 @@ export const JOB_COMMANDS_HELP = `In a CI job:
   finish     hand the builder back with the job's result
   status     where this job's build stands
   cache      list the account's cache volumes, or reset one
-  usage      the account's build minutes, cache GiB-hours and costs`;
+  usage      the account's build minutes, cache GiB-hours and costs
+  dashboard  a one-time sign-in link to the account's dashboard (opened where it can be)`;
 
 export const HELP_FOOTER = `Every command takes --help, and --json to print its result as JSON for scripts.
 remote-builder --version (or remote-builder version) prints the version.

@@ -22,6 +22,7 @@ export type CreateBuild = BodyOf<"createBuild">;
 export type Credential = ResponseOf<"exchangeOidcToken">;
 export type CacheVolume = ResponseOf<"resetCacheVolume">;
 export type Usage = ResponseOf<"getUsage">;
+export type DashboardLink = ResponseOf<"createDashboardLink">;
 export type JobResult = BodyOf<"completeBuild">["result"];
 
 export const OPERATIONS = {
@@ -33,6 +34,7 @@ export const OPERATIONS = {
   listCacheVolumes: ["GET", "/api/v1/accounts/{account}/cache-volumes"],
   resetCacheVolume: ["DELETE", "/api/v1/accounts/{account}/cache-volumes/{name}"],
   getUsage: ["GET", "/api/v1/accounts/{account}/usage"],
+  createDashboardLink: ["POST", "/api/v1/dashboard/links"],
 } as const satisfies { [Op in keyof operations]?: readonly [string, string] };
 
 type Operation = keyof typeof OPERATIONS;
@@ -125,6 +127,12 @@ export class ApiClient {
   usage(account: string, range: { from?: string; to?: string } = {}): Promise<Usage> {
     const query = Object.fromEntries(Object.entries(range).filter(([, v]) => v !== undefined));
     return this.call("getUsage", { account }, undefined, { query });
+  }
+
+  /** A one-time sign-in link to the dashboard: the service's URL with the path it returns. */
+  async dashboardLink(): Promise<DashboardLink & { url: string }> {
+    const link = await this.call("createDashboardLink", {});
+    return { ...link, url: this.serverUrl + link.path };
   }
 
   private async call<Op extends Operation>(

@@ -344,6 +344,23 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  "/api/v1/dashboard/links": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** A one-time sign-in link to the account's dashboard (the admin token's link sees every account) */
+    post: operations["createDashboardLink"];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -358,6 +375,7 @@ export interface components {
         | "https://remote-builder.tuist.dev/problems/token-replayed"
         | "https://remote-builder.tuist.dev/problems/wrong-audience"
         | "https://remote-builder.tuist.dev/problems/unknown-issuer"
+        | "https://remote-builder.tuist.dev/problems/sign-in-link-invalid"
         | "https://remote-builder.tuist.dev/problems/admin-required"
         | "https://remote-builder.tuist.dev/problems/feature-disabled"
         | "https://remote-builder.tuist.dev/problems/shape-not-allowed"
@@ -2467,6 +2485,43 @@ export interface operations {
       };
       /** @description not-found: Not found */
       404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+    };
+  };
+  createDashboardLink: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The link's path and expiry */
+      201: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": {
+            /** @description the one-time sign-in path, to open on this service's URL */
+            path: string;
+            /**
+             * Format: date-time
+             * @description the link works once, until then
+             */
+            expiresAt: string;
+          };
+        };
+      };
+      /** @description unauthorized: A valid bearer token is required */
+      401: {
         headers: {
           [name: string]: unknown;
         };

@@ -270,6 +270,20 @@ export const DECLARATIONS = {
     z.coerce.number().int().min(50).default(1000),
     "the reconcile loop's period",
   ),
+  dashboard: {
+    linkTtlMs: variable(
+      "RB_DASHBOARD_LINK_TTL_SECONDS",
+      z.coerce.number().int().min(1).max(3600).default(300),
+      "how long a dashboard sign-in link (`remote-builder dashboard`) works; it works once",
+      { convert: toMs },
+    ),
+    sessionTtlMs: variable(
+      "RB_DASHBOARD_SESSION_TTL_SECONDS",
+      z.coerce.number().int().min(60).max(86_400).default(3600),
+      "how long the dashboard's session cookie lives once a link is used",
+      { convert: toMs },
+    ),
+  },
   broker,
   /** Where the CA comes from: files (production), a folder made on first use, or memory (tests). */
   ca: derived(

@@ -38,6 +38,11 @@ export class AccountService {
   }
 
   /** Changing the plan resets the limits to the new plan's, unless the update sets them too. */
+  /** Account handles in order, at most `limit`. */
+  handles(limit: number): Promise<string[]> {
+    return this.accounts.handles(limit);
+  }
+
   async update(ref: string, update: AccountUpdate): Promise<Account> {
     const account = await this.get(ref);
     const limits = update.plan !== undefined ? this.planOf(update.plan) : {};

@@ -1,8 +1,11 @@
 import { EventEmitter } from "node:events";
 
+/** The event every change is also emitted under (a symbol: no build id can collide with it). */
+const ANY = Symbol("any build");
+
 /**
  * Wakes long polls in this process when a build changes. Other replicas' changes are seen by the
- * poll's periodic re-read, so this is a latency optimisation, never the source of truth.
+ * poll's periodic re-read (and the dashboard's periodic refresh), so this is a latency optimisation, never the source of truth.
  */
 export class BuildEvents {
   private readonly emitter = new EventEmitter();
@@ -11,8 +14,19 @@ export class BuildEvents {
     this.emitter.setMaxListeners(0);
   }
 
-  changed(buildId: string): void {
+  /** `accountId`, when the caller has it, lets watchers skip other accounts' builds unread. */
+  changed(buildId: string, accountId?: string): void {
     this.emitter.emit(buildId);
+    this.emitter.emit(ANY, buildId, accountId);
+  }
+
+  /**
+   * Calls `listener` with the id (and, when known, the account) of every build that changes in
+   * this process; returns how to stop.
+   */
+  watch(listener: (buildId: string, accountId: string | undefined) => void): () => void {
+    this.emitter.on(ANY, listener);
+    return () => this.emitter.off(ANY, listener);
   }
 
   /** Resolves on the next change of `buildId`, or after `ms`, or when any of `signals` aborts. */

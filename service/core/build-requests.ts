@@ -90,6 +90,7 @@ export class BuildRequests {
       now,
     );
     telemetry.admission(claimed.ok ? "admitted" : "queued");
+    this.deps.events.changed(build.id, build.accountId);
     if (claimed.ok) starts.bootInBackground(build);
     return this.view(build);
   }
@@ -178,7 +179,7 @@ export class BuildRequests {
     // as activity.
     if (accepts(build.state, event)) return applyEvent(this.deps, build, event, patch);
     const touched = await builds.patch(buildId, build.state, patch);
-    if (touched) events.changed(buildId);
+    if (touched) events.changed(buildId, touched.accountId);
     return touched;
   }
 

@@ -60,6 +60,8 @@ export interface BuildServices {
   storage: StorageAccrual;
   /** Boots and releases that no request waits on; `drain()` waits for them. */
   background: BackgroundWork;
+  /** Every build change this process makes (the dashboard's live list). */
+  events: BuildEvents;
 }
 
 /**
@@ -85,5 +87,6 @@ export function createBuildServices(ports: BuildPorts, settings: BuildSettings):
     reconcilePass: new ReconcilePass(ports, { starts, ends, waiters, storage }, settings),
     storage,
     background,
+    events,
   };
 }

@@ -28,6 +28,6 @@ export async function applyEvent(
   const moved = isTerminal(change.to)
     ? await builds.finish(build.id, change, patch, entry)
     : await builds.transition(build.id, change, patch);
-  if (moved) events.changed(build.id);
+  if (moved) events.changed(build.id, moved.accountId);
   return moved;
 }

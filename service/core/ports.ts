@@ -28,6 +28,8 @@ export interface AccountStore {
   create(account: NewAccount): Promise<Account>;
   /** By id or handle. */
   find(ref: string): Promise<Account | null>;
+  /** Account handles in order, at most `limit` (the admin's account picker). */
+  handles(limit: number): Promise<string[]>;
   update(id: string, update: AccountUpdate): Promise<Account>;
   setFeature(id: string, feature: string, enabled: boolean): Promise<Account>;
   createToken(accountId: string, name: string, tokenHash: Buffer, prefix: string): Promise<AgentToken>;
@@ -78,6 +80,14 @@ export interface Usage {
   storageGiBHours: number;
 }
 
+/** One UTC day of usage: build seconds (clipped to the day) and the storage GiB-hours it billed. */
+export interface DailyUsage {
+  /** The day, YYYY-MM-DD (UTC). */
+  day: string;
+  buildSeconds: number;
+  storageGiBHours: number;
+}
+
 /** The append-only billing ledger. */
 export interface LedgerStore {
   /** Appends entries; an entry whose key is already there is skipped, so retries are safe. */
@@ -85,6 +95,8 @@ export interface LedgerStore {
   /** The start of the last hour billed for a volume, or null. */
   lastStorageHour(volumeId: string): Promise<number | null>;
   usage(accountId: string, from: number, to: number): Promise<Usage>;
+  /** Usage over [from, to) by UTC day, days without any left out. */
+  usageByDay(accountId: string, from: number, to: number): Promise<DailyUsage[]>;
   page(after: string | null, limit: number): Promise<LedgerPage>;
 }
 
@@ -222,6 +234,8 @@ export interface BuilderDriver {
   list(): Promise<Builder[]>;
   /** Throws away a cache volume's data; the next build with that name starts empty. */
   dropVolume(accountId: string, name: string): Promise<void>;
+  /** Where a volume lives, for people (a folder, a node); null when the driver does not know. */
+  volumeLocation?(accountId: string, name: string): Promise<string | null>;
   /** Stops whatever the driver runs in this process (the service is shutting down). */
   close?(): Promise<void>;
   /**
@@ -315,4 +329,24 @@ export interface ResolvedOwner {
   ownerName: string;
   repositoryId: string | null;
   repositoryName: string | null;
+}
+
+/** What a dashboard session may see and do: one account (or, for the admin, every account). */
+export interface DashboardGrant {
+  admin: boolean;
+  /** The account it is for; null for the admin. */
+  accountId: string | null;
+  /** False when the link came from a credential that may not write the warm cache. */
+  cacheWrite: boolean;
+  /** A credential's run: the session sees only that run's builds. */
+  runKey: string | null;
+}
+
+/** Dashboard sign-in links and sessions, under the SHA-256 of their secret; both expire on their own. */
+export interface DashboardSessionStore {
+  putLink(hash: Buffer, grant: DashboardGrant, ttlMs: number): Promise<void>;
+  /** Reads and deletes the link in one step: a second take of the same link gets null. */
+  takeLink(hash: Buffer): Promise<DashboardGrant | null>;
+  putSession(hash: Buffer, grant: DashboardGrant, ttlMs: number): Promise<void>;
+  getSession(hash: Buffer): Promise<DashboardGrant | null>;
 }

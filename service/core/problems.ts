@@ -12,6 +12,7 @@ export const PROBLEMS = {
   "token-replayed": { status: 401, title: "The identity token was already exchanged" },
   "wrong-audience": { status: 401, title: "The identity token is meant for another audience" },
   "unknown-issuer": { status: 401, title: "The identity token's issuer is not trusted" },
+  "sign-in-link-invalid": { status: 401, title: "The sign-in link has expired or was already used" },
   "admin-required": { status: 403, title: "This needs the admin token" },
   "feature-disabled": { status: 403, title: "Remote builders are not enabled for this account" },
   "shape-not-allowed": { status: 403, title: "The account's plan does not include this shape" },

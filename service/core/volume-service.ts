@@ -87,17 +87,35 @@ export class VolumeService {
     return this.deps.volumes.list(account.id);
   }
 
+  /** Where each volume lives (a folder, a node), as far as the driver says; null when it does not. */
+  async locations(account: Account, names: string[]): Promise<Map<string, string | null>> {
+    const { driver } = this.deps;
+    const found = await Promise.all(
+      names.map(async (name) => [name, (await driver.volumeLocation?.(account.id, name)) ?? null] as const),
+    );
+    return new Map(found);
+  }
+
   /**
    * Throws the volume's data away; the next build that names it starts cold. Refused while a build
-   * holds the volume (or is next in line for it), since its builder is writing to it.
+   * holds the volume (or is next in line for it), since its builder is writing to it, and for a
+   * caller that may not write the warm cache (`cacheWrite: false`).
    *
    * The reset takes the volume's lease itself, as a build would, for as long as the drop takes: a
    * build admitted meanwhile cannot attach the volume being dropped (it runs cold, or queues and is
    * started by the reconcile loop once the reset is done). The data is dropped before the volume's
    * record is retired, so a drop that fails leaves the volume listed and the reset can be retried.
    */
-  async reset(account: Account, name: string): Promise<Volume> {
+  async reset(account: Account, name: string, caller: { cacheWrite?: boolean } = {}): Promise<Volume> {
     const { volumes, claims, driver, clock } = this.deps;
+    // A job that may not write the warm cache (a pull request) may not throw it away either.
+    if (caller.cacheWrite === false) {
+      throw new Problem(
+        "cache-write-not-allowed",
+        "This credential comes from a job that may not write the account's warm cache (see the trust " +
+          "relationship's cache-write refs), so it may not reset it; use an agent token or a job on a trusted ref.",
+      );
+    }
     // Only a volume that exists gets a lease (and so claim keys in Redis): names are the caller's.
     const live = (await volumes.list(account.id)).find((v) => v.name === name);
     if (!live) throw this.notFound(name);

@@ -21,6 +21,12 @@ import { usageRoutes } from "./routes/usage.js";
 import { oidcRoutes } from "./routes/oidc.js";
 import { trustRoutes } from "./routes/trust.js";
 import { volumeRoutes } from "./routes/volumes.js";
+import { dashboardLinkRoutes } from "./routes/dashboard-links.js";
+import type { BuildEvents } from "../core/build-events.js";
+import { Dashboard } from "../core/dashboard.js";
+import type { DashboardAccess } from "../core/dashboard-access.js";
+import type { BuildStore } from "../core/ports.js";
+import { dashboardRouter } from "./dashboard/routes.js";
 
 export interface AppDeps {
   accountStore: AccountStore;
@@ -40,6 +46,8 @@ export interface AppDeps {
   claimLeaseMs: number;
   readiness: Record<string, ReadinessCheck>;
   version: string;
+  /** The dashboard: sign-in links and sessions, the builds it reads and their changes. */
+  dashboard: { access: DashboardAccess; builds: BuildStore; events: BuildEvents };
 }
 
 /** Every route the service serves, in one table: express mounts it and the OpenAPI document describes it. */
@@ -57,6 +65,7 @@ export function routeTable(deps: Omit<AppDeps, "logger" | "accountStore" | "admi
     ...adminRoutes(deps.accounts),
     ...oidcRoutes(deps.oidc),
     ...trustRoutes(deps.trust),
+    ...dashboardLinkRoutes(deps.dashboard.access),
   );
   return routes;
 }
@@ -74,6 +83,20 @@ export function createApp(deps: AppDeps): express.Express {
     authenticators(deps.accountStore, deps.adminToken, (credential) => deps.oidc.authenticate(credential)),
   );
   app.use(router);
+  app.use(
+    dashboardRouter({
+      access: deps.dashboard.access,
+      events: deps.dashboard.events,
+      dashboard: new Dashboard({
+        accounts: deps.accounts,
+        builds: deps.dashboard.builds,
+        ledger: deps.ledger,
+        volumes: deps.volumes,
+        trust: deps.trust,
+        clock: deps.clock,
+      }),
+    }),
+  );
   app.use(notFound);
   app.use(errorHandler(deps.logger));
   return app;

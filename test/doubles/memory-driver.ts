@@ -117,6 +117,11 @@ export class MemoryDriver implements BuilderDriver {
     this.dropped.push(`${accountId}/${name}`);
   }
 
+  /** Memory builders keep volumes nowhere; the dashboard shows this. */
+  async volumeLocation(): Promise<string | null> {
+    return "memory";
+  }
+
   /** Volumes dropped so far, as account/name. */
   readonly dropped: string[] = [];
 

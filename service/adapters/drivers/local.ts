@@ -264,6 +264,11 @@ export class LocalDriver implements BuilderDriver {
     if (root) rmSync(root, { recursive: true, force: true });
   }
 
+  /** The folder that is the volume (buildkitd's root), once a build has used it. */
+  async volumeLocation(accountId: string, name: string): Promise<string | null> {
+    return this.volumes()[`${accountId}/${name}`] ?? null;
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     if (this.timer) clearInterval(this.timer);

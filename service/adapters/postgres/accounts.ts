@@ -77,6 +77,14 @@ export class PostgresAccountStore implements AccountStore {
     return rows[0] ? toAccount(rows[0]) : null;
   }
 
+  async handles(limit: number): Promise<string[]> {
+    const { rows } = await this.pool.query<{ handle: string }>(
+      "SELECT handle FROM accounts ORDER BY handle LIMIT $1",
+      [limit],
+    );
+    return rows.map((r) => r.handle);
+  }
+
   async update(id: string, update: AccountUpdate): Promise<Account> {
     const sets: string[] = [];
     const values: unknown[] = [id];

@@ -1,6 +1,6 @@
 import type { Pool, PoolClient } from "pg";
 import type { LedgerEntry } from "../../core/ledger.js";
-import type { LedgerPage, LedgerStore, Usage } from "../../core/ports.js";
+import type { DailyUsage, LedgerPage, LedgerStore, Usage } from "../../core/ports.js";
 import { Problem } from "../../core/problems.js";
 
 export const LEDGER_COLUMNS =
@@ -88,6 +88,36 @@ export class PostgresLedgerStore implements LedgerStore {
       else usage.storageGiBHours += Number(row.amount);
     }
     return usage;
+  }
+
+  async usageByDay(accountId: string, from: number, to: number): Promise<DailyUsage[]> {
+    // Each build interval is split at UTC midnights (clipped to [from, to)); storage hours count on
+    // the day they started, as usage() counts them.
+    const { rows } = await this.pool.query(
+      `WITH entries AS (
+         SELECT kind, quantity, greatest(started_at, $2) AS s, least(ended_at, $3) AS e
+           FROM ledger_entries
+          WHERE account_id = $1 AND kind IN ('build', 'storage') AND ended_at > $2 AND started_at < $3
+            AND (kind = 'build' OR started_at >= $2)
+       ), days AS (
+         SELECT to_char(d AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day,
+                CASE WHEN kind = 'build'
+                     THEN extract(epoch FROM least(e, d + interval '1 day') - greatest(s, d)) ELSE 0 END AS build_seconds,
+                CASE WHEN kind = 'storage' THEN quantity ELSE 0 END AS gib_hours
+           FROM entries,
+                generate_series(date_trunc('day', s AT TIME ZONE 'UTC') AT TIME ZONE 'UTC',
+                                CASE WHEN kind = 'build' THEN e - interval '1 microsecond' ELSE s END,
+                                interval '1 day') AS d
+       )
+       SELECT day, sum(build_seconds) AS build_seconds, sum(gib_hours) AS gib_hours
+         FROM days GROUP BY day ORDER BY day`,
+      [accountId, new Date(from), new Date(to)],
+    );
+    return rows.map((row) => ({
+      day: row.day as string,
+      buildSeconds: Number(row.build_seconds),
+      storageGiBHours: Number(row.gib_hours),
+    }));
   }
 
   async page(after: string | null, limit: number): Promise<LedgerPage> {

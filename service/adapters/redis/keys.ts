@@ -33,6 +33,16 @@ export class RedisKeys {
     return `${this.prefix}oidc:jti:${hashHex}`;
   }
 
+  /** A dashboard sign-in link, by the SHA-256 (hex) of its secret; taken once, or it expires. */
+  dashboardLink(hashHex: string): string {
+    return `${this.prefix}dashboard:link:${hashHex}`;
+  }
+
+  /** A dashboard session, by the SHA-256 (hex) of its cookie; expires with it. */
+  dashboardSession(hashHex: string): string {
+    return `${this.prefix}dashboard:session:${hashHex}`;
+  }
+
   /** The last good key set (JWKS) of an issuer, for a replica that starts while the issuer is down. */
   jwks(issuer: string): string {
     return `${this.prefix}oidc:jwks:${issuer}`;

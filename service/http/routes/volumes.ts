@@ -2,7 +2,6 @@ import type { AccountService } from "../../core/account-service.js";
 import type { Volume } from "../../core/ledger.js";
 import type { VolumeService } from "../../core/volume-service.js";
 import { visibleAccount } from "../account-access.js";
-import { Problem } from "../../core/problems.js";
 import { route, type RouteSpec } from "../route.js";
 import { AccountParams, CacheVolume, CacheVolumeList, CacheVolumeParams } from "../schemas.js";
 
@@ -35,15 +34,7 @@ export function volumeRoutes(accounts: AccountService, volumes: VolumeService): 
       problems: ["invalid-request", "unauthorized", "not-found", "cache-write-not-allowed", "volume-in-use"],
       async handle({ params, principal }) {
         const account = await visibleAccount(accounts, params.account, principal);
-        // A job that may not write the warm cache (a pull request) may not throw it away either.
-        if (principal?.cacheWrite === false) {
-          throw new Problem(
-            "cache-write-not-allowed",
-            "This credential comes from a job that may not write the account's warm cache (see the trust " +
-              "relationship's cache-write refs), so it may not reset it; use an agent token or a job on a trusted ref.",
-          );
-        }
-        return { body: volumeJson(await volumes.reset(account, params.name)) };
+        return { body: volumeJson(await volumes.reset(account, params.name, principal ?? {})) };
       },
     }),
   ];
