@@ -92,6 +92,7 @@ export function dashboardRouter({ access, dashboard, events }: DashboardRouteDep
         .then(async () => {
           if (!(await access.session(cookie(req, SESSION_COOKIE)))) {
             res.write("event: signed-out\ndata: {}\n\n");
+            cleanUp();
             res.end();
             return;
           }
@@ -99,10 +100,12 @@ export function dashboardRouter({ access, dashboard, events }: DashboardRouteDep
         })
         .catch(() => undefined);
     }, RESYNC_MS);
-    req.on("close", () => {
+    const cleanUp = () => {
       stop();
       clearInterval(resync);
-    });
+    };
+    // The response's close: the browser went away, or the stream ended above.
+    res.on("close", cleanUp);
   });
 
   router.post("/dashboard/volumes/:name/reset", async (req, res) => {
