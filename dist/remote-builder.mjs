@@ -63,6 +63,7 @@ var init_package = __esm({
         "bench:ledger": "node --import tsx bench/ledger.ts",
         "bench:broker": "node --import tsx bench/broker.ts",
         "bench:oidc": "node --import tsx bench/oidc.ts",
+        "bench:dashboard": "node --import tsx bench/dashboard.ts",
         openapi: "node --import tsx scripts/openapi.ts",
         "docs:config": "node --import tsx scripts/config-docs.ts",
         build: "node --import tsx scripts/build-dist.ts",

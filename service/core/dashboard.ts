@@ -136,6 +136,17 @@ export class Dashboard {
     await this.deps.volumes.reset(account, name, { cacheWrite: grant.cacheWrite });
   }
 
+  /** Removes a trust relationship: the admin's only (the page is read-only to anyone else). */
+  async removeTrust(grant: DashboardGrant, account: Account, id: string): Promise<void> {
+    if (!grant.admin) {
+      throw new Problem(
+        "admin-required",
+        "Only the admin changes trust relationships; sign in with `remote-builder dashboard --admin`.",
+      );
+    }
+    await this.deps.trust.remove(account.id, id);
+  }
+
   private builds(grant: DashboardGrant, account: Account): Promise<Build[]> {
     return this.deps.builds.list(account.id, null, DASHBOARD_BUILDS, grant.runKey ?? undefined);
   }

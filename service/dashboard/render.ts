@@ -70,7 +70,7 @@ ${volumes(view.volumes, view.canReset, q)}
 </section>
 <section id="trust-section">
 <h2>Trust relationships</h2>
-${trust(view.trust)}
+${trust(view.trust, view.admin, q)}
 </section>
 </main>
 <script type="application/json" id="dashboard-data">${data}</script>`,
@@ -108,21 +108,29 @@ function volumes(rows: VolumeRow[], canReset: boolean, q: string): string {
     .join("")}</tbody></table>`;
 }
 
-function trust(rows: TrustRelationship[]): string {
+function trust(rows: TrustRelationship[], admin: boolean, q: string): string {
   if (rows.length === 0)
     return '<p class="muted">No trust relationships: CI jobs use agent tokens. An admin adds one with <code>remote-builder admin trust add</code>.</p>';
-  return `<table id="trust"><thead><tr><th>issuer</th><th>owner</th><th>repository</th><th>refs</th><th>cache-write refs</th><th>since</th></tr></thead><tbody>${rows
-    .map(
-      (r) =>
-        `<tr><td>${escapeHtml(r.issuer)}</td><td>${escapeHtml(r.ownerName ?? r.ownerId)}</td><td>${escapeHtml(
-          r.repositoryName ?? (r.repositoryId === null ? "every repository" : r.repositoryId),
-        )}</td><td>${escapeHtml(r.refs.length ? r.refs.join(", ") : "any")}</td><td>${escapeHtml(
-          r.cacheWriteRefs.length ? r.cacheWriteRefs.join(", ") : "none",
-        )}</td><td>${escapeHtml(formatTime(r.createdAt))}</td></tr>`,
-    )
-    .join(
-      "",
-    )}</tbody></table><p class="muted">Read-only here; admins change them with <code>remote-builder admin trust</code>.</p>`;
+  const head = ["issuer", "owner", "repository", "refs", "cache-write refs", "since", ...(admin ? [""] : [])];
+  const body = rows.map((r) => {
+    const cells = [
+      escapeHtml(r.issuer),
+      escapeHtml(r.ownerName ?? r.ownerId),
+      escapeHtml(r.repositoryName ?? (r.repositoryId === null ? "every repository" : r.repositoryId)),
+      escapeHtml(r.refs.length ? r.refs.join(", ") : "any"),
+      escapeHtml(r.cacheWriteRefs.length ? r.cacheWriteRefs.join(", ") : "none"),
+      escapeHtml(formatTime(r.createdAt)),
+    ];
+    if (admin) {
+      const action = `/dashboard/trust/${encodeURIComponent(r.id)}/remove${q}`;
+      cells.push(`<button class="remove-trust" data-action="${escapeHtml(action)}">remove</button>`);
+    }
+    return `<tr id="trust-${escapeHtml(r.id)}">${cells.map((c) => `<td>${c}</td>`).join("")}</tr>`;
+  });
+  const note = admin
+    ? ""
+    : '<p class="muted">Read-only: the admin changes them (<code>remote-builder admin trust</code>).</p>';
+  return `<table id="trust"><thead><tr>${head.map((h) => `<th>${h}</th>`).join("")}</tr></thead><tbody>${body.join("")}</tbody></table>${note}`;
 }
 
 export const DASHBOARD_CSS = `

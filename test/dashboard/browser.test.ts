@@ -129,8 +129,9 @@ suite("the dashboard in chromium", () => {
     await page.context().close();
   });
 
-  it("lets the admin's link pick any account", async () => {
+  it("lets the admin's link pick any account, and remove its trust relationships", async () => {
     const other = await service.account();
+    const relationship = await service.trust.add(other.id, { ownerId: "1001" });
     const page = await newPage();
     await page.goto(await signInLink(service.url));
     await page.locator("#picker select").selectOption(other.handle);
@@ -139,6 +140,10 @@ suite("the dashboard in chromium", () => {
     await expect(page.locator("#account").textContent()).resolves.toBe(other.handle);
     await page.locator("#usage-chart[data-drawn=true]").waitFor();
     if (SCREENSHOTS) await page.screenshot({ path: screenshotPath("admin"), fullPage: true });
+    page.on("dialog", (dialog) => void dialog.accept());
+    await page.locator(`#trust-${relationship.id} button.remove-trust`).click();
+    await page.locator(`#trust-${relationship.id}`).waitFor({ state: "detached" });
+    expect(await service.trust.list(other.id)).toEqual([]);
     await page.context().close();
   });
 

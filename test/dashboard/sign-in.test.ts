@@ -210,6 +210,36 @@ describe("dashboard sign-in", () => {
     });
   });
 
+  describe("trust relationships", () => {
+    it("shows them read-only to an account's session, which may not remove one", async () => {
+      const relationship = await service.trust.add(account.id, { ownerId: "4242" });
+      const secret = await session();
+      const page = await (await fetch(`${service.url}/dashboard`, { headers: withSession(secret) })).text();
+      expect(page).toContain(`id="trust-${relationship.id}"`);
+      expect(page).toContain("Read-only");
+      expect(page).not.toContain('class="remove-trust"');
+      const refused = await http(service.url, "POST", `/dashboard/trust/${relationship.id}/remove`, {
+        headers: withSession(secret, { "x-dashboard-request": "1" }),
+      });
+      expectProblem(refused, 403, "admin-required", /Only the admin/);
+      expect((await service.trust.list(account.id)).map((r) => r.id)).toContain(relationship.id);
+    });
+
+    it("lets the admin's session remove one", async () => {
+      const relationship = await service.trust.add(account.id, { ownerId: "4343" });
+      const { cookie } = await visit(await signInLink(service.url));
+      const secret = /rb_dashboard=([^;]+)/.exec(cookie ?? "")![1]!;
+      const removed = await http(
+        service.url,
+        "POST",
+        `/dashboard/trust/${relationship.id}/remove?account=${account.handle}`,
+        { headers: withSession(secret, { "x-dashboard-request": "1" }) },
+      );
+      expect(removed.status).toBe(200);
+      expect((await service.trust.list(account.id)).map((r) => r.id)).not.toContain(relationship.id);
+    });
+  });
+
   it("gives a credential's link a session that may not reset when the credential may not write", async () => {
     const access = new DashboardAccess({ sessions, clock: { now: () => Date.now() } });
     const found = await service.accounts.get(account.handle);

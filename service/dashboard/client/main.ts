@@ -175,12 +175,32 @@ async function reset(button: HTMLButtonElement): Promise<void> {
   }
 }
 
+async function removeTrust(button: HTMLButtonElement): Promise<void> {
+  if (!window.confirm("Remove this trust relationship? Credentials it admitted stop working at once."))
+    return;
+  button.disabled = true;
+  const response = await fetch(button.dataset.action ?? "", {
+    method: "POST",
+    headers: { "x-dashboard-request": "1" },
+    credentials: "same-origin",
+  });
+  const row = button.closest("tr");
+  if (response.ok) row?.remove();
+  else {
+    button.disabled = false;
+    row?.setAttribute("data-remove", "refused");
+  }
+}
+
 function main(): void {
   const data = pageData();
   listen(data.account);
   drawUsage(data.usage);
   for (const button of document.querySelectorAll<HTMLButtonElement>("button.reset")) {
     button.addEventListener("click", () => void reset(button));
+  }
+  for (const button of document.querySelectorAll<HTMLButtonElement>("button.remove-trust")) {
+    button.addEventListener("click", () => void removeTrust(button));
   }
 }
 

@@ -92,6 +92,7 @@ export function dashboardRouter({ access, dashboard, events }: DashboardRouteDep
         .then(async () => {
           if (!(await access.session(cookie(req, SESSION_COOKIE)))) {
             res.write("event: signed-out\ndata: {}\n\n");
+            cleanUp();
             res.end();
             return;
           }
@@ -99,18 +100,39 @@ export function dashboardRouter({ access, dashboard, events }: DashboardRouteDep
         })
         .catch(() => undefined);
     }, RESYNC_MS);
-    req.on("close", () => {
+    const cleanUp = () => {
       stop();
       clearInterval(resync);
-    });
+    };
+    // The response's close: the browser went away, or the stream ended above.
+    res.on("close", cleanUp);
   });
 
   router.post("/dashboard/volumes/:name/reset", async (req, res) => {
+    await change(req, res, async ({ grant, account }) => {
+      await dashboard.reset(grant, account, String(req.params.name));
+      return { reset: req.params.name };
+    });
+  });
+
+  router.post("/dashboard/trust/:id/remove", async (req, res) => {
+    await change(req, res, async ({ grant, account }) => {
+      await dashboard.removeTrust(grant, account, String(req.params.id));
+      return { removed: req.params.id };
+    });
+  });
+
+  /** A change from the page: only with its header and a session; refusals are problems. */
+  async function change(
+    req: Request,
+    res: Response,
+    work: (signedIn: { grant: DashboardGrant; account: Account }) => Promise<unknown>,
+  ): Promise<void> {
     // A header no cross-site form can send (and SameSite=Strict): no request forgery.
     if (req.headers["x-dashboard-request"] !== "1") {
       sendProblem(
         res,
-        new Problem("invalid-request", "Resets come from the dashboard's page (X-Dashboard-Request: 1)."),
+        new Problem("invalid-request", "Changes come from the dashboard's page (X-Dashboard-Request: 1)."),
         req.path,
       );
       return;
@@ -118,13 +140,12 @@ export function dashboardRouter({ access, dashboard, events }: DashboardRouteDep
     const signedIn = await signedInAccount(req, res);
     if (!signedIn) return;
     try {
-      await dashboard.reset(signedIn.grant, signedIn.account, String(req.params.name));
-      res.json({ reset: req.params.name });
+      res.json(await work(signedIn));
     } catch (err) {
       if (!(err instanceof Problem)) throw err;
       sendProblem(res, err, req.path);
     }
-  });
+  }
 
   router.get("/dashboard/app.js", async (_req, res) => {
     res.setHeader("Cache-Control", "public, max-age=300");
