@@ -79,11 +79,6 @@ const BROKER_KEEPALIVE_MS = 30_000;
  * it bounds how long a connection outlives its build when a message is lost.
  */
 const BROKER_SWEEP_MS = 5_000;
-/**
- * How long an ended build's BuildKit history may take to read before its builder goes back: long
- * enough for the trace BuildKit v0.11 writes three seconds after a solve (buildkit.md).
- */
-const INSIGHTS_TIMEOUT_MS = 8_000;
 /** The broker identity the insights reader presents to builders is made again this often. */
 const INSIGHTS_IDENTITY_LIFETIME_MS = 3_600_000;
 /** Long polls hold a request for up to 60 s; keep-alive sockets must outlive them. */
@@ -188,7 +183,7 @@ async function compose(
       driver: fleet.driver,
       clock,
       telemetry: metrics,
-      insights: insightsReading(overrides, authority, logger),
+      insights: insightsReading(config, overrides, authority, logger),
       onBackgroundError: (message, err) => logger.error({ err }, message),
     },
     buildSettings(config),
@@ -515,6 +510,7 @@ async function configuredDriver(
  * the drivers that run buildkitd (one passed in by a test is a double and has none).
  */
 function insightsReading(
+  config: Config,
   overrides: ServiceOverrides,
   authority: CertificateAuthority,
   logger: Logger,
@@ -528,7 +524,7 @@ function insightsReading(
   };
   return {
     reader: overrides.insights?.reader ?? new BuildkitHistoryReader(identity, INSIGHTS_IDENTITY_LIFETIME_MS),
-    timeoutMs: overrides.insights?.timeoutMs ?? INSIGHTS_TIMEOUT_MS,
+    timeoutMs: overrides.insights?.timeoutMs ?? config.insightsTimeoutMs,
     onUnavailable: (buildId, err) =>
       logger.warn(
         { build: buildId, err: err instanceof Error ? err.message : String(err) },

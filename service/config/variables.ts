@@ -260,6 +260,12 @@ export const DECLARATIONS = {
   bootTimeoutMs: variable("RB_BOOT_TIMEOUT_SECONDS", seconds(300), "how long a builder may take to boot", {
     convert: toMs,
   }),
+  insightsTimeoutMs: variable(
+    "RB_INSIGHTS_TIMEOUT_SECONDS",
+    seconds(8),
+    "how long the service may take to read an ended build's BuildKit history (its insights) before the builder goes back; BuildKit v0.11 writes a solve's trace 3 s after it ends",
+    { convert: toMs },
+  ),
   maxWaitSeconds: variable(
     "RB_MAX_WAIT_SECONDS",
     seconds(1800),

@@ -103,8 +103,11 @@ export class BuildEnds {
   private async recordInsights(build: Build, builderId: string): Promise<void> {
     const { insights, clock, builds, driver } = this.deps;
     // Only a build whose builder came up made solves; clients wait for insights of these alone.
-    if (build.endpoint === null || build.readyAt === null) return;
-    const window = { from: build.readyAt, to: build.endedAt ?? clock.now() };
+    // A build released again (by a later pass) keeps what was read the first time.
+    if (build.endpoint === null || build.readyAt === null || build.insights !== null) return;
+    // Until now, not the billed end (a vanished client's is its last heartbeat): the builder is
+    // still the build's until it goes back, below.
+    const window = { from: build.readyAt, to: clock.now() };
     const result = insights
       ? await this.readInsights(insights, { builderId, endpoint: build.endpoint }, window, build.id)
       : unavailableInsights(`the ${driver.name} driver's builders keep no BuildKit history`, clock.now());
