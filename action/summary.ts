@@ -1,6 +1,6 @@
 import * as core from "@actions/core";
 import type { Build, CacheVolume } from "../service/client/api-client.js";
-import { insightsLine } from "../service/client/insights.js";
+import { insightsLine } from "../service/client/insights-line.js";
 import type { SessionState } from "../service/client/session.js";
 
 /** The job summary: what the builder did for this job, in one table. */

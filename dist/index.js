@@ -1671,31 +1671,6 @@ var buildxRmArgs = (name) => ["buildx", "rm", name];
 
 // service/client/insights.ts
 import { setTimeout as sleep2 } from "node:timers/promises";
-var SLOWEST_SHOWN = 3;
-function insightsLine(insights) {
-  if (insights.status === "unavailable") return `not available (${insights.reason ?? "unknown"})`;
-  if (insights.solves === 0) return "no builds ran";
-  const parts = [`${count(insights.steps, "step")}, ${insights.cachedSteps} cached${ratio(insights)}`];
-  const slowest = insights.slowest.filter((s) => s.seconds >= 0.1).slice(0, SLOWEST_SHOWN).map((s) => `${stepName(s.name)} ${seconds(s.seconds)}`);
-  if (slowest.length > 0) parts.push(`slowest: ${slowest.join(", ")}`);
-  if (insights.solves > 1) parts.push(`${insights.solves} builds`);
-  if (insights.errors.length > 0)
-    parts.push(`${count(insights.errors.length, "error")}: ${insights.errors[0]}`);
-  return parts.join("; ");
-}
-function stepName(name) {
-  return name.replace(/^\[[^\]]*\d+\/\d+\]\s+/, "");
-}
-function ratio({ cacheHitRatio }) {
-  if (cacheHitRatio === null) return "";
-  return ` (${Math.floor(cacheHitRatio * 100)}%)`;
-}
-function count(n, noun) {
-  return `${n} ${noun}${n === 1 ? "" : "s"}`;
-}
-function seconds(s) {
-  return s < 60 ? `${s.toFixed(1)} s` : `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`;
-}
 function insightsPending(build) {
   return build.insights === null && build.endedAt !== null && build.readyAt !== null;
 }
@@ -2014,6 +1989,33 @@ function githubLabels() {
 // action/post.ts
 import { existsSync as existsSync3, readFileSync as readFileSync3 } from "node:fs";
 import { join as join5 } from "node:path";
+
+// service/client/insights-line.ts
+var SLOWEST_SHOWN = 3;
+function insightsLine(insights) {
+  if (insights.status === "unavailable") return `not available (${insights.reason ?? "unknown"})`;
+  if (insights.solves === 0) return "no builds ran";
+  const parts = [`${count(insights.steps, "step")}, ${insights.cachedSteps} cached${ratio(insights)}`];
+  const slowest = insights.slowest.filter((s) => s.seconds >= 0.1).slice(0, SLOWEST_SHOWN).map((s) => `${stepName(s.name)} ${seconds(s.seconds)}`);
+  if (slowest.length > 0) parts.push(`slowest: ${slowest.join(", ")}`);
+  if (insights.solves > 1) parts.push(`${insights.solves} builds`);
+  if (insights.errors.length > 0)
+    parts.push(`${count(insights.errors.length, "error")}: ${insights.errors[0]}`);
+  return parts.join("; ");
+}
+function stepName(name) {
+  return name.replace(/^\[[^\]]*\d+\/\d+\]\s+/, "");
+}
+function ratio({ cacheHitRatio }) {
+  if (cacheHitRatio === null) return "";
+  return ` (${Math.floor(cacheHitRatio * 100)}%)`;
+}
+function count(n, noun) {
+  return `${n} ${noun}${n === 1 ? "" : "s"}`;
+}
+function seconds(s) {
+  return s < 60 ? `${s.toFixed(1)} s` : `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`;
+}
 
 // action/summary.ts
 async function writeSummary(build, volume, session, warnings) {

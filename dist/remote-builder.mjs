@@ -631,8 +631,7 @@ var init_wait = __esm({
   }
 });
 
-// service/client/insights.ts
-import { setTimeout as sleep2 } from "node:timers/promises";
+// service/client/insights-line.ts
 function insightsLine(insights) {
   if (insights.status === "unavailable") return `not available (${insights.reason ?? "unknown"})`;
   if (insights.solves === 0) return "no builds ran";
@@ -657,21 +656,9 @@ function count(n, noun) {
 function seconds(s) {
   return s < 60 ? `${s.toFixed(1)} s` : `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`;
 }
-function insightsPending(build) {
-  return build.insights === null && build.endedAt !== null && build.readyAt !== null;
-}
-async function withInsights(client, build, timeoutMs = 12e3, pollMs = 500) {
-  const deadline = Date.now() + timeoutMs;
-  let current = build;
-  while (insightsPending(current) && Date.now() < deadline) {
-    await sleep2(pollMs);
-    current = await client.getBuild(build.id).catch(() => current);
-  }
-  return current;
-}
 var SLOWEST_SHOWN;
-var init_insights = __esm({
-  "service/client/insights.ts"() {
+var init_insights_line = __esm({
+  "service/client/insights-line.ts"() {
     "use strict";
     SLOWEST_SHOWN = 3;
   }
@@ -734,7 +721,7 @@ function cacheLine({ cache }) {
 var init_build_summary = __esm({
   "service/cli/build-summary.ts"() {
     "use strict";
-    init_insights();
+    init_insights_line();
     init_format();
   }
 });
@@ -1734,6 +1721,26 @@ var init_docker = __esm({
     NOT_ON_PATH = "the docker CLI is not on PATH; install Docker with the buildx plugin (https://docs.docker.com/engine/install/)";
     buildxBootstrapArgs = (name) => ["buildx", "inspect", "--bootstrap", name];
     buildxRmArgs = (name) => ["buildx", "rm", name];
+  }
+});
+
+// service/client/insights.ts
+import { setTimeout as sleep2 } from "node:timers/promises";
+function insightsPending(build) {
+  return build.insights === null && build.endedAt !== null && build.readyAt !== null;
+}
+async function withInsights(client, build, timeoutMs = 12e3, pollMs = 500) {
+  const deadline = Date.now() + timeoutMs;
+  let current = build;
+  while (insightsPending(current) && Date.now() < deadline) {
+    await sleep2(pollMs);
+    current = await client.getBuild(build.id).catch(() => current);
+  }
+  return current;
+}
+var init_insights = __esm({
+  "service/client/insights.ts"() {
+    "use strict";
   }
 });
 

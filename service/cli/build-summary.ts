@@ -1,5 +1,5 @@
 import type { Build } from "../client/api-client.js";
-import { insightsLine } from "../client/insights.js";
+import { insightsLine } from "../client/insights-line.js";
 import { duration, fields, secondsBetween } from "./format.js";
 
 /**

@@ -1,4 +1,5 @@
 /** The dashboard's rows, as the server renders them and the page's script receives them. Types only. */
+import type { BuildInsights } from "./build-insights.js";
 
 export interface BuildRow {
   id: string;
@@ -18,8 +19,8 @@ export interface BuildRow {
   endReason: string | null;
   repository: string | null;
   ref: string | null;
-  /** Build insights (BuildKit history), when the service recorded them. */
-  insights: unknown;
+  /** Build insights (BuildKit history), once the service has read them. */
+  insights: BuildInsights | null;
 }
 
 export interface VolumeRow {

@@ -54,7 +54,7 @@ export function buildRow(build: Build, now: number): BuildRow {
     endReason: build.endReason,
     repository: build.repository,
     ref: build.ref,
-    insights: (build as { insights?: unknown }).insights ?? null,
+    insights: build.insights,
   };
 }
 

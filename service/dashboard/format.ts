@@ -2,6 +2,7 @@
  * How the dashboard writes a build's row, shared by the server's first render and the page's
  * script (which re-renders a row when the build changes). No DOM, no Node: plain strings.
  */
+import { insightsLine } from "../client/insights-line.js";
 import type { BuildRow } from "../core/dashboard-rows.js";
 
 export function escapeHtml(text: string): string {
@@ -39,17 +40,9 @@ export function formatTime(ms: number): string {
   return new Date(ms).toISOString().replace("T", " ").slice(0, 19) + " UTC";
 }
 
-/** Insights as one line, when the build has them ("43 steps, 41 cached (95%)"). */
-export function formatInsights(insights: unknown): string {
-  if (insights === null || typeof insights !== "object") return "—";
-  const i = insights as { steps?: unknown; cachedSteps?: unknown; stepsCached?: unknown; summary?: unknown };
-  if (typeof i.summary === "string") return i.summary;
-  const cached = typeof i.cachedSteps === "number" ? i.cachedSteps : i.stepsCached;
-  if (typeof i.steps === "number" && typeof cached === "number") {
-    const ratio = i.steps > 0 ? ` (${Math.round((100 * cached) / i.steps)}%)` : "";
-    return `${i.steps} steps, ${cached} cached${ratio}`;
-  }
-  return "recorded";
+/** Insights as the job summary writes them, once the service has read them. */
+export function formatInsights(insights: BuildRow["insights"]): string {
+  return insights === null ? "—" : insightsLine(insights);
 }
 
 /** The cells of a build's row, in the table's column order. */

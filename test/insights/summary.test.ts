@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@jest/globals";
 import type { Build } from "../../service/client/api-client.js";
-import { type Insights, insightsLine, insightsPending, stepName } from "../../service/client/insights.js";
+import { insightsLine, stepName } from "../../service/client/insights-line.js";
+import { type Insights, insightsPending } from "../../service/client/insights.js";
 
 /** Insights as the API shows them, with `over` changed. */
 function insights(over: Partial<Insights> = {}): Insights {

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "@jest/globals";
 import { writeSummary } from "../../action/summary.js";
 import type { Build } from "../../service/client/api-client.js";
-import { insightsLine, stepName } from "../../service/client/insights.js";
+import { insightsLine, stepName } from "../../service/client/insights-line.js";
 import { loadsInputs } from "../../service/core/build-insights.js";
 import { dockerConfig, realDockerEnv } from "../harness/buildkit-tools.js";
 import { http, type TestService } from "../harness/context.js";
