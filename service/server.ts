@@ -398,6 +398,14 @@ function appDeps(parts: Parts, broker: BrokerInfo): AppDeps {
         clock: infra.clock,
         linkTtlMs: config.dashboard.linkTtlMs,
         sessionTtlMs: config.dashboard.sessionTtlMs,
+        stillValid: async ({ kind, hash }) => {
+          const key = Buffer.from(hash, "hex");
+          const found =
+            kind === "agent"
+              ? await stores.accountStore.authenticate(key)
+              : await parts.oidc.authenticateHash(key);
+          return found !== null;
+        },
       }),
       builds: stores.buildStore,
       events: parts.builds.events,

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import type { Principal } from "./accounts.js";
-import type { Clock, DashboardGrant, DashboardSessionStore } from "./ports.js";
+import type { Clock, DashboardGrant, DashboardSessionStore, SignInProof } from "./ports.js";
 import { Problem } from "./problems.js";
 import { hashToken } from "./tokens.js";
 
@@ -26,14 +26,22 @@ export class DashboardAccess {
       clock: Clock;
       linkTtlMs?: number;
       sessionTtlMs?: number;
+      /** Whether the secret a session came from still authenticates (see DashboardGrant.signedInWith). */
+      stillValid?: (proof: SignInProof) => Promise<boolean>;
     },
   ) {}
 
-  /** A one-time sign-in secret for the caller (null: the admin token, who sees every account). */
-  async mintLink(principal: Principal | null): Promise<{ token: string; expiresAt: number }> {
+  /**
+   * A one-time sign-in secret for the caller (null: the admin token, who sees every account);
+   * `proof` is the caller's own secret, which the session will go on checking.
+   */
+  async mintLink(
+    principal: Principal | null,
+    proof: SignInProof | null,
+  ): Promise<{ token: string; expiresAt: number }> {
     const ttl = this.deps.linkTtlMs ?? DASHBOARD_LINK_TTL_MS;
     const token = LINK_PREFIX + randomBytes(32).toString("base64url");
-    await this.deps.sessions.putLink(hashToken(token), grantOf(principal), ttl);
+    await this.deps.sessions.putLink(hashToken(token), grantOf(principal, proof), ttl);
     return { token, expiresAt: this.deps.clock.now() + ttl };
   }
 
@@ -56,20 +64,29 @@ export class DashboardAccess {
     return { session, grant, maxAgeMs };
   }
 
-  /** The session's grant, or null when it is missing, made up or expired. */
+  /**
+   * The session's grant, or null when it is missing, made up or expired, or when the secret that
+   * asked for its link no longer authenticates (revoked, expired, its trust relationship gone).
+   */
   async session(secret: string | undefined): Promise<DashboardGrant | null> {
     if (!secret || !secret.startsWith(SESSION_PREFIX) || !SECRET_SHAPE.test(secret)) return null;
-    return this.deps.sessions.getSession(hashToken(secret));
+    const grant = await this.deps.sessions.getSession(hashToken(secret));
+    if (!grant) return null;
+    const { signedInWith } = grant;
+    if (signedInWith && this.deps.stillValid && !(await this.deps.stillValid(signedInWith))) return null;
+    return grant;
   }
 }
 
 /** What a session may do, from the principal that asked for its link. */
-function grantOf(principal: Principal | null): DashboardGrant {
-  if (principal === null) return { admin: true, accountId: null, cacheWrite: true, runKey: null };
+function grantOf(principal: Principal | null, proof: SignInProof | null): DashboardGrant {
+  if (principal === null)
+    return { admin: true, accountId: null, cacheWrite: true, runKey: null, signedInWith: null };
   return {
     admin: false,
     accountId: principal.account.id,
     cacheWrite: principal.cacheWrite !== false,
     runKey: principal.tokenId === null ? principal.ci.runKey : null,
+    signedInWith: proof,
   };
 }

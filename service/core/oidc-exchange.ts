@@ -109,7 +109,12 @@ export class OidcExchange {
   /** The principal an exchanged credential stands for; null when it is unknown, expired or its relationship removed. */
   async authenticate(credential: string): Promise<Principal | null> {
     if (!looksLikeCredential(credential)) return null;
-    const record = await this.deps.credentials.get(hashToken(credential));
+    return this.authenticateHash(hashToken(credential));
+  }
+
+  /** The same, from the credential's hash (a dashboard session keeps only that). */
+  async authenticateHash(hash: Buffer): Promise<Principal | null> {
+    const record = await this.deps.credentials.get(hash);
     if (!record || record.expiresAt <= this.deps.clock.now()) return null;
     // Removing the relationship ends its credentials at once: the account is read through it.
     const account = await this.deps.trust.accountOf(record.relationshipId);

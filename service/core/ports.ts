@@ -340,6 +340,18 @@ export interface DashboardGrant {
   cacheWrite: boolean;
   /** A credential's run: the session sees only that run's builds. */
   runKey: string | null;
+  /**
+   * The secret that asked for the link, by kind and hash (null: the admin token): the session
+   * lasts only while it still authenticates, so revoking the token or removing the credential's
+   * trust relationship ends the session too.
+   */
+  signedInWith: SignInProof | null;
+}
+
+/** An API secret, as its kind and the hex SHA-256 its store looks it up by; never the secret. */
+export interface SignInProof {
+  kind: "agent" | "credential";
+  hash: string;
 }
 
 /** Dashboard sign-in links and sessions, under the SHA-256 of their secret; both expire on their own. */

@@ -1,6 +1,6 @@
 import type { Request } from "express";
 import type { Principal } from "../core/accounts.js";
-import type { AccountStore } from "../core/ports.js";
+import type { AccountStore, SignInProof } from "../core/ports.js";
 import { Problem } from "../core/problems.js";
 import { CREDENTIAL_PREFIX } from "../core/oidc-exchange.js";
 import { hashToken, looksLikeAgentToken, sameSecret } from "../core/tokens.js";
@@ -18,6 +18,13 @@ function bearer(req: Request): string {
     );
   }
   return match[1]!;
+}
+
+/** The caller's own secret as a sign-in proof (its kind and hash), for a dashboard session to check again. */
+export function bearerProof(req: Request): SignInProof {
+  const token = bearer(req);
+  const kind = token.startsWith(CREDENTIAL_PREFIX) ? "credential" : "agent";
+  return { kind, hash: hashToken(token).toString("hex") };
 }
 
 /** Resolves an exchanged account credential (`rbc_…`) to its principal; null when it is not valid. */

@@ -191,7 +191,13 @@ describe("dashboard sign-in", () => {
     });
 
     it("refuses a reset to a session from a credential that may not write the cache", async () => {
-      const grant: DashboardGrant = { admin: false, accountId: account.id, cacheWrite: false, runKey: "run" };
+      const grant: DashboardGrant = {
+        admin: false,
+        accountId: account.id,
+        cacheWrite: false,
+        runKey: "run",
+        signedInWith: null,
+      };
       const secret = `rbs_${randomBytes(32).toString("base64url")}`;
       await sessions.putSession(hashToken(secret), grant, 60_000);
       const res = await http(service.url, "POST", "/dashboard/volumes/buildkit/reset", {
@@ -243,21 +249,31 @@ describe("dashboard sign-in", () => {
   it("gives a credential's link a session that may not reset when the credential may not write", async () => {
     const access = new DashboardAccess({ sessions, clock: { now: () => Date.now() } });
     const found = await service.accounts.get(account.handle);
-    const { token } = await access.mintLink({
-      account: found,
-      tokenId: null,
-      cacheWrite: false,
-      ci: { repository: "acme/app", ref: "refs/pull/1/merge", workflow: null, run: "1", runKey: "k1" },
-    });
+    const proof = { kind: "credential" as const, hash: "ab".repeat(32) };
+    const { token } = await access.mintLink(
+      {
+        account: found,
+        tokenId: null,
+        cacheWrite: false,
+        ci: { repository: "acme/app", ref: "refs/pull/1/merge", workflow: null, run: "1", runKey: "k1" },
+      },
+      proof,
+    );
     const { grant } = await access.redeem(token);
-    expect(grant).toEqual({ admin: false, accountId: account.id, cacheWrite: false, runKey: "k1" });
+    expect(grant).toEqual({
+      admin: false,
+      accountId: account.id,
+      cacheWrite: false,
+      runKey: "k1",
+      signedInWith: proof,
+    });
   });
 
   it("ends a session when it expires", async () => {
     const secret = `rbs_${randomBytes(32).toString("base64url")}`;
     await sessions.putSession(
       hashToken(secret),
-      { admin: true, accountId: null, cacheWrite: true, runKey: null },
+      { admin: true, accountId: null, cacheWrite: true, runKey: null, signedInWith: null },
       50,
     );
     await sleep(120);

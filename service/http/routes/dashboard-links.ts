@@ -1,5 +1,6 @@
 import { z } from "zod";
 import type { DashboardAccess } from "../../core/dashboard-access.js";
+import { bearerProof } from "../auth.js";
 import { route, type RouteSpec } from "../route.js";
 
 export const DashboardLink = z.object({
@@ -19,8 +20,8 @@ export function dashboardLinkRoutes(access: DashboardAccess): RouteSpec[] {
       auth: "account",
       response: { status: 201, schema: DashboardLink, description: "The link's path and expiry" },
       problems: ["unauthorized"],
-      async handle({ principal }) {
-        const { token, expiresAt } = await access.mintLink(principal);
+      async handle({ principal, req }) {
+        const { token, expiresAt } = await access.mintLink(principal, principal ? bearerProof(req) : null);
         return {
           body: {
             path: `/dashboard/sign-in?token=${encodeURIComponent(token)}`,
