@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { ADMIN_TOKEN, http, startTestService, type TestService } from "../harness/context.js";
+import { expectProblem } from "../harness/problems.js";
 import { eventually } from "../harness/wait.js";
 import { githubClaims, oidcEnv, TestIssuer } from "../oidc/fixtures.js";
 import { signInLink } from "./support.js";
@@ -32,9 +33,14 @@ describe("dashboard sessions end with the secret that opened them", () => {
     const res = await fetch(await signInLink(service.url, token), { redirect: "manual" });
     expect(res.status).toBe(303);
     const secret = /rb_dashboard=([^;]+)/.exec(res.headers.get("set-cookie") ?? "")![1]!;
-    return async () =>
-      (await fetch(`${service.url}/dashboard`, { headers: { cookie: `${SESSION_COOKIE}=${secret}` } }))
-        .status;
+    const headers = { cookie: `${SESSION_COOKIE}=${secret}` };
+    return () => http(service.url, "GET", "/dashboard", { headers });
+  }
+
+  /** Refused as any request without a session is, saying how to sign in again. */
+  async function expectSignedOut(page: Awaited<ReturnType<typeof sessionOf>>) {
+    await eventually("the session refused", async () => (await page()).status === 401);
+    expectProblem(await page(), 401, "unauthorized", /remote-builder dashboard/);
   }
 
   it("ends when the agent token is revoked", async () => {
@@ -44,7 +50,7 @@ describe("dashboard sessions end with the secret that opened them", () => {
     });
     expect(minted.status).toBe(201);
     const page = await sessionOf(String(minted.body.token));
-    expect(await page()).toBe(200);
+    expect((await page()).status).toBe(200);
     const revoked = await http(
       service.url,
       "DELETE",
@@ -52,9 +58,9 @@ describe("dashboard sessions end with the secret that opened them", () => {
       { token: ADMIN_TOKEN },
     );
     expect(revoked.status).toBe(200);
-    await eventually("the session refused", async () => (await page()) === 401);
+    await expectSignedOut(page);
     // Another token's session is untouched.
-    expect(await (await sessionOf(account.token))()).toBe(200);
+    expect((await (await sessionOf(account.token))()).status).toBe(200);
   });
 
   it("ends when the credential's trust relationship is removed", async () => {
@@ -68,7 +74,7 @@ describe("dashboard sessions end with the secret that opened them", () => {
     });
     expect(exchanged.status).toBe(200);
     const page = await sessionOf(String(exchanged.body.credential));
-    expect(await page()).toBe(200);
+    expect((await page()).status).toBe(200);
     const removed = await http(
       service.url,
       "DELETE",
@@ -76,6 +82,6 @@ describe("dashboard sessions end with the secret that opened them", () => {
       { token: ADMIN_TOKEN },
     );
     expect(removed.status).toBe(200);
-    await eventually("the session refused", async () => (await page()) === 401);
+    await expectSignedOut(page);
   });
 });
