@@ -2,6 +2,7 @@ import * as core from "@actions/core";
 import type { Build, CacheVolume } from "../service/client/api-client.js";
 import { insightsLine } from "../service/client/insights-line.js";
 import type { SessionState } from "../service/client/session.js";
+import { bytes, seconds } from "../service/client/units.js";
 
 /** The job summary: what the builder did for this job, in one table. */
 export async function writeSummary(
@@ -51,21 +52,4 @@ function cache(build: Build, volume: CacheVolume | null): string {
 
 function escapeHtml(text: string): string {
   return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
-}
-
-export function seconds(s: number): string {
-  if (s < 60) return `${s.toFixed(1)} s`;
-  const m = Math.floor(s / 60);
-  return `${m} min ${Math.round(s - m * 60)} s`;
-}
-
-export function bytes(n: number): string {
-  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
-  let value = n;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return unit === 0 ? `${n} B` : `${value.toFixed(1)} ${units[unit]}`;
 }

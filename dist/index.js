@@ -1627,8 +1627,8 @@ async function docker(args, o) {
     timer = setTimeout(() => {
       ours()?.kill("SIGKILL");
       const tail = said();
-      const seconds3 = Math.round(o.timeoutMs / 1e3);
-      reject(new Error(`\`${command}\` did not finish within ${seconds3} s${tail ? `: ${tail}` : ""}`));
+      const seconds2 = Math.round(o.timeoutMs / 1e3);
+      reject(new Error(`\`${command}\` did not finish within ${seconds2} s${tail ? `: ${tail}` : ""}`));
     }, o.timeoutMs);
   });
   subscribe("child_process", onChild);
@@ -1797,11 +1797,11 @@ async function setUp(client, o) {
       );
       void keepAlive(client, created.id, created.heartbeatIntervalSeconds, beating.signal);
       const build = await waitUntilReady(client, created, o.waitTimeoutSeconds, o.log, startedAt);
-      const seconds3 = (Date.now() - startedAt) / 1e3;
+      const seconds2 = (Date.now() - startedAt) / 1e3;
       o.log(
-        `Builder ready in ${seconds3.toFixed(1)} s (${build.tier ?? "unknown"} tier, shape ${build.shape})`
+        `Builder ready in ${seconds2.toFixed(1)} s (${build.tier ?? "unknown"} tier, shape ${build.shape})`
       );
-      return { ready: build, readySeconds: seconds3 };
+      return { ready: build, readySeconds: seconds2 };
     });
     state.readySeconds = readySeconds;
     await group2("Setting up docker buildx", async () => {
@@ -1990,6 +1990,23 @@ function githubLabels() {
 import { existsSync as existsSync3, readFileSync as readFileSync3 } from "node:fs";
 import { join as join5 } from "node:path";
 
+// service/client/units.ts
+function seconds(s) {
+  if (s < 60) return `${s.toFixed(1)} s`;
+  const m = Math.floor(s / 60);
+  return `${m} min ${Math.round(s - m * 60)} s`;
+}
+function bytes(n) {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let value = n;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return unit === 0 ? `${n} B` : `${value.toFixed(1)} ${units[unit]}`;
+}
+
 // service/client/insights-line.ts
 var SLOWEST_SHOWN = 3;
 function insightsLine(insights) {
@@ -2013,9 +2030,6 @@ function ratio({ cacheHitRatio }) {
 function count(n, noun) {
   return `${n} ${noun}${n === 1 ? "" : "s"}`;
 }
-function seconds(s) {
-  return s < 60 ? `${s.toFixed(1)} s` : `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`;
-}
 
 // action/summary.ts
 async function writeSummary(build, volume, session, warnings) {
@@ -2031,9 +2045,9 @@ async function writeSummary(build, volume, session, warnings) {
     ],
     ["Shape", build.shape],
     ["Tier", build.tier ?? "\u2014"],
-    ["Time to ready", session.readySeconds === null ? "\u2014" : seconds2(session.readySeconds)],
-    ["Queue wait", admitted === null ? "\u2014" : seconds2((admitted - created) / 1e3)],
-    ["Duration", ended === null ? "\u2014" : seconds2((ended - created) / 1e3)],
+    ["Time to ready", session.readySeconds === null ? "\u2014" : seconds(session.readySeconds)],
+    ["Queue wait", admitted === null ? "\u2014" : seconds((admitted - created) / 1e3)],
+    ["Duration", ended === null ? "\u2014" : seconds((ended - created) / 1e3)],
     ["Through the broker", `${bytes(build.bytesIn)} sent, ${bytes(build.bytesOut)} received`],
     ["Cache", cache(build, volume)]
   ];
@@ -2056,21 +2070,6 @@ function cache(build, volume) {
 }
 function escapeHtml(text) {
   return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
-}
-function seconds2(s) {
-  if (s < 60) return `${s.toFixed(1)} s`;
-  const m = Math.floor(s / 60);
-  return `${m} min ${Math.round(s - m * 60)} s`;
-}
-function bytes(n) {
-  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
-  let value = n;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return unit === 0 ? `${n} B` : `${value.toFixed(1)} ${units[unit]}`;
 }
 
 // action/post.ts

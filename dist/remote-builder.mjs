@@ -631,6 +631,18 @@ var init_wait = __esm({
   }
 });
 
+// service/client/units.ts
+function seconds(s) {
+  if (s < 60) return `${s.toFixed(1)} s`;
+  const m = Math.floor(s / 60);
+  return `${m} min ${Math.round(s - m * 60)} s`;
+}
+var init_units = __esm({
+  "service/client/units.ts"() {
+    "use strict";
+  }
+});
+
 // service/client/insights-line.ts
 function insightsLine(insights) {
   if (insights.status === "unavailable") return `not available (${insights.reason ?? "unknown"})`;
@@ -653,13 +665,11 @@ function ratio({ cacheHitRatio }) {
 function count(n, noun) {
   return `${n} ${noun}${n === 1 ? "" : "s"}`;
 }
-function seconds(s) {
-  return s < 60 ? `${s.toFixed(1)} s` : `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`;
-}
 var SLOWEST_SHOWN;
 var init_insights_line = __esm({
   "service/client/insights-line.ts"() {
     "use strict";
+    init_units();
     SLOWEST_SHOWN = 3;
   }
 });

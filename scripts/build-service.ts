@@ -12,7 +12,7 @@
  */
 import { cpSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { build } from "esbuild";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -68,23 +68,18 @@ export async function buildService(outdir = SERVICE_BUILD): Promise<string[]> {
  * the script's bundle (as that module bundles it when run from source: DASHBOARD_BUNDLE there).
  */
 const DASHBOARD_MODULE = "service/http/dashboard/assets.ts";
-const DASHBOARD_ASSETS_FOLDER = "dashboard-assets";
 const DASHBOARD_SCRIPT_ENTRY = "service/dashboard/client/main.ts";
-const DASHBOARD_BUNDLE = {
-  bundle: true,
-  format: "iife",
-  platform: "browser",
-  target: "es2022",
-  minify: true,
-  legalComments: "none",
-  logLevel: "warning",
-} as const;
 
 /**
  * The dashboard page's script (its island and chart.js, for the browser), beside the compiled
  * module that serves it: the service makes no third-party requests and bundles nothing at run time.
  */
 async function buildDashboardScript(besideDir: string): Promise<string> {
+  // The folder and esbuild's options from the module that serves the script (loaded by path: this
+  // script runs under Node's type stripping, which needs the source's own `.ts` name).
+  const { DASHBOARD_ASSETS_FOLDER, DASHBOARD_BUNDLE } = (await import(
+    pathToFileURL(join(ROOT, DASHBOARD_MODULE)).href
+  )) as typeof import("../service/http/dashboard/assets.js");
   const outfile = join(besideDir, DASHBOARD_ASSETS_FOLDER, "app.js");
   await build({ ...DASHBOARD_BUNDLE, absWorkingDir: ROOT, entryPoints: [DASHBOARD_SCRIPT_ENTRY], outfile });
   return outfile;

@@ -4,6 +4,7 @@
  * "43 steps, 41 cached (95%); slowest: RUN make -j8 12.4 s". No Node and no DOM: the dashboard's
  * page script uses it too.
  */
+import { seconds } from "./units.js";
 
 /**
  * What the line reads of a build's insights: the API's view (client/insights.ts `Insights`) and
@@ -53,8 +54,4 @@ function ratio({ cacheHitRatio }: Counts): string {
 
 function count(n: number, noun: string): string {
   return `${n} ${noun}${n === 1 ? "" : "s"}`;
-}
-
-function seconds(s: number): string {
-  return s < 60 ? `${s.toFixed(1)} s` : `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`;
 }

@@ -3,6 +3,7 @@
  * script (which re-renders a row when the build changes). No DOM, no Node: plain strings.
  */
 import { insightsLine } from "../client/insights-line.js";
+import { bytes as formatSize } from "../client/units.js";
 import type { BuildRow } from "../core/dashboard-rows.js";
 
 export function escapeHtml(text: string): string {
@@ -25,15 +26,7 @@ export function formatMs(ms: number | null): string {
 }
 
 export function formatBytes(bytes: number | null): string {
-  if (bytes === null) return "—";
-  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
+  return bytes === null ? "—" : formatSize(bytes);
 }
 
 export function formatTime(ms: number): string {

@@ -6,7 +6,7 @@ import { fileURLToPath } from "node:url";
  * beside the compiled module that holds this one (`dashboard-assets/app.js`); run from source
  * (tests, `npm run dev`), it is bundled once, on first request, and kept.
  */
-const DASHBOARD_ASSETS_FOLDER = "dashboard-assets";
+export const DASHBOARD_ASSETS_FOLDER = "dashboard-assets";
 
 let script: Promise<Buffer> | null = null;
 
@@ -19,8 +19,8 @@ export function dashboardScript(): Promise<Buffer> {
   return script;
 }
 
-/** esbuild's options for the script; scripts/build-service.ts bundles it with the same. */
-const DASHBOARD_BUNDLE = {
+/** esbuild's options for the script; scripts/build-service.ts reads these too, so both bundle alike. */
+export const DASHBOARD_BUNDLE = {
   bundle: true,
   format: "iife",
   platform: "browser",
