@@ -6,6 +6,7 @@ import { PROBLEM_BASE } from "../../service/core/problems.js";
 import { ApiClient, ApiError, OPERATIONS, staticToken } from "../../service/client/api-client.js";
 import { waitUntilReady } from "../../service/client/wait.js";
 import { ADMIN_TOKEN, builderEndpoint, startTestService, type TestService } from "../harness/context.js";
+import { eventually } from "../harness/wait.js";
 
 /**
  * The typed client the Action and the CLI share: checked against the OpenAPI document, against a
@@ -127,7 +128,14 @@ describe("ApiClient against a real service", () => {
     expect(refused).toMatchObject({ status: 409, kind: "volume-in-use", retryAfterSeconds: 30 });
     expect(refused.problem).toMatchObject({ builds: [build.id] });
     await client.complete(build.id, "cancelled");
-    const reset = await client.resetCacheVolume(account.handle, "buildkit");
+    // The volume goes back once the ended build's builder has been asked for its insights.
+    const reset = await eventually("the volume released", () =>
+      client
+        .resetCacheVolume(account.handle, "buildkit")
+        .catch((err: unknown) =>
+          err instanceof ApiError && err.status === 409 ? null : Promise.reject(err),
+        ),
+    );
     expect(reset.name).toBe("buildkit");
     expect(await client.listCacheVolumes(account.handle)).toEqual([]);
   });

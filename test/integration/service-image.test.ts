@@ -36,7 +36,7 @@ describeReal("the service's image builds from the Dockerfile and serves", () => 
   });
   afterAll(async () => {
     await daemon?.stop();
-    rmSync(work, { recursive: true, force: true });
+    rmSync(work, { recursive: true, force: true, maxRetries: 10 });
   });
 
   it("every stage builds, and the image's own command serves /healthz as the unprivileged user", async () => {
