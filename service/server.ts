@@ -52,6 +52,7 @@ import { RedisKeySetBackup } from "./adapters/redis/jwks-backup.js";
 import { OidcExchange } from "./core/oidc-exchange.js";
 import { VolumeService } from "./core/volume-service.js";
 import { TrustService } from "./core/trust-service.js";
+import { PrewarmService } from "./core/prewarm-service.js";
 import { DashboardAccess } from "./core/dashboard-access.js";
 import { RedisDashboardSessions } from "./adapters/redis/dashboard-sessions.js";
 
@@ -98,6 +99,8 @@ export interface RunningService {
   oidc: OidcExchange;
   trust: TrustService;
   accounts: AccountService;
+  /** Starts accounts' builders on CI job-queued hooks. */
+  prewarmer: PrewarmService;
   driver: BuilderDriver;
   redis: Redis;
   pool: pg.Pool;
@@ -124,6 +127,8 @@ export interface ServiceOverrides {
 export interface DriverContext {
   credentials: BuilderCredentials;
   clock: Clock;
+  /** A pre-warmed builder stopped unused: counted in /metrics, billed to no one. */
+  onPrewarmExpired?: (accountId: string, seconds: number) => void;
 }
 
 /** The connections every part shares. */
@@ -165,10 +170,14 @@ async function compose(
   if (applied.length > 0) logger.info({ applied }, "database migrated");
   const metrics = new Metrics();
   const authority = await loadAuthority(config, logger);
+  const onPrewarmExpired = (accountId: string, seconds: number) => {
+    metrics.prewarmWasted(seconds);
+    logger.info({ accountId, seconds: Math.round(seconds) }, "a pre-warmed builder stopped: no build came");
+  };
   const fleet = await chooseDriver(
     config,
     overrides,
-    { credentials: builderCredentials(authority, clock), clock },
+    { credentials: builderCredentials(authority, clock), clock, onPrewarmExpired },
     logger,
   );
   const stores = createStores(config, infra);
@@ -191,7 +200,11 @@ async function compose(
   const accounts = new AccountService(stores.accountStore, config.plans, config.defaultPlan, config.shapes);
   const oidc = createOidcExchange(config, stores, infra);
   const trust = createTrustService(config, stores, () => oidc.invalidate());
-  const parts = { config, infra, metrics, authority, fleet, stores, volumes, builds, accounts, oidc, trust };
+  const prewarmer = createPrewarmer(config, stores, fleet.driver, infra, metrics);
+  const parts = {
+    ...{ config, infra, metrics, authority, fleet, stores, volumes, builds, accounts, oidc, trust },
+    prewarmer,
+  };
   const running = await startListening(parts);
   logger.info(
     { url: running.url, broker: running.broker.info.endpoint, driver: fleet.driver.name },
@@ -206,6 +219,7 @@ async function compose(
     oidc,
     trust,
     accounts,
+    prewarmer,
     driver: fleet.driver,
     redis,
     pool,
@@ -321,6 +335,7 @@ interface Parts {
   accounts: AccountService;
   oidc: OidcExchange;
   trust: TrustService;
+  prewarmer: PrewarmService;
 }
 
 interface Listening {
@@ -503,6 +518,7 @@ async function configuredDriver(
     warmPool: config.warmPool,
     warmVolumeGiB,
     onEvent: ((level, message, fields) => logger[level](fields, message)) satisfies DriverEvents,
+    ...(context.onPrewarmExpired ? { onPrewarmExpired: context.onPrewarmExpired } : {}),
   };
   if (config.driver === "kubernetes") {
     const { driver, elector } = kubernetesFleet({ config: config.kubernetes, ...pools });
@@ -511,6 +527,27 @@ async function configuredDriver(
   logger.warn(SINGLE_TENANT_WARNING);
   const driver = new LocalDriver({ dataDir: config.local.dir, buildkitd: config.local.buildkitd, ...pools });
   return { driver, leadership: null, start: () => driver.start() };
+}
+
+/** Builders started early on CI job-queued hooks, from each account's own history. */
+function createPrewarmer(
+  config: Config,
+  stores: Stores,
+  driver: BuilderDriver,
+  infra: Infrastructure,
+  metrics: Metrics,
+): PrewarmService {
+  return new PrewarmService({
+    trust: stores.trustStore,
+    accounts: stores.accountStore,
+    builds: stores.buildStore,
+    claims: stores.claims,
+    driver,
+    catalog: config.shapes,
+    clock: infra.clock,
+    telemetry: metrics,
+    settings: config.prewarm,
+  });
 }
 
 /**

@@ -549,6 +549,8 @@ export interface operations {
               } | null;
               /** @description which placement served the build: the account's idle builder, a warm pool builder, or a cold start */
               tier: ("idle" | "warm" | "cold") | null;
+              /** @description the idle builder it took was started ahead of it, when its CI's job-queued hook arrived (docs/prewarm.md) */
+              prewarmed: boolean;
               labels: {
                 [key: string]: string;
               };
@@ -704,6 +706,8 @@ export interface operations {
             } | null;
             /** @description which placement served the build: the account's idle builder, a warm pool builder, or a cold start */
             tier: ("idle" | "warm" | "cold") | null;
+            /** @description the idle builder it took was started ahead of it, when its CI's job-queued hook arrived (docs/prewarm.md) */
+            prewarmed: boolean;
             labels: {
               [key: string]: string;
             };
@@ -876,6 +880,8 @@ export interface operations {
             } | null;
             /** @description which placement served the build: the account's idle builder, a warm pool builder, or a cold start */
             tier: ("idle" | "warm" | "cold") | null;
+            /** @description the idle builder it took was started ahead of it, when its CI's job-queued hook arrived (docs/prewarm.md) */
+            prewarmed: boolean;
             labels: {
               [key: string]: string;
             };
@@ -1010,6 +1016,8 @@ export interface operations {
             } | null;
             /** @description which placement served the build: the account's idle builder, a warm pool builder, or a cold start */
             tier: ("idle" | "warm" | "cold") | null;
+            /** @description the idle builder it took was started ahead of it, when its CI's job-queued hook arrived (docs/prewarm.md) */
+            prewarmed: boolean;
             labels: {
               [key: string]: string;
             };
@@ -1160,6 +1168,8 @@ export interface operations {
             } | null;
             /** @description which placement served the build: the account's idle builder, a warm pool builder, or a cold start */
             tier: ("idle" | "warm" | "cold") | null;
+            /** @description the idle builder it took was started ahead of it, when its CI's job-queued hook arrived (docs/prewarm.md) */
+            prewarmed: boolean;
             labels: {
               [key: string]: string;
             };

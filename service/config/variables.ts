@@ -290,6 +290,32 @@ export const DECLARATIONS = {
       { convert: toMs },
     ),
   },
+  prewarm: {
+    ttlMs: variable(
+      "RB_PREWARM_TTL_SECONDS",
+      z.coerce.number().int().min(10).max(3600).default(300),
+      "how long a builder started on a CI's job-queued hook waits for its build before it stops (unused, it is billed to no one)",
+      { convert: toMs, drivers: ["local", "kubernetes"] },
+    ),
+    historyDays: variable(
+      "RB_PREWARM_HISTORY_DAYS",
+      z.coerce.number().int().min(1).max(90).default(14),
+      "how many days of an account's builds decide whether a queued job will ask for a builder",
+      { drivers: ["local", "kubernetes"] },
+    ),
+    minBuilds: variable(
+      "RB_PREWARM_MIN_BUILDS",
+      z.coerce.number().int().min(1).max(1000).default(2),
+      "how many builds of the job's workflow in that history it takes to start a builder for it",
+      { drivers: ["local", "kubernetes"] },
+    ),
+    maxPerAccount: variable(
+      "RB_PREWARM_MAX_PER_ACCOUNT",
+      z.coerce.number().int().min(0).max(100).default(2),
+      "pre-warmed builders an account may have waiting at once (0: never pre-warm)",
+      { drivers: ["local", "kubernetes"] },
+    ),
+  },
   broker,
   /** Where the CA comes from: files (production), a folder made on first use, or memory (tests). */
   ca: derived(

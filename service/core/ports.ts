@@ -10,6 +10,7 @@ import type { Shape } from "./catalog.js";
 import type { LedgerEntry, Volume } from "./ledger.js";
 import type { IssuerConfig } from "./ci-identity.js";
 import type { NewTrustRelationship, TrustRelationship } from "./trust.js";
+import type { PastBuild } from "./prewarm-policy.js";
 
 export interface Clock {
   now(): number;
@@ -67,6 +68,8 @@ export interface BuildStore {
   listUnfinished(limit: number): Promise<Build[]>;
   /** Build seconds of `accountId` from `since` to `now`: ended builds plus the running ones so far. */
   usedSeconds(accountId: string, since: number, now: number): Promise<number>;
+  /** The account's builds of one repository (its repositoryKey) created since `since`, newest first. */
+  history(accountId: string, repositoryKey: string, since: number, limit: number): Promise<PastBuild[]>;
 }
 
 export interface LedgerPage {
@@ -220,9 +223,38 @@ export interface Builder {
  */
 export type DriverEvents = (level: "info" | "warn", message: string, fields: Record<string, unknown>) => void;
 
+/** The account's builder, started on its volume ahead of a build a CI said was coming (prewarm.ts). */
+export interface PrewarmSpec {
+  accountId: string;
+  shapeName: string;
+  shape: Shape;
+  volume: { name: string; sizeGiB: number };
+  /** How long it waits for a build to take it before it stops. */
+  ttlMs: number;
+  /** Pre-warmed builders the account may have waiting at once, this one included. */
+  maxPerAccount: number;
+}
+
+export type PrewarmStart =
+  { outcome: "started"; builderId: string } | { outcome: "already-warm" | "skipped"; reason: string };
+
+/** Where a build's builder came from; `prewarmedAt` when it was a pre-warmed one: when it started. */
+export interface CreatedBuilder {
+  builderId: string;
+  tier: BuilderTier;
+  prewarmedAt?: number;
+}
+
 export interface BuilderDriver {
   readonly name: string;
-  create(spec: BuilderSpec): Promise<{ builderId: string; tier: BuilderTier }>;
+  create(spec: BuilderSpec): Promise<CreatedBuilder>;
+  /**
+   * Starts the account's builder on its volume as an idle builder that no build holds yet, and
+   * stops it after `ttlMs` unless a build takes it (as its idle builder: `create` then reports
+   * `prewarmedAt`). Takes no concurrency slot and no warm-pool builder; starts nothing while a
+   * builder serves a build on the volume, or an idle one already holds it.
+   */
+  prewarm?(spec: PrewarmSpec): Promise<PrewarmStart>;
   /** Resolves with the builder's address once it accepts connections; rejects if it cannot boot. */
   awaitReady(builderId: string, timeoutMs: number): Promise<{ endpoint: string }>;
   /**
@@ -281,6 +313,12 @@ export interface Telemetry {
   admission(outcome: string): void;
   claimWait(seconds: number): void;
   buildEnded(state: BuildState, reason: string): void;
+  /** A queued job's pre-warm for one account: `started`, `already-warm`, `skipped`. */
+  prewarm(outcome: string): void;
+  /** A build took a pre-warmed builder, `leadSeconds` after the builder started. */
+  prewarmUsed(leadSeconds: number): void;
+  /** A pre-warmed builder stopped unused after `seconds`: pod time no build used, billed to no one. */
+  prewarmWasted(seconds: number): void;
 }
 
 /** Trust relationships (OIDC exchange), per account. */

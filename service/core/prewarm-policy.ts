@@ -23,8 +23,7 @@ export interface PastBuild {
 }
 
 export type PrewarmDecision =
-  | { prewarm: true; shape: string; volume: string }
-  | { prewarm: false; reason: string };
+  { prewarm: true; shape: string; volume: string } | { prewarm: false; reason: string };
 
 /**
  * Whether a queued job (its workflow and ref) is likely to ask for a builder, from the account's

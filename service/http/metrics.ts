@@ -29,6 +29,23 @@ export class Metrics implements Telemetry, BrokerMetrics {
     labelNames: ["state", "reason"],
     registers: [this.registry],
   });
+  readonly prewarms = new Counter({
+    name: "remote_builder_prewarm_total",
+    help: "Pre-warm decisions for queued CI jobs, per account: started, already-warm, skipped; and used or expired builders",
+    labelNames: ["outcome"],
+    registers: [this.registry],
+  });
+  readonly prewarmLeadSeconds = new Histogram({
+    name: "remote_builder_prewarm_lead_seconds",
+    help: "How long before its build a pre-warmed builder started: the lead time a CI's job-queued hook gives",
+    buckets: [5, 10, 20, 30, 45, 60, 90, 120, 180, 300, 600],
+    registers: [this.registry],
+  });
+  readonly prewarmWastedSeconds = new Counter({
+    name: "remote_builder_prewarm_wasted_seconds_total",
+    help: "Builder seconds of pre-warmed builders no build took (stopped at their TTL); billed to no account",
+    registers: [this.registry],
+  });
   readonly httpDuration = new Histogram({
     name: "remote_builder_http_request_duration_seconds",
     help: "HTTP request duration by route and status",
@@ -89,5 +106,19 @@ export class Metrics implements Telemetry, BrokerMetrics {
 
   buildEnded(state: BuildState, reason: string): void {
     this.buildsEnded.inc({ state, reason });
+  }
+
+  prewarm(outcome: string): void {
+    this.prewarms.inc({ outcome });
+  }
+
+  prewarmUsed(leadSeconds: number): void {
+    this.prewarms.inc({ outcome: "used" });
+    this.prewarmLeadSeconds.observe(leadSeconds);
+  }
+
+  prewarmWasted(seconds: number): void {
+    this.prewarms.inc({ outcome: "expired" });
+    this.prewarmWastedSeconds.inc(seconds);
   }
 }
