@@ -1968,6 +1968,7 @@ async function main() {
   setOutput("build-id", build.id);
   setOutput("endpoint", endpoint);
   setOutput("tier", build.tier ?? "");
+  setOutput("prewarmed", String(build.prewarmed));
   setOutput("cache-volume", build.cache.mode === "persistent" ? build.cache.volume : "");
   if (inputs.use) exportVariable("BUILDX_BUILDER", state.name);
 }
@@ -2031,6 +2032,12 @@ function count(n, noun) {
   return `${n} ${noun}${n === 1 ? "" : "s"}`;
 }
 
+// service/client/tier.ts
+function tierLine(build) {
+  if (build.tier === null) return null;
+  return build.prewarmed ? "idle, prewarmed (started when the CI queued the job)" : build.tier;
+}
+
 // action/summary.ts
 async function writeSummary(build, volume, session, warnings) {
   const at = (iso) => iso === null ? null : Date.parse(iso);
@@ -2044,7 +2051,7 @@ async function writeSummary(build, volume, session, warnings) {
       `${build.state}${build.result ? ` (${build.result})` : ""}${build.endReason ? `: ${build.endReason}` : ""}`
     ],
     ["Shape", build.shape],
-    ["Tier", build.tier ?? "\u2014"],
+    ["Tier", tierLine(build) ?? "\u2014"],
     ["Time to ready", session.readySeconds === null ? "\u2014" : seconds(session.readySeconds)],
     ["Queue wait", admitted === null ? "\u2014" : seconds((admitted - created) / 1e3)],
     ["Duration", ended === null ? "\u2014" : seconds((ended - created) / 1e3)],

@@ -674,6 +674,17 @@ var init_insights_line = __esm({
   }
 });
 
+// service/client/tier.ts
+function tierLine(build) {
+  if (build.tier === null) return null;
+  return build.prewarmed ? "idle, prewarmed (started when the CI queued the job)" : build.tier;
+}
+var init_tier = __esm({
+  "service/client/tier.ts"() {
+    "use strict";
+  }
+});
+
 // service/cli/format.ts
 function table(header, rows) {
   const widths = header.map((cell, i) => Math.max(cell.length, ...rows.map((row) => (row[i] ?? "").length)));
@@ -708,7 +719,7 @@ function buildSummary(build, now = Date.now()) {
     ["result", build.result],
     ["ended", build.endReason],
     ["shape", build.shape],
-    ["tier", build.tier ?? "not placed yet"],
+    ["tier", tierLine(build) ?? "not placed yet"],
     ["ready in", timeToReady(build)],
     ["cache", cacheLine(build)],
     [
@@ -732,6 +743,7 @@ var init_build_summary = __esm({
   "service/cli/build-summary.ts"() {
     "use strict";
     init_insights_line();
+    init_tier();
     init_format();
   }
 });
