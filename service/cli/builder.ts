@@ -79,6 +79,8 @@ export const setupCommand = command(SETUP, async ({ values }) => {
         save(s);
       },
     });
+    // Renewed first if it is due, so that the keeper gets the credential and its times together.
+    const keeperToken = await auth.token();
     const held = heldBy(auth);
     const pid = spawnKeeper(
       ["keep-alive"],
@@ -86,7 +88,7 @@ export const setupCommand = command(SETUP, async ({ values }) => {
         RB_KEEPER_SERVER: server,
         RB_KEEPER_BUILD: result.build.id,
         RB_KEEPER_INTERVAL: String(result.build.heartbeatIntervalSeconds),
-        RB_KEEPER_CREDENTIAL: await auth.token(),
+        RB_KEEPER_CREDENTIAL: keeperToken,
         RB_KEEPER_AUDIENCE: values.audience,
         RB_KEEPER_STATE: path,
         ...(held
