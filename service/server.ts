@@ -304,6 +304,7 @@ function createOidcExchange(config: Config, stores: Stores, { clock }: Infrastru
     credentials: stores.credentials,
     clock,
     credentialTtlMs: config.oidc.credentialTtlMs,
+    buildDeadlineMs: config.buildDeadlineMs,
   });
 }
 

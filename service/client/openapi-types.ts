@@ -309,6 +309,23 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  "/api/v1/auth/refresh": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Renew a live account credential (rbc_…) before it expires: a new one with the same scope; the old one stays good until its own expiry */
+    post: operations["refreshCredential"];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   "/api/v1/admin/accounts/{account}/trust": {
     parameters: {
       query?: never;
@@ -2179,6 +2196,11 @@ export interface operations {
             expiresAt: string;
             /** @description seconds until the credential expires (at most 3600) */
             expiresIn: number;
+            /**
+             * Format: date-time
+             * @description until when POST /api/v1/auth/refresh renews it: the run's first exchange plus the build deadline
+             */
+            renewableUntil: string;
             account: {
               id: string;
               handle: string;
@@ -2240,6 +2262,87 @@ export interface operations {
       };
       /** @description unsupported-media-type: Send the body as application/json */
       415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description unavailable: A dependency of the service is unavailable */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+    };
+  };
+  refreshCredential: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The new credential and what it is scoped to (the same as the old one's) */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": {
+            /** @description the account credential (rbc_…): send it as `Authorization: Bearer` to the build API */
+            credential: string;
+            /** @constant */
+            tokenType: "Bearer";
+            /** Format: date-time */
+            expiresAt: string;
+            /** @description seconds until the credential expires (at most 3600) */
+            expiresIn: number;
+            /**
+             * Format: date-time
+             * @description until when POST /api/v1/auth/refresh renews it: the run's first exchange plus the build deadline
+             */
+            renewableUntil: string;
+            account: {
+              id: string;
+              handle: string;
+            };
+            /** @description the id of the trust relationship that admitted the token */
+            trustRelationship: string;
+            scope: {
+              issuer: string;
+              ownerId: string;
+              repositoryId: string | null;
+              repository: string | null;
+              ref: string | null;
+              workflow: string | null;
+              run: string | null;
+            };
+            /** @description whether builds with this credential may write the warm cache; when not, they get a cold builder */
+            cache: {
+              write: boolean;
+              policy: string;
+            };
+          };
+        };
+      };
+      /** @description unauthorized: A valid bearer token is required */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description refresh-not-allowed: The credential can no longer be renewed */
+      403: {
         headers: {
           [name: string]: unknown;
         };

@@ -344,9 +344,17 @@ export interface AccountCredential extends CiRun {
   accountId: string;
   relationshipId: string;
   issuer: string;
+  ownerId: string;
   subject: string | null;
   repositoryId: string | null;
   cacheWrite: boolean;
+  /** Why the cache policy is what it is, as the exchange said it. */
+  cacheReason: string;
+  /**
+   * When the exchange that began this line of credentials took place; a refresh carries it
+   * unchanged, and no refresh is allowed once a build deadline has passed since.
+   */
+  firstExchangeAt: number;
   expiresAt: number;
 }
 
