@@ -54,6 +54,11 @@ import { VolumeService } from "./core/volume-service.js";
 import { TrustService } from "./core/trust-service.js";
 import { DashboardAccess } from "./core/dashboard-access.js";
 import { RedisDashboardSessions } from "./adapters/redis/dashboard-sessions.js";
+import { PostgresHookInstallationStore } from "./adapters/postgres/hooks.js";
+import { RedisHookDeliveries } from "./adapters/redis/hook-deliveries.js";
+import { HookDeliveries } from "./core/hook-deliveries.js";
+import { HookInstallations } from "./core/hook-installations.js";
+import type { Prewarmer } from "./core/prewarm.js";
 
 export const VERSION = "0.1.0";
 
@@ -119,6 +124,8 @@ export interface ServiceOverrides {
    * none. By default the configured drivers get the gRPC reader, and a driver passed in none.
    */
   insights?: { reader: BuildInsightsReader; timeoutMs?: number } | null;
+  /** What hook deliveries hand queued jobs to; without one, deliveries are refused (503). */
+  prewarmer?: Prewarmer;
 }
 
 export interface DriverContext {
@@ -191,7 +198,21 @@ async function compose(
   const accounts = new AccountService(stores.accountStore, config.plans, config.defaultPlan, config.shapes);
   const oidc = createOidcExchange(config, stores, infra);
   const trust = createTrustService(config, stores, () => oidc.invalidate());
-  const parts = { config, infra, metrics, authority, fleet, stores, volumes, builds, accounts, oidc, trust };
+  const hooks = createHooks(config, stores, infra, overrides.prewarmer ?? null);
+  const parts = {
+    config,
+    infra,
+    metrics,
+    authority,
+    fleet,
+    stores,
+    volumes,
+    builds,
+    accounts,
+    oidc,
+    trust,
+    hooks,
+  };
   const running = await startListening(parts);
   logger.info(
     { url: running.url, broker: running.broker.info.endpoint, driver: fleet.driver.name },
@@ -236,6 +257,8 @@ function createStores(config: Config, { logger, redis, pool }: Infrastructure) {
     credentials: new RedisCredentialStore(redis, keys),
     keySetBackup: new RedisKeySetBackup(redis, keys),
     dashboardSessions: new RedisDashboardSessions(redis, keys),
+    hookInstallations: new PostgresHookInstallationStore(pool),
+    hookDeliveries: new RedisHookDeliveries(redis, keys),
   };
 }
 
@@ -308,6 +331,25 @@ function createTrustService(config: Config, stores: Stores, onChange: () => void
   });
 }
 
+/** CI hooks: installations for the admin, deliveries for the CIs. Off without RB_HOOK_SECRET_KEY. */
+function createHooks(config: Config, stores: Stores, { clock }: Infrastructure, prewarmer: Prewarmer | null) {
+  return {
+    installations: new HookInstallations({
+      store: stores.hookInstallations,
+      issuers: config.oidc.issuers,
+      key: config.hooks.secretKey,
+    }),
+    deliveries: new HookDeliveries({
+      installations: stores.hookInstallations,
+      deliveries: stores.hookDeliveries,
+      prewarmer,
+      key: config.hooks.secretKey,
+      clock,
+      staleAfterMs: config.hooks.staleAfterMs,
+    }),
+  };
+}
+
 /** Everything compose() built, for starting and stopping. */
 interface Parts {
   config: Config;
@@ -321,6 +363,7 @@ interface Parts {
   accounts: AccountService;
   oidc: OidcExchange;
   trust: TrustService;
+  hooks: AppDeps["hooks"];
 }
 
 interface Listening {
@@ -410,6 +453,7 @@ function appDeps(parts: Parts, broker: BrokerInfo): AppDeps {
       builds: stores.buildStore,
       events: parts.builds.events,
     },
+    hooks: parts.hooks,
   };
 }
 
