@@ -55,6 +55,11 @@ import { TrustService } from "./core/trust-service.js";
 import { PrewarmService } from "./core/prewarm-service.js";
 import { DashboardAccess } from "./core/dashboard-access.js";
 import { RedisDashboardSessions } from "./adapters/redis/dashboard-sessions.js";
+import { PostgresHookInstallationStore } from "./adapters/postgres/hooks.js";
+import { RedisHookDeliveries } from "./adapters/redis/hook-deliveries.js";
+import { HookDeliveries } from "./core/hook-deliveries.js";
+import { HookInstallations } from "./core/hook-installations.js";
+import type { Prewarmer } from "./core/prewarm.js";
 
 export const VERSION = "0.1.0";
 
@@ -100,7 +105,7 @@ export interface RunningService {
   trust: TrustService;
   accounts: AccountService;
   /** Starts accounts' builders on CI job-queued hooks. */
-  prewarmer: PrewarmService;
+  prewarmer: Prewarmer;
   driver: BuilderDriver;
   redis: Redis;
   pool: pg.Pool;
@@ -122,6 +127,8 @@ export interface ServiceOverrides {
    * none. By default the configured drivers get the gRPC reader, and a driver passed in none.
    */
   insights?: { reader: BuildInsightsReader; timeoutMs?: number } | null;
+  /** What hook deliveries hand queued jobs to; without one, deliveries are refused (503). */
+  prewarmer?: Prewarmer;
 }
 
 export interface DriverContext {
@@ -200,10 +207,11 @@ async function compose(
   const accounts = new AccountService(stores.accountStore, config.plans, config.defaultPlan, config.shapes);
   const oidc = createOidcExchange(config, stores, infra);
   const trust = createTrustService(config, stores, () => oidc.invalidate());
-  const prewarmer = createPrewarmer(config, stores, fleet.driver, infra, metrics);
+  const prewarmer = overrides.prewarmer ?? createPrewarmer(config, stores, fleet.driver, infra, metrics);
+  const hooks = createHooks(config, stores, infra, prewarmer);
   const parts = {
     ...{ config, infra, metrics, authority, fleet, stores, volumes, builds, accounts, oidc, trust },
-    prewarmer,
+    ...{ prewarmer, hooks },
   };
   const running = await startListening(parts);
   logger.info(
@@ -250,6 +258,8 @@ function createStores(config: Config, { logger, redis, pool }: Infrastructure) {
     credentials: new RedisCredentialStore(redis, keys),
     keySetBackup: new RedisKeySetBackup(redis, keys),
     dashboardSessions: new RedisDashboardSessions(redis, keys),
+    hookInstallations: new PostgresHookInstallationStore(pool),
+    hookDeliveries: new RedisHookDeliveries(redis, keys),
   };
 }
 
@@ -323,6 +333,25 @@ function createTrustService(config: Config, stores: Stores, onChange: () => void
   });
 }
 
+/** CI hooks: installations for the admin, deliveries for the CIs. Off without RB_HOOK_SECRET_KEY. */
+function createHooks(config: Config, stores: Stores, { clock }: Infrastructure, prewarmer: Prewarmer) {
+  return {
+    installations: new HookInstallations({
+      store: stores.hookInstallations,
+      issuers: config.oidc.issuers,
+      key: config.hooks.secretKey,
+    }),
+    deliveries: new HookDeliveries({
+      installations: stores.hookInstallations,
+      deliveries: stores.hookDeliveries,
+      prewarmer,
+      key: config.hooks.secretKey,
+      clock,
+      staleAfterMs: config.hooks.staleAfterMs,
+    }),
+  };
+}
+
 /** Everything compose() built, for starting and stopping. */
 interface Parts {
   config: Config;
@@ -336,7 +365,8 @@ interface Parts {
   accounts: AccountService;
   oidc: OidcExchange;
   trust: TrustService;
-  prewarmer: PrewarmService;
+  prewarmer: Prewarmer;
+  hooks: AppDeps["hooks"];
 }
 
 interface Listening {
@@ -426,6 +456,7 @@ function appDeps(parts: Parts, broker: BrokerInfo): AppDeps {
       builds: stores.buildStore,
       events: parts.builds.events,
     },
+    hooks: parts.hooks,
   };
 }
 

@@ -133,6 +133,28 @@ const oidc = {
   ),
 };
 
+const hooks = {
+  secretKey: variable(
+    "RB_HOOK_SECRET_KEY",
+    z
+      .string()
+      .regex(/^([0-9a-fA-F]{2}){32,}$/, "must be at least 32 bytes in hex, e.g. from `openssl rand -hex 32`")
+      .optional(),
+    "the key each hook installation's secret is derived from (HMAC-SHA256 of its id), at least 32 random bytes in hex, the same on every replica (`openssl rand -hex 32`); changing it changes every installation's secret",
+    {
+      ...SERVE_ONLY,
+      convert: (hex: string | undefined) => (hex === undefined ? null : Buffer.from(hex, "hex")),
+      shownDefault: "unset: hooks are off",
+    },
+  ),
+  staleAfterMs: variable(
+    "RB_HOOK_STALE_SECONDS",
+    seconds(600),
+    "a job-queued delivery older than this is acknowledged and ignored: a builder started now would come too late",
+    { convert: toMs },
+  ),
+};
+
 export const DECLARATIONS = {
   host: variable("RB_HOST", z.string().default("127.0.0.1"), "the address the API listens on"),
   port: variable("RB_PORT", port.default(8080), "the API's TCP port", SERVE_ONLY),
@@ -340,4 +362,5 @@ export const DECLARATIONS = {
       certFile && keyFile ? { certFile, keyFile } : dir ? { dir } : null,
   ),
   oidc,
+  hooks,
 };

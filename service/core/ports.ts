@@ -11,6 +11,7 @@ import type { LedgerEntry, Volume } from "./ledger.js";
 import type { IssuerConfig } from "./ci-identity.js";
 import type { NewTrustRelationship, TrustRelationship } from "./trust.js";
 import type { PastBuild } from "./prewarm-policy.js";
+import type { HookInstallation, HookProvider, NewHookInstallation } from "./hooks.js";
 
 export interface Clock {
   now(): number;
@@ -407,4 +408,22 @@ export interface DashboardSessionStore {
   takeLink(hash: Buffer): Promise<DashboardGrant | null>;
   putSession(hash: Buffer, grant: DashboardGrant, ttlMs: number): Promise<void>;
   getSession(hash: Buffer): Promise<DashboardGrant | null>;
+}
+
+/** Hook installations (hook-installations.ts); their secrets are derived, never stored. */
+export interface HookInstallationStore {
+  create(installation: NewHookInstallation): Promise<HookInstallation>;
+  list(): Promise<HookInstallation[]>;
+  get(id: string): Promise<HookInstallation | null>;
+  /** Every installation of one provider for one owner (several while a secret is rotated). */
+  forOwner(provider: HookProvider, ownerId: string): Promise<HookInstallation[]>;
+  remove(id: string): Promise<HookInstallation | null>;
+}
+
+/** The delivery ids a hook installation has received, kept for `ttlMs` to refuse replays. */
+export interface HookDeliveryLog {
+  /** Records the delivery; false when it was already recorded (a replay). */
+  record(installationId: string, deliveryId: string, ttlMs: number): Promise<boolean>;
+  /** Forgets a delivery the service failed to act on, so the CI's redelivery is taken. */
+  forget(installationId: string, deliveryId: string): Promise<void>;
 }

@@ -54,6 +54,13 @@ export class Metrics implements Telemetry, BrokerMetrics {
     registers: [this.registry],
   });
 
+  readonly hookDeliveries = new Counter({
+    name: "remote_builder_hook_deliveries_total",
+    help: "CI hook deliveries by provider and outcome: accepted, ignored, or refused-<problem kind>",
+    labelNames: ["provider", "outcome"],
+    registers: [this.registry],
+  });
+
   readonly brokerRefusals = new Counter({
     name: "remote_builder_broker_refusals_total",
     help: "Connections the broker turned away, by reason",
@@ -94,6 +101,10 @@ export class Metrics implements Telemetry, BrokerMetrics {
     this.brokerConnections.dec();
     this.brokerBytes.inc({ direction: "in" }, bytesIn);
     this.brokerBytes.inc({ direction: "out" }, bytesOut);
+  }
+
+  hookDelivery(provider: string, outcome: string): void {
+    this.hookDeliveries.inc({ provider, outcome });
   }
 
   admission(outcome: string): void {

@@ -4,12 +4,11 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, expect, it } from "@jest/globals";
 import type { Build } from "../../service/client/api-client.js";
-import type { PrewarmOutcome, QueuedJob } from "../../service/core/prewarm.js";
 import { dockerConfig, realDockerEnv } from "../harness/buildkit-tools.js";
-import { ADMIN_TOKEN, builderOf, http, type TestService } from "../harness/context.js";
+import { ADMIN_TOKEN, builderOf, http, startTestService, type TestService } from "../harness/context.js";
 import { busyboxImage, type OciImage } from "../harness/oci-image.js";
 import { CliJob } from "../cli/cli-job.js";
-import { startLocalService } from "../drivers/support.js";
+import { addHook, CapturedLog, deliverGitHub, hookKey, workflowJobBody } from "../hooks/support.js";
 import { githubClaims, oidcEnv, TestIssuer } from "../oidc/fixtures.js";
 import { buildContext, buildxBuild, describeReal, succeeded, tools } from "./support.js";
 
@@ -33,6 +32,8 @@ describeReal("pre-warm: the account's builder, started when its CI queues the jo
   let context: string;
   let service: TestService;
   let account: { id: string; handle: string };
+  let hookSecret: string;
+  const log = new CapturedLog();
   const jobs: CliJob[] = [];
   let runs = 0;
   const claims = { repository_owner_id: "7001", repository_id: "7002" };
@@ -47,19 +48,27 @@ describeReal("pre-warm: the account's builder, started when its CI queues the jo
       ),
       "src.txt": "prewarm",
     });
-    service = await startLocalService(join(work, "local"), {
-      ...oidcEnv([{ name: "github", kind: "github", issuer }], null),
-      RB_BUILDKITD: tools().buildkitd,
-      // The account's builder goes a second after each build: only a pre-warm can have it up.
-      RB_BUILDER_IDLE_TTL_SECONDS: "1",
-      RB_PREWARM_TTL_SECONDS: String(PREWARM_TTL_S),
-    });
+    service = await startTestService(
+      {
+        ...oidcEnv([{ name: "github", kind: "github", issuer }], null),
+        RB_DRIVER: "local",
+        RB_LOCAL_DIR: join(work, "local"),
+        RB_BUILDKITD: tools().buildkitd,
+        // The account's builder goes a second after each build: only a pre-warm can have it up.
+        RB_BUILDER_IDLE_TTL_SECONDS: "1",
+        RB_PREWARM_TTL_SECONDS: String(PREWARM_TTL_S),
+        RB_HOOK_SECRET_KEY: hookKey(),
+      },
+      // The hook tells GitHub only "started"; the log says which builder, for which account.
+      { logger: log.logger },
+    );
     account = await service.account();
     const trusted = await http(service.url, "POST", `/api/v1/admin/accounts/${account.handle}/trust`, {
       token: ADMIN_TOKEN,
       body: { issuer: "github", ownerId: claims.repository_owner_id, repositoryId: claims.repository_id },
     });
     expect(trusted.status).toBe(201);
+    hookSecret = (await addHook(service, { provider: "github", ownerId: claims.repository_owner_id })).secret;
   });
   afterAll(async () => {
     for (const job of jobs) job.cleanUp();
@@ -93,26 +102,35 @@ describeReal("pre-warm: the account's builder, started when its CI queues the jo
     return { build: rows[0]!, setupSeconds, finished: finish.stdout };
   }
 
-  const queued = (): QueuedJob => ({
-    provider: "github",
-    issuer: "github",
-    ownerId: claims.repository_owner_id,
-    repositoryId: claims.repository_id,
-    ref: "refs/heads/main",
-    workflow: "CI",
-    job: "image",
-    queuedAt: Date.now(),
-    deliveryId: `delivery-${runs}`,
-  });
+  /** GitHub's signed `workflow_job` queued delivery for the job, as its webhook sends it. */
+  const deliverQueued = () =>
+    deliverGitHub(
+      service,
+      hookSecret,
+      workflowJobBody(Number(claims.repository_owner_id), Number(claims.repository_id), {
+        job: { workflow_name: "CI", head_branch: "main" },
+      }),
+    );
 
-  /** Queues the job once the account's idle builder from its last build has gone (its TTL is 1 s). */
-  async function queueOnceIdleGone(): Promise<PrewarmOutcome> {
+  /** The builder the last delivery started for the account, as the service logged it. */
+  const startedBuilder = (): string | undefined =>
+    log.lines
+      .map(
+        (line) => JSON.parse(line) as { msg?: string; outcome?: string; reason?: string; account?: string },
+      )
+      .filter((l) => l.msg === "hook pre-warm outcome" && l.outcome === "started" && l.account === account.id)
+      .map((l) => /builder (\S+) started/.exec(l.reason ?? "")?.[1])
+      .at(-1);
+
+  /** Delivers the queued job once the account's idle builder from its last build has gone (its TTL is 1 s). */
+  async function queueOnceIdleGone(): Promise<void> {
     for (let i = 0; i < 40; i++) {
-      const [outcome] = await service.prewarmer.jobQueued(queued());
-      if (outcome!.outcome !== "already-warm") return outcome!;
+      const res = await deliverQueued();
+      expect(res.status).toBe(200);
+      if (res.body.prewarm === "started") return;
       await sleep(250);
     }
-    throw new Error("the account's idle builder never went");
+    throw new Error("no builder was started: the account's idle builder never went");
   }
 
   it("a queued job's build takes the builder started for it, on the account's volume, cache warm", async () => {
@@ -120,9 +138,8 @@ describeReal("pre-warm: the account's builder, started when its CI queues the jo
     await ciJob();
     await ciJob();
 
-    const outcome = await queueOnceIdleGone();
-    expect(outcome).toMatchObject({ accountId: account.id, outcome: "started" });
-    const prewarmedBuilder = /builder (\S+) started on buildkit/.exec(outcome.reason)?.[1];
+    await queueOnceIdleGone();
+    const prewarmedBuilder = startedBuilder();
     expect(prewarmedBuilder).toMatch(/^local-/);
 
     const { build, finished } = await ciJob();
@@ -144,8 +161,7 @@ describeReal("pre-warm: the account's builder, started when its CI queues the jo
         ).rows[0].n,
       );
     const before = await billed();
-    const outcome = await queueOnceIdleGone();
-    expect(outcome.outcome).toBe("started");
+    await queueOnceIdleGone();
     const startedAt = Date.now();
 
     let metrics = "";
@@ -160,6 +176,6 @@ describeReal("pre-warm: the account's builder, started when its CI queues the jo
     expect(wasted).toBeLessThan(PREWARM_TTL_S + 5);
     expect(await billed()).toBe(before);
     // Gone, not idle: the next queued job starts a builder again.
-    expect((await service.prewarmer.jobQueued(queued()))[0]).toMatchObject({ outcome: "started" });
+    expect((await deliverQueued()).body).toMatchObject({ prewarm: "started" });
   });
 });

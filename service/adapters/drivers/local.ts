@@ -108,6 +108,8 @@ export class LocalDriver implements BuilderDriver {
   private readonly warmRetries = new WarmRetries();
   /** Volumes a pre-warm is starting a builder on: a build's create waits for it, then takes it. */
   private readonly launching = new Map<string, Promise<unknown>>();
+  /** Volumes whose builder is stopping: buildkitd locks its root until it has exited. */
+  private readonly stopping = new Map<string, Promise<void>>();
   private timer: NodeJS.Timeout | null = null;
   private ticking: Promise<void> | null = null;
   private closed = false;
@@ -270,8 +272,10 @@ export class LocalDriver implements BuilderDriver {
   /** The account's volume folder, recorded on first use; an idle builder on it that cannot serve goes first. */
   private async accountRoot(accountId: string, name: string): Promise<string> {
     const key = `${accountId}/${name}`;
-    // buildkitd locks its root: an idle builder on it too old to reuse (or dead) goes first.
+    // buildkitd locks its root: an idle builder on it too old to reuse (or dead) goes first, and
+    // one that the pool's pass is stopping (its TTL ran out a moment ago) must have exited.
     await this.stopIdle(key);
+    await this.stopping.get(key)?.catch(() => {});
     const volumes = this.volumes();
     const root = volumes[key] ?? join(this.volumesDir, accountId, name);
     if (!volumes[key]) this.writeVolumes({ ...volumes, [key]: root });
@@ -516,8 +520,25 @@ export class LocalDriver implements BuilderDriver {
     return daemon;
   }
 
-  private async stop(daemon: Daemon): Promise<void> {
+  /**
+   * Stops a builder. It is forgotten at once (nothing takes it any more), but holds its volume's
+   * lock until it has exited: a builder started on that volume meanwhile waits for that (accountRoot).
+   */
+  private stop(daemon: Daemon): Promise<void> {
     this.daemons.delete(daemon.builderId);
+    const halted = this.halt(daemon);
+    const key = daemon.volumeKey;
+    if (key) {
+      this.stopping.set(key, halted);
+      const forget = () => {
+        if (this.stopping.get(key) === halted) this.stopping.delete(key);
+      };
+      halted.then(forget, forget);
+    }
+    return halted;
+  }
+
+  private async halt(daemon: Daemon): Promise<void> {
     if (daemon.child.exitCode === null && daemon.child.signalCode === null) {
       daemon.child.kill("SIGTERM");
       const grace = new AbortController();
