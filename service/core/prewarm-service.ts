@@ -55,7 +55,14 @@ export class PrewarmService implements Prewarmer {
     for (const r of relationships) byAccount.set(r.accountId, [...(byAccount.get(r.accountId) ?? []), r]);
     return Promise.all(
       [...byAccount].map(async ([accountId, admitting]) => {
-        const { outcome, reason } = await this.forAccount(accountId, admitting, job);
+        // One account's failure (its volume's store, the cluster refusing a pod) is its own: the
+        // others' builders still start, and the hook is answered.
+        const { outcome, reason } = await this.forAccount(accountId, admitting, job).catch(
+          (err: unknown) => ({
+            outcome: "skipped" as const,
+            reason: `pre-warming failed: ${err instanceof Error ? err.message : String(err)}`,
+          }),
+        );
         this.deps.telemetry.prewarm(outcome);
         return { accountId, outcome, reason };
       }),

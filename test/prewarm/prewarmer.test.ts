@@ -14,9 +14,12 @@ type Json = Record<string, unknown>;
  */
 class PrewarmingDriver extends MemoryDriver {
   readonly prewarms: PrewarmSpec[] = [];
+  /** Accounts whose builders the cluster refuses. */
+  readonly refusing = new Set<string>();
   private readonly waiting = new Map<string, number>();
 
   async prewarm(spec: PrewarmSpec): Promise<PrewarmStart> {
+    if (this.refusing.has(spec.accountId)) throw new Error("the cluster answered 503");
     const key = `${spec.accountId}/${spec.volume.name}`;
     if (this.waiting.has(key)) return { outcome: "already-warm", reason: "started already" };
     this.prewarms.push(spec);
@@ -217,5 +220,23 @@ describe("the prewarmer: trust relationships name the accounts, their history de
     ).toMatchObject({
       outcome: "already-warm",
     });
+  });
+
+  it("keeps one account's failure to start a builder its own", async () => {
+    const a = await trustingAccount("5006");
+    const b = await trustingAccount("5006");
+    const claims = { repository_owner_id: "5006", repository_id: "56" };
+    for (const account of [a, b]) {
+      await pastBuild(claims, account.handle);
+      await pastBuild(claims, account.handle);
+    }
+    driver.refusing.add(a.id);
+    const outcomes = await service.prewarmer.jobQueued(job("5006", "56"));
+    expect(outcomes).toEqual(
+      expect.arrayContaining([
+        { accountId: a.id, outcome: "skipped", reason: "pre-warming failed: the cluster answered 503" },
+        expect.objectContaining({ accountId: b.id, outcome: "started" }),
+      ]),
+    );
   });
 });
