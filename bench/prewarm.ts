@@ -19,7 +19,8 @@
  *
  * RESULT ready_cold_p50_ms=… ready_prewarm_p50_ms=… ready_prewarm_nolead_p50_ms=… speedup=<cold/prewarm p50>
  */
-import { chmodSync, mkdtempSync, rmSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -182,8 +183,27 @@ async function main(): Promise<void> {
     }
   } finally {
     await Promise.all([redis.stop(), postgres.stop(), issuer.stop()]);
-    rmSync(root, { recursive: true, force: true });
+    removeTree(root);
   }
+}
+
+/**
+ * Removes the bench's folder. buildkitd v0.11 leaves its CNI pool's network namespaces mounted in
+ * the volume folder (`net/cni/…`) when it stops: unmounted first, or the folder cannot go.
+ */
+function removeTree(root: string): void {
+  const mounts = readFileSync("/proc/mounts", "utf8")
+    .split("\n")
+    .map((line) => line.split(" ")[1] ?? "")
+    .filter((path) => path.startsWith(`${root}/`));
+  for (const path of mounts.reverse()) {
+    try {
+      execFileSync("umount", [path], { stdio: "ignore" });
+    } catch {
+      // Not ours to unmount (no privilege): the rm below says what is left.
+    }
+  }
+  rmSync(root, { recursive: true, force: true });
 }
 
 await main();
