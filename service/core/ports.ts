@@ -226,10 +226,15 @@ export type DriverEvents = (level: "info" | "warn", message: string, fields: Rec
 
 /** The account's builder, started on its volume ahead of a build a CI said was coming (prewarm.ts). */
 export interface PrewarmSpec {
+  /** The account whose queued job this is: its cap counts the builder. */
   accountId: string;
   shapeName: string;
   shape: Shape;
-  volume: { name: string; sizeGiB: number };
+  /**
+   * The account's cache volume; null for a fresh builder of the shape, for a job whose builds run
+   * cold: a warm builder outside the pool's target, which any build that a warm one serves may take.
+   */
+  volume: { name: string; sizeGiB: number } | null;
   /** How long it waits for a build to take it before it stops. */
   ttlMs: number;
   /** Pre-warmed builders the account may have waiting at once, this one included. */
@@ -253,7 +258,9 @@ export interface BuilderDriver {
    * Starts the account's builder on its volume as an idle builder that no build holds yet, and
    * stops it after `ttlMs` unless a build takes it (as its idle builder: `create` then reports
    * `prewarmedAt`). Takes no concurrency slot and no warm-pool builder; starts nothing while a
-   * builder serves a build on the volume, or an idle one already holds it.
+   * builder serves a build on the volume; an idle one that already holds it is kept up for `ttlMs`
+   * (`already-warm`). Without a volume, a fresh warm builder of the shape, stopped after `ttlMs`
+   * unless a build takes it as its warm builder.
    */
   prewarm?(spec: PrewarmSpec): Promise<PrewarmStart>;
   /** Resolves with the builder's address once it accepts connections; rejects if it cannot boot. */

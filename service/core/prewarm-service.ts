@@ -80,12 +80,6 @@ export class PrewarmService implements Prewarmer {
     if (!account?.features.includes(REMOTE_BUILDER_FEATURE)) return skip("remote builders are not enabled");
     if (!driver.prewarm) return skip(`the ${driver.name} driver does not pre-warm builders`);
     if (settings.maxPerAccount === 0) return skip("pre-warming is off (RB_PREWARM_MAX_PER_ACCOUNT=0)");
-    if (
-      job.ref !== null &&
-      !admitting.some((r) => r.cacheWriteRefs.some((p) => matchesPattern(p, job.ref!)))
-    ) {
-      return skip(`${job.ref} may not write the warm cache, so its builds run cold`);
-    }
     const now = clock.now();
     const since = now - settings.historyDays * 86_400_000;
     const history = await builds.history(
@@ -100,20 +94,33 @@ export class PrewarmService implements Prewarmer {
     if (!shape || !account.allowedShapes.includes(decision.shape)) {
       return skip(`the shape ${decision.shape} is no longer the account's`);
     }
+    // A ref that may not write the warm cache runs cold, whatever its workflow's other builds did.
+    const mayWrite =
+      job.ref === null || admitting.some((r) => r.cacheWriteRefs.some((p) => matchesPattern(p, job.ref!)));
+    const volume = decision.prewarm === "volume" && mayWrite ? decision.volume : null;
     // Single writer: the build holding the volume keeps it; its builder becomes the idle one after.
-    const holders = await claims.holders(volumeScope({ accountId, cacheVolume: decision.volume }), now);
-    if (holders.size > 0) return skip("a build holds the cache volume");
+    if (
+      volume !== null &&
+      (await claims.holders(volumeScope({ accountId, cacheVolume: volume }), now)).size > 0
+    ) {
+      return skip("a build holds the cache volume");
+    }
     const started = await driver.prewarm({
       accountId,
       shapeName: decision.shape,
       shape,
-      volume: { name: decision.volume, sizeGiB: account.cacheVolumeGiB },
+      volume: volume === null ? null : { name: volume, sizeGiB: account.cacheVolumeGiB },
       ttlMs: settings.ttlMs,
       maxPerAccount: settings.maxPerAccount,
     });
-    return started.outcome === "started"
-      ? { outcome: "started", reason: `builder ${started.builderId} started on ${decision.volume}` }
-      : started;
+    if (started.outcome !== "started") return started;
+    return {
+      outcome: "started",
+      reason:
+        volume === null
+          ? `warm builder ${started.builderId} started: the job's builds run cold`
+          : `builder ${started.builderId} started on ${volume}`,
+    };
   }
 }
 

@@ -20,7 +20,7 @@ class PrewarmingDriver extends MemoryDriver {
 
   async prewarm(spec: PrewarmSpec): Promise<PrewarmStart> {
     if (this.refusing.has(spec.accountId)) throw new Error("the cluster answered 503");
-    const key = `${spec.accountId}/${spec.volume.name}`;
+    const key = keyOf(spec.accountId, spec.volume, spec.shapeName);
     if (this.waiting.has(key)) return { outcome: "already-warm", reason: "started already" };
     this.prewarms.push(spec);
     this.waiting.set(key, Date.now());
@@ -29,12 +29,22 @@ class PrewarmingDriver extends MemoryDriver {
 
   override async create(spec: BuilderSpec): Promise<CreatedBuilder> {
     const created = await super.create(spec);
-    const key = spec.volume && `${spec.accountId}/${spec.volume.name}`;
-    const prewarmedAt = key ? this.waiting.get(key) : undefined;
-    if (prewarmedAt === undefined) return created;
-    this.waiting.delete(key!);
-    return { ...created, tier: "idle", prewarmedAt };
+    // The account's own on its volume is its idle builder; a fresh one of the shape, a warm one.
+    for (const key of [
+      keyOf(spec.accountId, spec.volume, spec.shapeName),
+      keyOf(null, null, spec.shapeName),
+    ]) {
+      const prewarmedAt = this.waiting.get(key);
+      if (prewarmedAt === undefined) continue;
+      this.waiting.delete(key);
+      return { ...created, tier: spec.volume && key.includes("/") ? "idle" : "warm", prewarmedAt };
+    }
+    return created;
   }
+}
+
+function keyOf(accountId: string | null, volume: { name: string } | null, shape: string): string {
+  return volume && accountId ? `${accountId}/${volume.name}` : `warm:${shape}`;
 }
 
 describe("the prewarmer: trust relationships name the accounts, their history decides", () => {
@@ -152,27 +162,33 @@ describe("the prewarmer: trust relationships name the accounts, their history de
     expect(metrics.body).toMatch(/remote_builder_prewarm_lead_seconds_count 1/);
   });
 
-  it("skips builds that would run cold: a ref that may not write the cache, and a history of cold builds", async () => {
-    const account = await trustingAccount("5002", { cacheWriteRefs: ["refs/heads/main"] });
+  it("gives a job whose builds run cold a fresh builder of the shape, never the account's volume", async () => {
+    await trustingAccount("5002", { cacheWriteRefs: ["refs/heads/main"] });
     const claims = { repository_owner_id: "5002", repository_id: "52" };
     await pastBuild(claims);
     await pastBuild(claims);
+    // A ref that may not write the cache runs cold, whatever its workflow's other builds did.
     const [branch] = await service.prewarmer.jobQueued(job("5002", "52", { ref: "refs/heads/topic" }));
-    expect(branch).toEqual({
-      accountId: account.id,
-      outcome: "skipped",
-      reason: "refs/heads/topic may not write the warm cache, so its builds run cold",
+    expect(branch).toMatchObject({
+      outcome: "started",
+      reason: expect.stringMatching(/^warm builder pre-\d+ started: the job's builds run cold$/),
     });
-    // Pull requests' builds run cold: a workflow that only ever ran for them has nothing to warm.
+    expect(driver.prewarms).toEqual([expect.objectContaining({ shapeName: "small", volume: null })]);
+
+    // Pull requests' builds run cold (and the first of them took that warm builder): a workflow
+    // that only ever ran for them gets a warm builder too.
     const pr = { ...claims, workflow: "PR", event_name: "pull_request", ref: "refs/pull/1/merge" };
     await pastBuild(pr);
     await pastBuild(pr);
     const [cold] = await service.prewarmer.jobQueued(job("5002", "52", { workflow: "PR", ref: null }));
-    expect(cold).toMatchObject({
-      outcome: "skipped",
-      reason: expect.stringMatching(/ran on a cold builder/),
+    expect(cold).toMatchObject({ outcome: "started" });
+    // The pull request's build takes it as its warm builder.
+    const built = await pastBuild(pr);
+    expect(built).toMatchObject({
+      tier: "warm",
+      prewarmed: true,
+      cache: expect.objectContaining({ mode: "cold" }),
     });
-    expect(driver.prewarms).toEqual([]);
   });
 
   it("starts nothing for an account without the feature, nor while a build holds the volume", async () => {

@@ -73,8 +73,10 @@ interface Daemon {
   /** When its current build got it: what list() reports, since the core's orphan grace counts from there. */
   assignedAt: number;
   idleSince: number;
-  /** Started ahead of a build (prewarm()): when, and when it stops if no build takes it. */
+  /** Started ahead of a build (prewarm()): for which account's job, and when. */
+  prewarmedFor: string | null;
   prewarmedAt: number | null;
+  /** When an idle (or pre-warmed) builder stops if no build takes it; null: never (the pool's). */
   expiresAt: number | null;
   stderr: string;
   exited: Promise<void>;
@@ -197,6 +199,7 @@ export class LocalDriver implements BuilderDriver {
         buildId: spec.buildId,
         accountId: spec.accountId,
         assignedAt: now,
+        prewarmedFor: null,
         prewarmedAt: null,
         expiresAt: null,
       });
@@ -225,36 +228,56 @@ export class LocalDriver implements BuilderDriver {
    * A build that arrives while it boots takes it and waits only the rest of the boot.
    */
   async prewarm(spec: PrewarmSpec): Promise<PrewarmStart> {
-    const key = `${spec.accountId}/${spec.volume.name}`;
     const now = this.o.clock.now();
+    const key = spec.volume ? `${spec.accountId}/${spec.volume.name}` : null;
     const onVolume = [...this.daemons.values()].filter((d) => d.volumeKey === key && d.state !== "failed");
-    if (onVolume.some((d) => d.role === "serving")) {
+    if (key && onVolume.some((d) => d.role === "serving")) {
       return { outcome: "skipped", reason: "a build's builder holds the cache volume" };
     }
-    if (this.launching.has(key) || onVolume.some((d) => d.role === "idle" && reusable(d, now))) {
-      return { outcome: "already-warm", reason: "the account's builder on this volume is up or starting" };
+    const idle = onVolume.find((d) => d.role === "idle" && reusable(d, now));
+    if (key && idle) {
+      // The job's build is coming: its idle builder stays up for it, as a pre-warmed one would.
+      idle.expiresAt = Math.max(idle.expiresAt ?? 0, now + spec.ttlMs);
+      return {
+        outcome: "already-warm",
+        reason: "the account's idle builder on this volume is kept up for the job",
+      };
+    }
+    if (key && this.launching.has(key)) {
+      return { outcome: "already-warm", reason: "the account's builder on this volume is starting" };
     }
     const waiting = [...this.daemons.values()].filter(
-      (d) => d.accountId === spec.accountId && d.role === "idle" && d.prewarmedAt !== null,
+      (d) => d.prewarmedFor === spec.accountId && d.role !== "serving",
     ).length;
     if (waiting >= spec.maxPerAccount) {
       return { outcome: "skipped", reason: `${waiting} pre-warmed builder(s) already wait for this account` };
     }
-    const launched = this.accountRoot(spec.accountId, spec.volume.name).then((root) =>
-      this.launch(spec.shapeName, root, spec.volume.sizeGiB, {
-        role: "idle",
-        accountId: spec.accountId,
-        volumeKey: key,
-        idleSince: now,
-        prewarmedAt: now,
-        expiresAt: now + spec.ttlMs,
-      }),
-    );
-    this.launching.set(key, launched);
-    const daemon = await launched.finally(() => this.launching.delete(key));
+    const prewarmed = { prewarmedFor: spec.accountId, prewarmedAt: now, expiresAt: now + spec.ttlMs };
+    let daemon: Daemon;
+    if (key) {
+      const launched = this.accountRoot(spec.accountId, spec.volume!.name).then((root) =>
+        this.launch(spec.shapeName, root, spec.volume!.sizeGiB, {
+          ...prewarmed,
+          role: "idle",
+          accountId: spec.accountId,
+          volumeKey: key,
+          idleSince: now,
+        }),
+      );
+      this.launching.set(key, launched);
+      daemon = await launched.finally(() => this.launching.delete(key));
+    } else {
+      // A warm builder outside the pool's target, for a job whose builds run cold.
+      const root = join(this.volumesDir, `scratch-${randomUUID()}`);
+      daemon = await this.launch(spec.shapeName, root, this.o.warmVolumeGiB ?? null, {
+        ...prewarmed,
+        role: "warm",
+      });
+    }
+    const role = daemon.role;
     this.awaitReady(daemon.builderId, WARM_BOOT_TIMEOUT_MS)
       .catch(async (err: Error) => {
-        if (daemon.role !== "idle") return; // a build took it; its own awaitReady reports
+        if (daemon.role !== role) return; // a build took it; its own awaitReady reports
         this.emit("warn", `a pre-warmed builder failed to start: ${err.message}`, {
           builderId: daemon.builderId,
         });
@@ -264,6 +287,7 @@ export class LocalDriver implements BuilderDriver {
     this.emit("info", "builder pre-warmed", {
       builderId: daemon.builderId,
       accountId: spec.accountId,
+      role,
       ttlMs: spec.ttlMs,
     });
     return { outcome: "started", builderId: daemon.builderId };
@@ -374,17 +398,19 @@ export class LocalDriver implements BuilderDriver {
     const now = this.o.clock.now();
     for (const daemon of this.daemons.values()) {
       if (daemon.role === "serving") continue;
-      const expired = daemon.role === "idle" && daemon.expiresAt !== null && now >= daemon.expiresAt;
+      const expired = daemon.expiresAt !== null && now >= daemon.expiresAt;
       if (expired || daemon.state === "failed" || !reusable(daemon, now)) {
         // Pre-warmed and never taken: pod time no build used (stop() forgets it first, so none can now).
-        const unused = daemon.role === "idle" && daemon.prewarmedAt !== null ? daemon : null;
+        const { prewarmedFor, prewarmedAt } = daemon;
         await this.stop(daemon);
-        if (unused) this.o.onPrewarmExpired?.(unused.accountId!, (now - unused.prewarmedAt!) / 1000);
+        if (prewarmedFor !== null) this.o.onPrewarmExpired?.(prewarmedFor, (now - prewarmedAt!) / 1000);
       }
     }
     const current: Record<string, number> = {};
     for (const d of this.daemons.values()) {
-      if (d.role === "warm") current[d.shapeName] = (current[d.shapeName] ?? 0) + 1;
+      // A pre-warmed warm builder is a job's, not the pool's: the pool keeps its own count.
+      if (d.role === "warm" && d.prewarmedFor === null)
+        current[d.shapeName] = (current[d.shapeName] ?? 0) + 1;
     }
     for (const { shape, missing } of warmDeficit(this.o.warmPool, current)) {
       // A shape whose builders keep failing waits out its back-off rather than crash-looping.
@@ -490,6 +516,7 @@ export class LocalDriver implements BuilderDriver {
       createdAt: this.o.clock.now(),
       assignedAt: this.o.clock.now(),
       idleSince: 0,
+      prewarmedFor: null,
       prewarmedAt: null,
       expiresAt: null,
       stderr: "",

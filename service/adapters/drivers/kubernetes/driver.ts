@@ -131,6 +131,7 @@ export class KubernetesDriver implements BuilderDriver {
   async prewarm(spec: PrewarmSpec): Promise<PrewarmStart> {
     await this.start();
     const { accountId } = spec;
+    if (spec.volume === null) return { outcome: "skipped", reason: "no warm builders are pre-warmed here yet" };
     const volume = spec.volume.name;
     const now = this.o.clock.now();
     const skipped = (reason: string): PrewarmStart => ({ outcome: "skipped", reason });
