@@ -28,9 +28,13 @@ const running = new Set<TestService>();
 async function start(
   name: string,
   idleTtlSeconds = 1,
+  env: Record<string, string> = {},
 ): Promise<{ service: TestService; dir: string; driver: LocalDriver }> {
   const dir = join(work, name);
-  const service = await startLocalService(dir, { RB_BUILDER_IDLE_TTL_SECONDS: String(idleTtlSeconds) });
+  const service = await startLocalService(dir, {
+    RB_BUILDER_IDLE_TTL_SECONDS: String(idleTtlSeconds),
+    ...env,
+  });
   running.add(service);
   return { service, dir, driver: service.driver as LocalDriver };
 }
@@ -106,6 +110,64 @@ describe("the local driver's pre-warmed builders", () => {
     // Its builder is now the idle one: there is nothing to start.
     expect(await driver.prewarm(spec(account.id))).toMatchObject({ outcome: "already-warm" });
     expect(live(dir)).toHaveLength(1);
+  });
+
+  it("keeps the account's idle builder up for a queued job, past its own idle TTL, until the pre-warm's", async () => {
+    const { service, dir, driver } = await start("keep-up", 1);
+    const account = await service.account();
+    const build = await readyBuild(service, account);
+    await completeBuild(service, build);
+    await service.background.drain();
+    const [idle] = live(dir);
+    expect(await driver.prewarm(spec(account.id, { ttlMs: 4_000 }))).toEqual({
+      outcome: "already-warm",
+      reason: "the account's idle builder on this volume is kept up for the job",
+    });
+    // Its idle TTL (1 s) passes; the job's TTL (4 s) keeps it.
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    expect(alive(idle!.pid)).toBe(true);
+    const next = await readyBuild(service, account);
+    expect(next).toMatchObject({ tier: "idle", prewarmed: false });
+    expect(daemonOf(dir, next).pid).toBe(idle!.pid);
+  });
+
+  it("starts a fresh warm builder of the shape for a job whose builds run cold, outside the pool", async () => {
+    const { service, dir, driver } = await start("warm-kind", 1, { RB_WARM_POOL: '{"small":1}' });
+    const asking = await service.account();
+    const [pool] = await until("the pool's warm buildkitd", () => (live(dir).length ? live(dir) : null));
+    const started = await driver.prewarm(spec(asking.id, { volume: null }));
+    expect(started).toMatchObject({ outcome: "started" });
+    const prewarmed = await until("the pre-warmed warm buildkitd", () =>
+      live(dir).find((d) => d.pid !== pool!.pid),
+    );
+    expect(prewarmed.root).toMatch(/\/volumes\/scratch-[0-9a-f-]{36}$/);
+    // It counts toward the asking account's cap.
+    expect(await driver.prewarm(spec(asking.id, { volume: null, maxPerAccount: 1 }))).toMatchObject({
+      outcome: "skipped",
+    });
+    // A build that runs cold (no volume) takes a warm builder: the pool's, the older. The pool
+    // refills its own while the job's still waits: it does not count the job's.
+    const first = await readyBuild(service, asking, { cache: "cold" });
+    expect(first).toMatchObject({ tier: "warm", prewarmed: false });
+    expect(daemonOf(dir, first).pid).toBe(pool!.pid);
+    await until("the pool to refill", () =>
+      live(dir).some((d) => d.pid !== pool!.pid && d.pid !== prewarmed.pid) ? true : null,
+    );
+    // Another account's build that runs cold may take the job's warm builder: it is no one's yet.
+    const other = await readyBuild(service, await service.account(), { cache: "cold" });
+    expect(other).toMatchObject({ tier: "warm" });
+  });
+
+  it("stops an untaken warm pre-warm at its TTL, counted as the asking account's waste", async () => {
+    const { service, dir, driver } = await start("warm-expiry");
+    const asking = await service.account();
+    await driver.prewarm(spec(asking.id, { volume: null, ttlMs: 1_500 }));
+    const [daemon] = await until("the pre-warmed warm buildkitd", () =>
+      live(dir).length ? live(dir) : null,
+    );
+    await until("the warm pre-warm to stop", () => (alive(daemon!.pid) ? null : true));
+    const metrics = (await http<string>(service.url, "GET", "/metrics")).body;
+    expect(metrics).toMatch(/remote_builder_prewarm_total\{outcome="expired"\} 1/);
   });
 
   it("keeps each account within its cap of waiting pre-warmed builders", async () => {
