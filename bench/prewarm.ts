@@ -19,8 +19,7 @@
  *
  * RESULT ready_cold_p50_ms=… ready_prewarm_p50_ms=… ready_prewarm_nolead_p50_ms=… speedup=<cold/prewarm p50>
  */
-import { execFileSync } from "node:child_process";
-import { chmodSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { chmodSync, mkdtempSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -32,6 +31,7 @@ import { startRedis } from "../service/embedded/redis.js";
 import { startService } from "../service/server.js";
 import { findBuildkitTools } from "../test/harness/buildkit-tools.js";
 import { githubSignature, hookKey, workflowJobBody } from "../test/hooks/support.js";
+import { removeTree } from "../test/harness/remove-tree.js";
 import { githubClaims, oidcEnv, TestIssuer } from "../test/oidc/fixtures.js";
 import { benchAccount, call, percentile } from "./support.js";
 
@@ -185,25 +185,6 @@ async function main(): Promise<void> {
     await Promise.all([redis.stop(), postgres.stop(), issuer.stop()]);
     removeTree(root);
   }
-}
-
-/**
- * Removes the bench's folder. buildkitd v0.11 leaves its CNI pool's network namespaces mounted in
- * the volume folder (`net/cni/…`) when it stops: unmounted first, or the folder cannot go.
- */
-function removeTree(root: string): void {
-  const mounts = readFileSync("/proc/mounts", "utf8")
-    .split("\n")
-    .map((line) => line.split(" ")[1] ?? "")
-    .filter((path) => path.startsWith(`${root}/`));
-  for (const path of mounts.reverse()) {
-    try {
-      execFileSync("umount", [path], { stdio: "ignore" });
-    } catch {
-      // Not ours to unmount (no privilege): the rm below says what is left.
-    }
-  }
-  rmSync(root, { recursive: true, force: true });
 }
 
 await main();
