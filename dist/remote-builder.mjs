@@ -74,7 +74,8 @@ var init_package = __esm({
         prestart: "npm run build:service",
         "build:service": "node scripts/build-service.ts",
         prepare: "npm run build:service",
-        "bench:kube": "node --import tsx bench/kube-api.ts"
+        "bench:kube": "node --import tsx bench/kube-api.ts",
+        "bench:prewarm": "node --import tsx bench/prewarm.ts"
       },
       dependencies: {
         "@actions/core": "^3.0.1",
