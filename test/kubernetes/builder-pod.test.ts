@@ -2,6 +2,7 @@ import { describe, expect, it } from "@jest/globals";
 import {
   inPool,
   isIdleBuilderOf,
+  isPoolWarm,
   isPrewarmed,
   viewBuilderPod,
 } from "../../service/adapters/drivers/kubernetes/builder-pod.js";
@@ -100,6 +101,36 @@ describe("a builder pod's view", () => {
     // What a build's take leaves: serving, the annotations cleared.
     p.metadata!.labels![LABELS.role] = "serving";
     expect(isPrewarmed(viewBuilderPod(p))).toBe(false);
+  });
+
+  it("reads a warm pre-warmed builder (no volume) as pre-warmed for the account that asked, and not the pool's", () => {
+    const view = viewBuilderPod(
+      builderPod(SETTINGS, {
+        builderId: "rb-0123456789ab",
+        shapeName: "small",
+        shape: { cpu: 2, memoryGiB: 4 },
+        role: "warm",
+        accountId: "acct-1",
+        buildId: null,
+        claim: { name: "cache-rb-0123456789ab", volume: null },
+        volumeSizeGiB: 20,
+        now: 1_700_000_000_000,
+        prewarmExpiresAt: 1_700_000_600_000,
+      }),
+    );
+    expect(view).toMatchObject({
+      role: "warm",
+      accountId: "acct-1",
+      volume: undefined,
+      idleSince: undefined,
+      prewarmedAt: 1_700_000_000_000,
+      prewarmExpiresAt: 1_700_000_600_000,
+    });
+    expect([isPrewarmed(view), isPoolWarm(view)]).toEqual([true, false]);
+    expect([isPrewarmed(viewBuilderPod(pod("warm"))), isPoolWarm(viewBuilderPod(pod("warm")))]).toEqual([
+      false,
+      true,
+    ]);
   });
 
   it("counts warm and idle builders as the pool, serving ones not", () => {

@@ -15,7 +15,8 @@ import {
 } from "@kubernetes/client-node";
 import { prewarmBuilderId } from "../../service/adapters/drivers/kubernetes/driver.js";
 import { ANNOTATIONS, LABELS } from "../../service/adapters/drivers/kubernetes/labels.js";
-import type { PrewarmSpec } from "../../service/core/ports.js";
+import type { PrewarmSpec, PrewarmStart } from "../../service/core/ports.js";
+import { setTimeout as sleep } from "node:timers/promises";
 import { builderOf, http } from "../harness/context.js";
 import { completeBuild, createBuild, echo, readyBuild, settle, until } from "../drivers/support.js";
 import type { KubeRig, KubeService } from "./support.js";
@@ -47,13 +48,14 @@ function views(r: KubeRig) {
 function prewarmSpec(
   service: KubeService,
   accountId: string,
-  o: { volume?: string; ttlMs?: number; maxPerAccount?: number } = {},
+  o: { volume?: string | null; ttlMs?: number; maxPerAccount?: number } = {},
 ): PrewarmSpec {
   return {
     accountId,
     shapeName: "small",
     shape: service.config.shapes.small!,
-    volume: { name: o.volume ?? "buildkit", sizeGiB: 20 },
+    // null: a fresh warm builder of the shape, for a job whose builds run cold.
+    volume: o.volume === null ? null : { name: o.volume ?? "buildkit", sizeGiB: 20 },
     ttlMs: o.ttlMs ?? 60_000,
     maxPerAccount: o.maxPerAccount ?? 2,
   };
@@ -83,6 +85,14 @@ async function builderGone(r: KubeRig, accountId: string, drivers: KubeService[]
       lists.flat().every((b) => b.accountId !== accountId)
     );
   });
+}
+
+const nameOf = (p: V1Pod) => p.metadata!.name!;
+
+/** The builder a pre-warm started; throws with its answer otherwise. */
+function startedId(start: PrewarmStart): string {
+  if (start.outcome !== "started") throw new Error(`not started: ${start.outcome}: ${start.reason}`);
+  return start.builderId;
 }
 
 async function metric(service: KubeService, line: string): Promise<number> {
@@ -527,5 +537,142 @@ export function driverScenarios(startRig: (o?: { nodes?: string[] }) => Promise<
       prewarmSpec(service, account.id, { volume: "other", maxPerAccount: 2 }),
     );
     expect(second).toEqual({ outcome: "started", builderId: prewarmBuilderId(account.id, "other") });
+  });
+
+  it("a pre-warm without a volume is a warm pod outside the pool's target; a cold build takes it as warm, pre-warmed", async () => {
+    rig = await startRig();
+    const r = rig;
+    const v = views(r);
+    const service = await r.start("replica-1", { RB_WARM_POOL: '{"small":1}' });
+    const account = await service.account();
+    await until("the pool's warm builder", async () => (await v.warm()).length === 1);
+    const pool = nameOf((await v.warm())[0]!);
+
+    // Booting: a build now takes the pool's ready pod, not this one.
+    const boot = r.holdBoots();
+    const builderId = startedId(
+      await service.kube.prewarm(prewarmSpec(service, account.id, { volume: null })),
+    );
+    const pod = (await v.pods()).find((p) => nameOf(p) === builderId)!;
+    expect(pod.metadata!.labels).toMatchObject({ [LABELS.role]: "warm", [LABELS.account]: account.id });
+    expect(pod.metadata!.labels![LABELS.volume]).toBeUndefined();
+    const annotations = pod.metadata!.annotations!;
+    const prewarmedAt = Number(annotations[ANNOTATIONS.prewarmedAt]);
+    expect(Number(annotations[ANNOTATIONS.prewarmExpiresAt])).toBe(prewarmedAt + 60_000);
+    expect(annotations[ANNOTATIONS.idleSince]).toBeUndefined();
+    // A fresh volume of its own, as the pool's warm pods get.
+    const claim = (await v.claims()).find((c) => c.metadata!.name === claimOfPod(pod))!;
+    expect(claim.metadata!.labels![LABELS.role]).toBe("warm");
+    // Two warm pods for a target of one: the pool deletes neither.
+    await sleep(1_000);
+    expect((await v.pods()).map(nameOf).sort()).toEqual([pool, builderId].sort());
+
+    // The pool's pod is taken: the pool refills, since the pre-warmed one is not its own.
+    const first = await readyBuild(service, account, { cache: "cold", waitSeconds: 10 });
+    expect(first).toMatchObject({ tier: "warm", prewarmed: false });
+    expect((await builderOf(service, first.id)).builderId).toBe(pool);
+    await until("the pool to refill", async () =>
+      (await v.pods()).some((p) => role(p) === "warm" && ![pool, builderId].includes(nameOf(p))),
+    );
+    await completeBuild(service, first);
+    boot();
+
+    // A cold build takes the pre-warmed pod (before the pool's): warm, and reported pre-warmed.
+    await until("both warm pods to run", async () => (await v.warm()).length === 2);
+    const pods = r.created.length;
+    const second = await readyBuild(service, account, { cache: "cold", waitSeconds: 10 });
+    expect(second).toMatchObject({ tier: "warm", prewarmed: true });
+    expect((await builderOf(service, second.id)).builderId).toBe(builderId);
+    const taken = (await v.pods()).find((p) => nameOf(p) === builderId)!;
+    expect(role(taken)).toBe("serving");
+    expect(taken.metadata!.annotations![ANNOTATIONS.prewarmedAt]).toBeUndefined();
+    expect(taken.metadata!.annotations![ANNOTATIONS.prewarmExpiresAt]).toBeUndefined();
+    expect(await echo(service, second, "prewarmed warm\n")).toBe("prewarmed warm\n");
+    expect(await metric(service, 'remote_builder_prewarm_total{outcome="used"}')).toBe(1);
+    // The pool was never short of its own: it starts nothing.
+    await sleep(1_000);
+    expect(r.created.length).toBe(pods);
+    expect((await v.warm()).length).toBe(1);
+    await completeBuild(service, second);
+  });
+
+  it("a warm pre-warm no build takes is deleted with its Secret at its expiry and reported for the account that asked; it counts toward that account's cap", async () => {
+    rig = await startRig();
+    const r = rig;
+    const v = views(r);
+    const service = await r.start("replica-1");
+    const account = await service.account();
+    const ttlMs = 2_000;
+    const one = { volume: null, ttlMs, maxPerAccount: 1 };
+    const builderId = startedId(await service.kube.prewarm(prewarmSpec(service, account.id, one)));
+    await until("the pre-warmed pod to run", async () =>
+      (await v.pods()).some((p) => nameOf(p) === builderId && p.status?.phase === "Running"),
+    );
+    const pods = r.created.length;
+    expect(await service.kube.prewarm(prewarmSpec(service, account.id, one))).toEqual({
+      outcome: "skipped",
+      reason: "1 pre-warmed builder(s) already wait for this account",
+    });
+    expect(r.created.length).toBe(pods);
+    await until(
+      "the pre-warmed pod to be deleted",
+      async () => (await v.pods()).every((p) => nameOf(p) !== builderId),
+      20_000,
+    );
+    await until("its Secret to go", async () =>
+      (await r.list<V1Secret>("secrets")).every((s) => s.metadata!.name !== `${builderId}-tls`),
+    );
+    expect(r.prewarmExpired).toHaveLength(1);
+    const [expired] = r.prewarmExpired;
+    expect(expired!.accountId).toBe(account.id);
+    expect(expired!.seconds).toBeGreaterThanOrEqual(ttlMs / 1000);
+    expect(expired!.seconds).toBeLessThan(ttlMs / 1000 + 10);
+    expect(await metric(service, 'remote_builder_prewarm_total{outcome="expired"}')).toBe(1);
+  });
+
+  it("a pre-warm finding the account's idle builder keeps it up past its idle TTL until the pre-warm's expiry", async () => {
+    rig = await startRig();
+    const r = rig;
+    const v = views(r);
+    const idleTtlMs = 3_000;
+    const service = await r.start("replica-1", { RB_BUILDER_IDLE_TTL_SECONDS: String(idleTtlMs / 1000) });
+    const account = await service.account();
+    const build = await readyBuild(service, account, { waitSeconds: 10 });
+    const builderId = (await builderOf(service, build.id)).builderId;
+    await completeBuild(service, build);
+    const ttlMs = 10_000;
+    const before = Date.now();
+    // Until the driver's cache shows the builder idle (it answers "busy" while it shows it serving).
+    const kept = await until("the pre-warm to find the idle builder", async () => {
+      const start = await service.kube.prewarm(prewarmSpec(service, account.id, { ttlMs }));
+      return start.outcome === "skipped" && start.reason === "a build's builder holds the cache volume"
+        ? null
+        : start;
+    });
+    expect(kept).toEqual({
+      outcome: "already-warm",
+      reason: "the account's idle builder on this volume is kept up for the job",
+    });
+    const idle = (await v.pods()).find((p) => nameOf(p) === builderId)!;
+    expect(role(idle)).toBe("idle");
+    const annotations = idle.metadata!.annotations!;
+    const idleSince = Number(annotations[ANNOTATIONS.idleSince]);
+    const expiresAt = Number(annotations[ANNOTATIONS.prewarmExpiresAt]);
+    expect(expiresAt).toBeGreaterThanOrEqual(before + ttlMs);
+    expect(expiresAt).toBeLessThanOrEqual(Date.now() + ttlMs);
+    // Not a pre-warmed builder: a build that takes it is not counted as pre-warmed.
+    expect(annotations[ANNOTATIONS.prewarmedAt]).toBeUndefined();
+    expect(r.created).toEqual([builderId]);
+
+    // Past its idle TTL (and a few passes more) it is still up.
+    await sleep(Math.max(0, idleSince + idleTtlMs + 1_500 - Date.now()));
+    expect((await v.pods()).map(nameOf)).toContain(builderId);
+    await until(
+      "the kept-up builder to be deleted",
+      async () => (await v.pods()).every((p) => nameOf(p) !== builderId),
+      20_000,
+    );
+    expect(Date.now()).toBeGreaterThanOrEqual(expiresAt);
+    expect(r.prewarmExpired).toEqual([]);
   });
 }

@@ -18,8 +18,12 @@ export interface BuilderPodView {
   readonly idleSince: number | undefined;
   /** When it got its build (ms since the epoch), while serving. */
   readonly assignedAt: number | undefined;
-  /** Started ahead of a build (prewarm) and not taken yet: when, and when it stops unless taken. */
+  /** Started ahead of a build (prewarm) and not taken yet: when it started. */
   readonly prewarmedAt: number | undefined;
+  /**
+   * When it stops unless a build takes it: a pre-warmed builder's own TTL, or on an idle one kept
+   * up for a job's build (prewarm found it on the volume), the later of this and its idle TTL.
+   */
   readonly prewarmExpiresAt: number | undefined;
   /** The claim mounted as its cache; none for a throw-away cache. */
   readonly cacheClaim: string | undefined;
@@ -52,9 +56,18 @@ export function isIdleBuilderOf(b: BuilderPodView, accountId: string, volume: st
   return b.role === "idle" && b.accountId === accountId && b.volume === volume;
 }
 
-/** An idle builder started ahead of a build (prewarm) that no build has taken yet. */
+/**
+ * A builder started ahead of a build (prewarm) that no build has taken yet: an idle one on the
+ * account's volume, or a warm one (outside the pool's target) for a job whose builds run cold.
+ * Its account label is the account that asked for it, whose cap it counts toward.
+ */
 export function isPrewarmed(b: BuilderPodView): boolean {
-  return b.role === "idle" && b.prewarmedAt !== undefined;
+  return inPool(b) && b.prewarmedAt !== undefined;
+}
+
+/** A warm builder the pool keeps toward its target: not one a job's pre-warm started. */
+export function isPoolWarm(b: BuilderPodView): boolean {
+  return b.role === "warm" && !isPrewarmed(b);
 }
 
 /** A pool builder: pre-booted (warm) or kept for its account (idle); neither serves a build. */

@@ -127,25 +127,41 @@ export class KubernetesDriver implements BuilderDriver {
    * start one pod, and the second gets 409 (already warm). A lock (a Lease, an annotation on the
    * claim set by compare-and-set) would do the same with a second object to keep and clean up;
    * the name is also what lets a build on another replica find the pod before its cache does.
+   *
+   * An idle builder already on the volume is kept up for the job instead: its prewarm-expires-at
+   * moves to the pre-warm's TTL if it would stop sooner, and the reaper keeps it until the later
+   * of that and its idle TTL. Without a volume (the job's builds run cold), it starts a warm pod
+   * as the pool does, fresh volume and all, but outside the pool's target and pre-warmed: labelled
+   * with the account that asked (its cap counts both kinds) and stopped at its expiry unless a
+   * build takes it from the warm tier.
    */
   async prewarm(spec: PrewarmSpec): Promise<PrewarmStart> {
     await this.start();
     const { accountId } = spec;
-    if (spec.volume === null) return { outcome: "skipped", reason: "no warm builders are pre-warmed here yet" };
-    const volume = spec.volume.name;
     const now = this.o.clock.now();
-    const skipped = (reason: string): PrewarmStart => ({ outcome: "skipped", reason });
+    if (spec.volume === null) {
+      const capped = this.capped(spec);
+      if (capped) return capped;
+      const builderId = await this.startWarm(spec.shapeName, { accountId, now, ttlMs: spec.ttlMs });
+      this.emit("info", "builder pre-warmed", { builderId, accountId, role: "warm", ttlMs: spec.ttlMs });
+      return { outcome: "started", builderId };
+    }
+    const volume = spec.volume.name;
     const onVolume = this.builders().filter(
       (b) => !b.deleting && b.accountId === accountId && b.volume === volume,
     );
     // Single writer (ReadWriteOncePod): the build's builder keeps the volume, and idles after it.
     if (onVolume.some((b) => b.role === "serving")) return skipped(VOLUME_BUSY);
     const idle = onVolume.filter((b) => isIdleBuilderOf(b, accountId, volume));
-    if (idle.some((b) => this.takeable(b, now))) return ALREADY_WARM;
-    const waiting = this.builders().filter((b) => !b.deleting && isPrewarmed(b) && b.accountId === accountId);
-    if (waiting.length >= spec.maxPerAccount) {
-      return skipped(`${waiting.length} pre-warmed builder(s) already wait for this account`);
+    const up = idle.find((b) => this.takeable(b, now));
+    if (up) {
+      // The job's build is coming: its idle builder stays up for it, as a pre-warmed one would.
+      const until = now + spec.ttlMs;
+      if (this.stopsAt(up) >= until || (await this.writer.keepUp(up.pod, until))) return KEPT_UP;
+      return skipped("the account's idle builder on this volume was taken or stopped meanwhile");
     }
+    const capped = this.capped(spec);
+    if (capped) return capped;
     const claim = (await this.writer.accountClaims(accountId, volume))
       .map(viewCacheClaim)
       .find((c) => isAccountClaimOf(c, accountId, volume));
@@ -186,6 +202,21 @@ export class KubernetesDriver implements BuilderDriver {
     }
     this.emit("info", "builder pre-warmed", { builderId, accountId, volume, ttlMs: spec.ttlMs });
     return { outcome: "started", builderId };
+  }
+
+  /** Skipped when the account has its cap of pre-warmed builders waiting, of either kind. */
+  private capped(spec: PrewarmSpec): PrewarmStart | null {
+    const waiting = this.builders().filter(
+      (b) => !b.deleting && isPrewarmed(b) && b.accountId === spec.accountId,
+    );
+    if (waiting.length < spec.maxPerAccount) return null;
+    return skipped(`${waiting.length} pre-warmed builder(s) already wait for this account`);
+  }
+
+  /** When the leader's pass stops an idle builder no build takes (it is idle, as read). */
+  private stopsAt(b: BuilderPodView): number {
+    if (isPrewarmed(b)) return b.prewarmExpiresAt ?? 0;
+    return Math.max((b.idleSince ?? 0) + this.o.idleTtlMs, b.prewarmExpiresAt ?? 0);
   }
 
   async awaitReady(builderId: string, timeoutMs: number): Promise<{ endpoint: string }> {
@@ -298,21 +329,28 @@ export class KubernetesDriver implements BuilderDriver {
   }
 
   /**
-   * Builders that `match` and can take a build, the ready ones first, then youngest first (their
-   * certificates have the longest to live).
+   * Builders that `match` and can take a build, the ready ones first, then the pre-warmed ones (a
+   * job asked for them, and taking the pool's instead would leave the pool to refill and the
+   * pre-warm to expire for nothing), then youngest first (their certificates live longest).
    */
   private candidates(match: (b: BuilderPodView) => boolean, now: number): V1Pod[] {
+    const first = (yes: boolean) => (yes ? 0 : 1);
     return this.builders()
       .filter((b) => match(b) && this.takeable(b, now))
-      .map((b) => b.pod)
-      .sort((a, b) => Number(podReady(b)) - Number(podReady(a)) || created(b) - created(a));
+      .sort(
+        (a, b) =>
+          first(podReady(a.pod)) - first(podReady(b.pod)) ||
+          first(isPrewarmed(a)) - first(isPrewarmed(b)) ||
+          created(b.pod) - created(a.pod),
+      )
+      .map((b) => b.pod);
   }
 
   /**
    * Ready, or a pre-warmed builder still booting: the build that takes it waits out the rest of
-   * its boot in awaitReady, on the pod that holds the volume already, where a cold start would
-   * delete it and boot another on the same claim. A warm or idle pod that is not ready is either
-   * booting for no one's build or broken: neither is waited for.
+   * its boot in awaitReady, where a cold start would boot another pod beside it (on an idle one's
+   * claim, after deleting it). A pool's warm or idle pod that is not ready is either booting for
+   * no one's build or broken: neither is waited for.
    */
   private takeable(b: BuilderPodView, now: number): boolean {
     if (b.deleting || !reusable(b.pod, now)) return false;
@@ -402,8 +440,15 @@ export class KubernetesDriver implements BuilderDriver {
     return claims.some((c) => c.name === base) ? `${base}-${randomBytes(3).toString("hex")}` : base;
   }
 
-  /** A pre-booted builder of the shape, holding a fresh volume that an account will adopt. */
-  private async startWarm(shapeName: string): Promise<string> {
+  /**
+   * A pre-booted builder of the shape, holding a fresh volume that an account will adopt. With
+   * `prewarm`, one a job's pre-warm asked for (volume null): outside the pool's target, labelled
+   * with the account that asked (its cap), and stopped `ttlMs` after `now` unless a build takes it.
+   */
+  private async startWarm(
+    shapeName: string,
+    prewarm?: { accountId: string; now: number; ttlMs: number },
+  ): Promise<string> {
     const builderId = newBuilderId();
     const claimName = `cache-${builderId}`;
     await this.writer.ensure(
@@ -421,11 +466,12 @@ export class KubernetesDriver implements BuilderDriver {
       builderId,
       role: "warm",
       shapeName,
-      accountId: null,
+      accountId: prewarm?.accountId ?? null,
       buildId: null,
       claim: { name: claimName, volume: null },
       sizeGiB: this.o.warmVolumeGiB,
-      now: this.o.clock.now(),
+      now: prewarm?.now ?? this.o.clock.now(),
+      ...(prewarm ? { prewarmExpiresAt: prewarm.now + prewarm.ttlMs } : {}),
     });
   }
 
@@ -496,6 +542,14 @@ const ALREADY_WARM: PrewarmStart = {
   outcome: "already-warm",
   reason: "the account's builder on this volume is up or starting",
 };
+const KEPT_UP: PrewarmStart = {
+  outcome: "already-warm",
+  reason: "the account's idle builder on this volume is kept up for the job",
+};
+
+function skipped(reason: string): PrewarmStart {
+  return { outcome: "skipped", reason };
+}
 
 export function newBuilderId(): string {
   return `rb-${randomBytes(6).toString("hex")}`;

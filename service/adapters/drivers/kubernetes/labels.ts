@@ -22,10 +22,14 @@ export const ANNOTATIONS = {
   assignedAt: `${PREFIX}/assigned-at`,
   /**
    * When a pre-warmed builder started (ms since the epoch), until a build takes it: the build
-   * reports how early it was started. Only on an idle builder no build has taken yet.
+   * reports how early it was started. Only on an idle or warm builder no build has taken yet.
    */
   prewarmedAt: `${PREFIX}/prewarmed-at`,
-  /** When that pre-warmed builder stops if no build takes it (ms since the epoch): its own TTL. */
+  /**
+   * When that pre-warmed builder stops if no build takes it (ms since the epoch): its own TTL. On
+   * an ordinary idle builder a pre-warm kept up for a job, it stops at the later of this and its
+   * idle TTL.
+   */
   prewarmExpiresAt: `${PREFIX}/prewarm-expires-at`,
   /** The cache volume size the builder's GC keeps within (GiB). */
   volumeSizeGiB: `${PREFIX}/volume-size-gib`,

@@ -47,7 +47,7 @@ export interface BuilderPodInput {
   /** The cache's size: GC keeps the cache within it. */
   volumeSizeGiB: number;
   now: number;
-  /** An idle builder started ahead of a build: when it stops if no build takes it (ms since the epoch). */
+  /** A builder started ahead of a build: when it stops if no build takes it (ms since the epoch). */
   prewarmExpiresAt?: number;
 }
 
@@ -104,7 +104,7 @@ export function builderPod(s: FleetSettings, i: BuilderPodInput): V1Pod {
         ...(i.role === "serving" ? { [ANNOTATIONS.assignedAt]: String(i.now) } : {}),
         ...(i.prewarmExpiresAt !== undefined
           ? {
-              [ANNOTATIONS.idleSince]: String(i.now),
+              ...(i.role === "idle" ? { [ANNOTATIONS.idleSince]: String(i.now) } : {}),
               [ANNOTATIONS.prewarmedAt]: String(i.now),
               [ANNOTATIONS.prewarmExpiresAt]: String(i.prewarmExpiresAt),
             }

@@ -1,13 +1,13 @@
 import { idleExpired } from "../../../core/fleet-policy.js";
 import { warmDeficit } from "../../../core/placement.js";
-import { type BuilderPodView, inPool, isPrewarmed } from "./builder-pod.js";
+import { type BuilderPodView, inPool, isPoolWarm, isPrewarmed } from "./builder-pod.js";
 import type { FleetSnapshot } from "./fleet-snapshot.js";
 import type { MaintenanceContext } from "./maintenance-context.js";
 import { podFailure, podReady } from "./pod-status.js";
 
 /**
- * Pool builders past their time (idle beyond the TTL, pre-warmed and untaken past their own
- * expiry) or that will never serve (failed) are removed; a warm one that failed to start holds off
+ * Pool builders past their time (idle beyond the TTL and any time a pre-warm kept them up for,
+ * pre-warmed and untaken past their own expiry) or that will never serve (failed) are removed; a warm one that failed to start holds off
  * the next of its shape, and a pre-warmed one no build took is reported with the time it ran for
  * nothing. A serving builder's end is its build's: the core terminates it. Returns the builders
  * that stay, for the next passes.
@@ -23,7 +23,9 @@ export async function reapPoolBuilders(
     if (b.deleting || (b.cacheClaim !== undefined && gone.has(b.cacheClaim))) continue;
     const expired = isPrewarmed(b)
       ? now >= (b.prewarmExpiresAt ?? now)
-      : b.role === "idle" && idleExpired(b.idleSince ?? now, now, c.options.idleTtlMs);
+      : b.role === "idle" &&
+        idleExpired(b.idleSince ?? now, now, c.options.idleTtlMs) &&
+        now >= (b.prewarmExpiresAt ?? now);
     const failure = podFailure(b.pod);
     const shape = b.shape ?? "";
     // Only the version seen: a build may have taken it since the cache was read.
@@ -52,7 +54,10 @@ export async function finishAdoptions(
   }
 }
 
-/** Starts the warm builders each shape lacks, unless its last ones failed too recently. */
+/**
+ * Starts the warm builders each shape lacks, unless its last ones failed too recently. A warm
+ * builder a job's pre-warm started is that job's, not the pool's: it is not counted.
+ */
 export async function refillWarmPool(
   c: MaintenanceContext,
   fleet: FleetSnapshot,
@@ -60,7 +65,7 @@ export async function refillWarmPool(
 ): Promise<void> {
   const warm: Record<string, number> = {};
   for (const b of alive) {
-    if (b.role === "warm") warm[b.shape!] = (warm[b.shape!] ?? 0) + 1;
+    if (isPoolWarm(b)) warm[b.shape!] = (warm[b.shape!] ?? 0) + 1;
   }
   for (const { shape, missing } of warmDeficit(c.options.warmPool, warm)) {
     if (!c.warmRetries.mayStart(shape, fleet.now)) continue;

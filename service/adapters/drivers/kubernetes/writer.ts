@@ -173,6 +173,29 @@ export class ClusterWriter {
     );
   }
 
+  /**
+   * An idle builder stays up until at least `until` (a job's build is coming), only while it is
+   * still idle: the patch carries the resourceVersion, and a conflict (a status update, say) is
+   * looked at again. False when a build took it or it is gone.
+   */
+  async keepUp(pod: V1Pod, until: number): Promise<boolean> {
+    const name = pod.metadata!.name!;
+    let seen: V1Pod | null = pod;
+    for (let attempt = 0; attempt < 3 && seen; attempt++) {
+      const builder = viewBuilderPod(seen);
+      if (builder.role !== "idle" || builder.deleting) return false;
+      if ((builder.prewarmExpiresAt ?? 0) >= until) return true;
+      const patched = await this.relabel(name, `keep up pod ${name}`, {
+        resourceVersion: seen.metadata!.resourceVersion,
+        labels: {},
+        annotations: { [ANNOTATIONS.prewarmExpiresAt]: String(until) },
+      });
+      if (patched) return true;
+      seen = await this.readPod(name);
+    }
+    return false;
+  }
+
   /** A serving builder becomes its account's idle one, if it is still the version seen. */
   async release(pod: V1Pod, now: number): Promise<boolean> {
     const name = pod.metadata!.name!;
