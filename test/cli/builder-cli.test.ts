@@ -7,6 +7,7 @@ import { MemoryDriver } from "../doubles/memory-driver.js";
 import { CREDENTIAL_HELP } from "../../service/cli/id-token.js";
 import { ADMIN_TOKEN, http, startTestService, type TestService } from "../harness/context.js";
 import { startEchoBuilder } from "../harness/echo-builder.js";
+import { eventually } from "../harness/wait.js";
 import { oidcEnv, TestIssuer } from "../oidc/fixtures.js";
 import { alive, argvOf, CliJob, closedPort, environOf, gitlabClaims, isKeeper, until } from "./cli-job.js";
 
@@ -30,6 +31,12 @@ describe("remote-builder setup, status and finish in another CI system", () => {
   };
   const getBuild = async (id: string, token: string) =>
     (await http<Json>(service.url, "GET", `/api/v1/builds/${id}`, { token })).body;
+  /** The build once the bootstrap's connection through the broker is recorded closed. */
+  const settledBuild = (id: string, token: string) =>
+    eventually("the bootstrap's connection to be recorded closed", async () => {
+      const build = await getBuild(id, token);
+      return build.state === "building" ? null : build;
+    });
 
   beforeAll(async () => {
     gitlab = await TestIssuer.start();
@@ -163,7 +170,7 @@ describe("remote-builder setup, status and finish in another CI system", () => {
     expect(setup.stderr).not.toMatch(/remote-builder:/);
     expect(setup.code).toBe(0);
     const { buildId } = JSON.parse(setup.stdout) as { buildId: string };
-    expect(await getBuild(buildId, token)).toMatchObject({
+    expect(await settledBuild(buildId, token)).toMatchObject({
       state: "ready",
       cache: { mode: "persistent" },
       ci: { repository: "group/project", ref: "refs/heads/main", run: "1212" },
