@@ -224,56 +224,16 @@ export class LocalDriver implements BuilderDriver {
   }
 
   /**
-   * Starts the account's builder on its volume as an idle one, for a build a CI said is coming.
-   * A build that arrives while it boots takes it and waits only the rest of the boot.
+   * Starts the account's builder on its volume as an idle one, for a build a CI said is coming (or,
+   * without a volume, a warm one outside the pool). A build that arrives while it boots takes it
+   * and waits only the rest of the boot.
    */
   async prewarm(spec: PrewarmSpec): Promise<PrewarmStart> {
     const now = this.o.clock.now();
     const key = spec.volume ? `${spec.accountId}/${spec.volume.name}` : null;
-    const onVolume = [...this.daemons.values()].filter((d) => d.volumeKey === key && d.state !== "failed");
-    if (key && onVolume.some((d) => d.role === "serving")) {
-      return { outcome: "skipped", reason: "a build's builder holds the cache volume" };
-    }
-    const idle = onVolume.find((d) => d.role === "idle" && reusable(d, now));
-    if (key && idle) {
-      // The job's build is coming: its idle builder stays up for it, as a pre-warmed one would.
-      idle.expiresAt = Math.max(idle.expiresAt ?? 0, now + spec.ttlMs);
-      return {
-        outcome: "already-warm",
-        reason: "the account's idle builder on this volume is kept up for the job",
-      };
-    }
-    if (key && this.launching.has(key)) {
-      return { outcome: "already-warm", reason: "the account's builder on this volume is starting" };
-    }
-    const waiting = [...this.daemons.values()].filter(
-      (d) => d.prewarmedFor === spec.accountId && d.role !== "serving",
-    ).length;
-    if (waiting >= spec.maxPerAccount) {
-      return { outcome: "skipped", reason: `${waiting} pre-warmed builder(s) already wait for this account` };
-    }
-    const prewarmed = { prewarmedFor: spec.accountId, prewarmedAt: now, expiresAt: now + spec.ttlMs };
-    let daemon: Daemon;
-    if (key) {
-      const launched = this.accountRoot(spec.accountId, spec.volume!.name).then((root) =>
-        this.launch(spec.shapeName, root, spec.volume!.sizeGiB, {
-          ...prewarmed,
-          role: "idle",
-          accountId: spec.accountId,
-          volumeKey: key,
-          idleSince: now,
-        }),
-      );
-      this.launching.set(key, launched);
-      daemon = await launched.finally(() => this.launching.delete(key));
-    } else {
-      // A warm builder outside the pool's target, for a job whose builds run cold.
-      const root = join(this.volumesDir, `scratch-${randomUUID()}`);
-      daemon = await this.launch(spec.shapeName, root, this.o.warmVolumeGiB ?? null, {
-        ...prewarmed,
-        role: "warm",
-      });
-    }
+    const refusal = (key && this.volumeTaken(key, spec.ttlMs, now)) || this.overCap(spec);
+    if (refusal) return refusal;
+    const daemon = await this.launchPrewarmed(spec, key, now);
     const role = daemon.role;
     this.awaitReady(daemon.builderId, WARM_BOOT_TIMEOUT_MS)
       .catch(async (err: Error) => {
@@ -291,6 +251,60 @@ export class LocalDriver implements BuilderDriver {
       ttlMs: spec.ttlMs,
     });
     return { outcome: "started", builderId: daemon.builderId };
+  }
+
+  /**
+   * Why nothing starts on the volume: a build's builder holds it, or one is up or starting (an idle
+   * one is then kept up for the job, as a pre-warmed one would be); null when it is free.
+   */
+  private volumeTaken(key: string, ttlMs: number, now: number): PrewarmStart | null {
+    const onVolume = [...this.daemons.values()].filter((d) => d.volumeKey === key && d.state !== "failed");
+    if (onVolume.some((d) => d.role === "serving")) {
+      return { outcome: "skipped", reason: "a build's builder holds the cache volume" };
+    }
+    const idle = onVolume.find((d) => d.role === "idle" && reusable(d, now));
+    if (idle) {
+      idle.expiresAt = Math.max(idle.expiresAt ?? 0, now + ttlMs);
+      return {
+        outcome: "already-warm",
+        reason: "the account's idle builder on this volume is kept up for the job",
+      };
+    }
+    if (this.launching.has(key)) {
+      return { outcome: "already-warm", reason: "the account's builder on this volume is starting" };
+    }
+    return null;
+  }
+
+  /** The account's pre-warmed builders still waiting, of both kinds, against its cap. */
+  private overCap(spec: PrewarmSpec): PrewarmStart | null {
+    const waiting = [...this.daemons.values()].filter(
+      (d) => d.prewarmedFor === spec.accountId && d.role !== "serving",
+    ).length;
+    return waiting >= spec.maxPerAccount
+      ? { outcome: "skipped", reason: `${waiting} pre-warmed builder(s) already wait for this account` }
+      : null;
+  }
+
+  /** buildkitd on the account's volume (a placement meanwhile waits for it), or on a fresh folder. */
+  private async launchPrewarmed(spec: PrewarmSpec, key: string | null, now: number): Promise<Daemon> {
+    const prewarmed = { prewarmedFor: spec.accountId, prewarmedAt: now, expiresAt: now + spec.ttlMs };
+    if (!key) {
+      // A warm builder outside the pool's target, for a job whose builds run cold.
+      const root = join(this.volumesDir, `scratch-${randomUUID()}`);
+      return this.launch(spec.shapeName, root, this.o.warmVolumeGiB ?? null, { ...prewarmed, role: "warm" });
+    }
+    const launched = this.accountRoot(spec.accountId, spec.volume!.name).then((root) =>
+      this.launch(spec.shapeName, root, spec.volume!.sizeGiB, {
+        ...prewarmed,
+        role: "idle",
+        accountId: spec.accountId,
+        volumeKey: key,
+        idleSince: now,
+      }),
+    );
+    this.launching.set(key, launched);
+    return launched.finally(() => this.launching.delete(key));
   }
 
   /** The account's volume folder, recorded on first use; an idle builder on it that cannot serve goes first. */
