@@ -58,6 +58,7 @@ export async function main(): Promise<void> {
   core.setOutput("build-id", build.id);
   core.setOutput("endpoint", endpoint);
   core.setOutput("tier", build.tier ?? "");
+  core.setOutput("prewarmed", String(build.prewarmed));
   core.setOutput("cache-volume", build.cache.mode === "persistent" ? build.cache.volume : "");
   if (inputs.use) core.exportVariable("BUILDX_BUILDER", state.name);
 }

@@ -1,6 +1,7 @@
 import * as core from "@actions/core";
 import type { Build, CacheVolume } from "../service/client/api-client.js";
 import { insightsLine } from "../service/client/insights-line.js";
+import { tierLine } from "../service/client/tier.js";
 import type { SessionState } from "../service/client/session.js";
 import { bytes, seconds } from "../service/client/units.js";
 
@@ -22,7 +23,7 @@ export async function writeSummary(
       `${build.state}${build.result ? ` (${build.result})` : ""}${build.endReason ? `: ${build.endReason}` : ""}`,
     ],
     ["Shape", build.shape],
-    ["Tier", build.tier ?? "—"],
+    ["Tier", tierLine(build) ?? "—"],
     ["Time to ready", session.readySeconds === null ? "—" : seconds(session.readySeconds)],
     ["Queue wait", admitted === null ? "—" : seconds((admitted - created) / 1000)],
     ["Duration", ended === null ? "—" : seconds((ended - created) / 1000)],

@@ -57,6 +57,8 @@ function finishedBuild(accountId: string, now: number, i: number): { build: Buil
     cacheVolume: "buildkit",
     cacheMode: "persistent",
     cacheReason: null,
+    prewarmed: false,
+    repositoryKey: null,
     labels: { job: `job-${i}` },
     builderId: `mem-${i}`,
     tier: (["idle", "warm", "cold"] as const)[i % 3]!,

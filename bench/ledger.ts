@@ -258,6 +258,8 @@ function runningBuild(accountId: string): Build {
     cacheVolume: "default",
     cacheMode: "persistent",
     cacheReason: null,
+    prewarmed: false,
+    repositoryKey: null,
     labels: { repository: "bench/app" },
     builderId: `builder-${randomUUID()}`,
     tier: "idle",

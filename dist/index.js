@@ -1270,6 +1270,7 @@ function httpRequest(url, o) {
 // service/client/api-client.ts
 var OPERATIONS = {
   exchangeOidcToken: ["POST", "/api/v1/auth/oidc"],
+  refreshCredential: ["POST", "/api/v1/auth/refresh"],
   createBuild: ["POST", "/api/v1/builds"],
   getBuild: ["GET", "/api/v1/builds/{id}"],
   heartbeatBuild: ["POST", "/api/v1/builds/{id}/heartbeat"],
@@ -1318,6 +1319,13 @@ var ApiClient = class {
   exchangeOidcToken(token, account) {
     return this.call("exchangeOidcToken", {}, { token, ...account ? { account } : {} }, { auth: false });
   }
+  /**
+   * A new credential with the same scope for a live `credential` (rbc_…), or for this client's own
+   * when none is given. Sent once, never retried with another token: a 401 means it is too late.
+   */
+  refresh(credential) {
+    return this.call("refreshCredential", {}, void 0, credential ? { token: credential } : {});
+  }
   createBuild(body) {
     return this.call("createBuild", {}, body);
   }
@@ -1352,8 +1360,8 @@ var ApiClient = class {
     const path4 = template.replace(/\{(\w+)\}/g, (_, name) => encodeURIComponent(params[name] ?? ""));
     const query = opts.query && Object.keys(opts.query).length > 0 ? `?${new URLSearchParams(opts.query)}` : "";
     const url = this.serverUrl + path4 + query;
-    const auth = opts.auth === false ? null : this.options.auth ?? null;
-    let token = auth ? await auth.token() : null;
+    const auth = opts.auth === false || opts.token ? null : this.options.auth ?? null;
+    let token = opts.token ?? (auth ? await auth.token() : null);
     let refreshed = false;
     for (let attempt = 0; ; ) {
       try {
@@ -1447,19 +1455,26 @@ var FINAL = /* @__PURE__ */ new Set(["illegal-transition", "claim-lost", "not-fo
 async function keepAlive(client, buildId, intervalSeconds, signal, log = () => {
 }) {
   while (!signal.aborted) {
-    try {
-      await client.heartbeat(buildId);
-    } catch (err) {
-      if (err instanceof ApiError && FINAL.has(err.kind)) {
-        log(`heartbeats stopped: ${err.message}`);
-        return err.kind;
-      }
-      log(`heartbeat failed, retrying: ${err.message}`);
-    }
+    const final = await heartbeatOnce(client, buildId, log);
+    if (final) return final;
     await sleep(intervalSeconds * 1e3, void 0, { signal }).catch(() => {
     });
   }
   return "stopped";
+}
+async function heartbeatOnce(client, buildId, log = () => {
+}) {
+  try {
+    await client.heartbeat(buildId);
+    return null;
+  } catch (err) {
+    if (err instanceof ApiError && FINAL.has(err.kind)) {
+      log(`heartbeats stopped: ${err.message}`);
+      return err.kind;
+    }
+    log(`heartbeat failed, retrying: ${err.message}`);
+    return null;
+  }
 }
 function spawnKeeper(args, env, logPath) {
   const child2 = spawn2(process.execPath, [...process.execArgv, process.argv[1], ...args], {
@@ -1477,12 +1492,14 @@ function spawnKeeper(args, env, logPath) {
 }
 async function keeperProcess(client, env = process.env) {
   process.on("SIGTERM", () => process.exit(0));
-  const log = (line) => {
+  const interval = Number(env.RB_KEEPER_INTERVAL) || 10;
+  await keepAlive(client, env.RB_KEEPER_BUILD ?? "", interval, new AbortController().signal, keeperLog(env));
+}
+function keeperLog(env = process.env) {
+  return (line) => {
     if (env.RB_KEEPER_LOG) appendFileSync2(env.RB_KEEPER_LOG, `${(/* @__PURE__ */ new Date()).toISOString()} ${line}
 `);
   };
-  const interval = Number(env.RB_KEEPER_INTERVAL) || 10;
-  await keepAlive(client, env.RB_KEEPER_BUILD ?? "", interval, new AbortController().signal, log);
 }
 function stopKeeper(pid) {
   const cmdline = `/proc/${pid}/cmdline`;
@@ -1968,6 +1985,7 @@ async function main() {
   setOutput("build-id", build.id);
   setOutput("endpoint", endpoint);
   setOutput("tier", build.tier ?? "");
+  setOutput("prewarmed", String(build.prewarmed));
   setOutput("cache-volume", build.cache.mode === "persistent" ? build.cache.volume : "");
   if (inputs.use) exportVariable("BUILDX_BUILDER", state.name);
 }
@@ -2031,6 +2049,12 @@ function count(n, noun) {
   return `${n} ${noun}${n === 1 ? "" : "s"}`;
 }
 
+// service/client/tier.ts
+function tierLine(build) {
+  if (build.tier === null) return null;
+  return build.prewarmed ? "idle, prewarmed (started when the CI queued the job)" : build.tier;
+}
+
 // action/summary.ts
 async function writeSummary(build, volume, session, warnings) {
   const at = (iso) => iso === null ? null : Date.parse(iso);
@@ -2044,7 +2068,7 @@ async function writeSummary(build, volume, session, warnings) {
       `${build.state}${build.result ? ` (${build.result})` : ""}${build.endReason ? `: ${build.endReason}` : ""}`
     ],
     ["Shape", build.shape],
-    ["Tier", build.tier ?? "\u2014"],
+    ["Tier", tierLine(build) ?? "\u2014"],
     ["Time to ready", session.readySeconds === null ? "\u2014" : seconds(session.readySeconds)],
     ["Queue wait", admitted === null ? "\u2014" : seconds((admitted - created) / 1e3)],
     ["Duration", ended === null ? "\u2014" : seconds((ended - created) / 1e3)],

@@ -334,11 +334,6 @@ var init_http = __esm({
 });
 
 // service/client/api-client.ts
-function exchangedToken(exchange, initial) {
-  let current = initial ?? null;
-  const refresh = async () => current = await exchange();
-  return { token: async () => current ?? refresh(), refresh };
-}
 function parseJson(text) {
   if (text === "") return null;
   try {
@@ -354,6 +349,7 @@ var init_api_client = __esm({
     init_http();
     OPERATIONS = {
       exchangeOidcToken: ["POST", "/api/v1/auth/oidc"],
+      refreshCredential: ["POST", "/api/v1/auth/refresh"],
       createBuild: ["POST", "/api/v1/builds"],
       getBuild: ["GET", "/api/v1/builds/{id}"],
       heartbeatBuild: ["POST", "/api/v1/builds/{id}/heartbeat"],
@@ -397,6 +393,13 @@ var init_api_client = __esm({
       exchangeOidcToken(token, account) {
         return this.call("exchangeOidcToken", {}, { token, ...account ? { account } : {} }, { auth: false });
       }
+      /**
+       * A new credential with the same scope for a live `credential` (rbc_…), or for this client's own
+       * when none is given. Sent once, never retried with another token: a 401 means it is too late.
+       */
+      refresh(credential) {
+        return this.call("refreshCredential", {}, void 0, credential ? { token: credential } : {});
+      }
       createBuild(body) {
         return this.call("createBuild", {}, body);
       }
@@ -431,8 +434,8 @@ var init_api_client = __esm({
         const path4 = template.replace(/\{(\w+)\}/g, (_, name) => encodeURIComponent(params[name] ?? ""));
         const query = opts.query && Object.keys(opts.query).length > 0 ? `?${new URLSearchParams(opts.query)}` : "";
         const url = this.serverUrl + path4 + query;
-        const auth = opts.auth === false ? null : this.options.auth ?? null;
-        let token = auth ? await auth.token() : null;
+        const auth = opts.auth === false || opts.token ? null : this.options.auth ?? null;
+        let token = opts.token ?? (auth ? await auth.token() : null);
         let refreshed = false;
         for (let attempt = 0; ; ) {
           try {
@@ -519,19 +522,26 @@ import { setTimeout as sleep } from "node:timers/promises";
 async function keepAlive(client, buildId, intervalSeconds, signal, log = () => {
 }) {
   while (!signal.aborted) {
-    try {
-      await client.heartbeat(buildId);
-    } catch (err) {
-      if (err instanceof ApiError && FINAL.has(err.kind)) {
-        log(`heartbeats stopped: ${err.message}`);
-        return err.kind;
-      }
-      log(`heartbeat failed, retrying: ${err.message}`);
-    }
+    const final = await heartbeatOnce(client, buildId, log);
+    if (final) return final;
     await sleep(intervalSeconds * 1e3, void 0, { signal }).catch(() => {
     });
   }
   return "stopped";
+}
+async function heartbeatOnce(client, buildId, log = () => {
+}) {
+  try {
+    await client.heartbeat(buildId);
+    return null;
+  } catch (err) {
+    if (err instanceof ApiError && FINAL.has(err.kind)) {
+      log(`heartbeats stopped: ${err.message}`);
+      return err.kind;
+    }
+    log(`heartbeat failed, retrying: ${err.message}`);
+    return null;
+  }
 }
 function spawnKeeper(args, env, logPath) {
   const child2 = spawn(process.execPath, [...process.execArgv, process.argv[1], ...args], {
@@ -549,12 +559,14 @@ function spawnKeeper(args, env, logPath) {
 }
 async function keeperProcess(client, env = process.env) {
   process.on("SIGTERM", () => process.exit(0));
-  const log = (line) => {
+  const interval = Number(env.RB_KEEPER_INTERVAL) || 10;
+  await keepAlive(client, env.RB_KEEPER_BUILD ?? "", interval, new AbortController().signal, keeperLog(env));
+}
+function keeperLog(env = process.env) {
+  return (line) => {
     if (env.RB_KEEPER_LOG) appendFileSync(env.RB_KEEPER_LOG, `${(/* @__PURE__ */ new Date()).toISOString()} ${line}
 `);
   };
-  const interval = Number(env.RB_KEEPER_INTERVAL) || 10;
-  await keepAlive(client, env.RB_KEEPER_BUILD ?? "", interval, new AbortController().signal, log);
 }
 function stopKeeper(pid) {
   const cmdline = `/proc/${pid}/cmdline`;
@@ -570,6 +582,90 @@ var init_keeper = __esm({
     "use strict";
     init_api_client();
     FINAL = /* @__PURE__ */ new Set(["illegal-transition", "claim-lost", "not-found"]);
+  }
+});
+
+// service/client/renewal.ts
+function heldCredential(answer, now) {
+  const lifetimeMs = answer.expiresIn * 1e3;
+  return { credential: answer.credential, expiresAt: now + lifetimeMs, renewAt: now + lifetimeMs / 2 };
+}
+var isRenewable, RenewingCredential;
+var init_renewal = __esm({
+  "service/client/renewal.ts"() {
+    "use strict";
+    init_api_client();
+    isRenewable = (token) => token.startsWith("rbc_");
+    RenewingCredential = class {
+      constructor(held, options) {
+        this.held = held;
+        this.options = options;
+      }
+      held;
+      options;
+      renewable = true;
+      inFlight = null;
+      current() {
+        return this.held;
+      }
+      async token() {
+        const held = this.held;
+        if (!held) return this.once(() => this.replace("exchanged", this.options.exchange()));
+        if (!this.due(held)) return held.credential;
+        try {
+          return await this.once(() => this.renew(held));
+        } catch (err) {
+          this.log(`credential renewal failed, keeping the current one: ${err.message}`);
+          return held.credential;
+        }
+      }
+      /** After a 401: renewed once if it can be, else exchanged again. */
+      async refresh() {
+        return this.once(async () => {
+          const held = this.held;
+          if (held && this.renewable && isRenewable(held.credential)) {
+            try {
+              return await this.renew(held);
+            } catch (err) {
+              this.log(
+                `credential renewal failed, exchanging the identity token again: ${err.message}`
+              );
+            }
+          }
+          return this.replace("exchanged", this.options.exchange());
+        });
+      }
+      due(held) {
+        return this.renewable && isRenewable(held.credential) && this.now() >= held.renewAt;
+      }
+      async renew(held) {
+        try {
+          return await this.replace("renewed", this.options.refresh(held.credential));
+        } catch (err) {
+          if (err instanceof ApiError && err.kind === "refresh-not-allowed") this.renewable = false;
+          throw err;
+        }
+      }
+      async replace(how, answer) {
+        const got = heldCredential(await answer, this.now());
+        this.held = got;
+        this.renewable = true;
+        this.log(`credential ${how}; it expires in ${Math.round((got.expiresAt - this.now()) / 1e3)} s`);
+        this.options.onRenewed?.(got);
+        return got.credential;
+      }
+      /** One renewal at a time: callers that come while one is under way share its outcome. */
+      once(work) {
+        this.inFlight ??= work().finally(() => this.inFlight = null);
+        return this.inFlight;
+      }
+      now() {
+        return (this.options.now ?? Date.now)();
+      }
+      log(line) {
+        this.options.log?.(line);
+      }
+    };
   }
 });
 
@@ -674,6 +770,17 @@ var init_insights_line = __esm({
   }
 });
 
+// service/client/tier.ts
+function tierLine(build) {
+  if (build.tier === null) return null;
+  return build.prewarmed ? "idle, prewarmed (started when the CI queued the job)" : build.tier;
+}
+var init_tier = __esm({
+  "service/client/tier.ts"() {
+    "use strict";
+  }
+});
+
 // service/cli/format.ts
 function table(header, rows) {
   const widths = header.map((cell, i) => Math.max(cell.length, ...rows.map((row) => (row[i] ?? "").length)));
@@ -708,7 +815,7 @@ function buildSummary(build, now = Date.now()) {
     ["result", build.result],
     ["ended", build.endReason],
     ["shape", build.shape],
-    ["tier", build.tier ?? "not placed yet"],
+    ["tier", tierLine(build) ?? "not placed yet"],
     ["ready in", timeToReady(build)],
     ["cache", cacheLine(build)],
     [
@@ -732,6 +839,7 @@ var init_build_summary = __esm({
   "service/cli/build-summary.ts"() {
     "use strict";
     init_insights_line();
+    init_tier();
     init_format();
   }
 });
@@ -909,11 +1017,18 @@ async function ciIdentityToken(audience, env = process.env) {
 function cliCredential(server, options) {
   const agent = agentToken(options.token);
   if (agent) return staticToken(agent);
-  return exchangedToken(async () => {
-    const idToken = await ciIdentityToken(options.audience);
-    if (!idToken) throw new Error(CREDENTIAL_HELP);
-    return (await new ApiClient({ serverUrl: server }).exchangeOidcToken(idToken, options.account)).credential;
-  }, options.initial);
+  const api = new ApiClient({ serverUrl: server });
+  return new RenewingCredential(options.initial ?? null, {
+    refresh: (credential) => api.refresh(credential),
+    exchange: async () => {
+      const idToken = await ciIdentityToken(options.audience);
+      if (!idToken) throw new Error(CREDENTIAL_HELP);
+      return api.exchangeOidcToken(idToken, options.account);
+    },
+    ...options.onRenewed ? { onRenewed: options.onRenewed } : {},
+    ...options.log ? { log: options.log } : {},
+    ...options.now ? { now: options.now } : {}
+  });
 }
 var run, CREDENTIAL_HELP, agentToken;
 var init_id_token = __esm({
@@ -921,6 +1036,7 @@ var init_id_token = __esm({
     "use strict";
     init_api_client();
     init_github_id_token();
+    init_renewal();
     run = promisify(execFile);
     CREDENTIAL_HELP = `remote-builder needs a credential. Either:
   - an agent token: RB_TOKEN=rba_\u2026 (remote-builder admin tokens create <account>), or
@@ -1925,10 +2041,14 @@ var builder_exports = {};
 __export(builder_exports, {
   finishCommand: () => finishCommand,
   keepAliveCommand: () => keepAliveCommand,
+  keeperClient: () => keeperClient,
+  readState: () => readState,
+  saveCredential: () => saveCredential,
+  savedCredential: () => savedCredential,
   setupCommand: () => setupCommand,
   statusCommand: () => statusCommand
 });
-import { existsSync as existsSync3, mkdirSync as mkdirSync2, readFileSync as readFileSync3, rmSync as rmSync2, writeFileSync as writeFileSync2 } from "node:fs";
+import { existsSync as existsSync3, mkdirSync as mkdirSync2, readFileSync as readFileSync3, renameSync, rmSync as rmSync2, writeFileSync as writeFileSync2 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join as join4 } from "node:path";
 function setupFlags(values) {
@@ -1940,6 +2060,24 @@ function setupFlags(values) {
     labels: parseLabels(values.label ?? [])
   };
 }
+function keeperClient(env, now) {
+  const server = env.RB_KEEPER_SERVER ?? "";
+  const credential = env.RB_KEEPER_CREDENTIAL;
+  const statePath2 = env.RB_KEEPER_STATE;
+  const auth = cliCredential(server, {
+    audience: env.RB_KEEPER_AUDIENCE ?? "remote-builder",
+    initial: credential ? {
+      credential,
+      // Unknown times (an older setup): renewed only after a 401.
+      expiresAt: Number(env.RB_KEEPER_CREDENTIAL_EXPIRES_AT) || Infinity,
+      renewAt: Number(env.RB_KEEPER_CREDENTIAL_RENEW_AT) || Infinity
+    } : void 0,
+    ...statePath2 ? { onRenewed: (held) => saveCredential(statePath2, held) } : {},
+    log: keeperLog(env),
+    ...now ? { now } : {}
+  });
+  return new ApiClient({ serverUrl: server, auth, userAgent: USER_AGENT });
+}
 function parseLabels(given) {
   const labels = {};
   for (const label of given) {
@@ -1949,11 +2087,31 @@ function parseLabels(given) {
   }
   return labels;
 }
-function savedCredential(state, values) {
+function savedCredential(state, values, path4, now) {
   return cliCredential(state.server, {
     ...values,
-    ...state.credential ? { initial: state.credential } : {}
+    initial: state.credential ? {
+      credential: state.credential,
+      expiresAt: state.credentialExpiresAt ?? Infinity,
+      renewAt: state.credentialRenewAt ?? Infinity
+    } : void 0,
+    onRenewed: (held) => saveCredential(path4, held),
+    ...now ? { now } : {}
   });
+}
+function credentialFields(held) {
+  return {
+    credential: held?.credential ?? null,
+    credentialExpiresAt: held?.expiresAt ?? null,
+    credentialRenewAt: held?.renewAt ?? null
+  };
+}
+function saveCredential(path4, held) {
+  if (!existsSync3(path4)) return;
+  const state = { ...JSON.parse(readFileSync3(path4, "utf8")), ...credentialFields(held) };
+  const next = `${path4}.${process.pid}.tmp`;
+  writeFileSync2(next, JSON.stringify(state), { mode: 384 });
+  renameSync(next, path4);
 }
 function readState(path4, name) {
   if (!existsSync3(path4)) {
@@ -1963,12 +2121,13 @@ function readState(path4, name) {
   }
   return JSON.parse(readFileSync3(path4, "utf8"));
 }
-var stateDir, statePath, USER_AGENT, say, session, setupCommand, finishCommand, statusCommand, keepAliveCommand;
+var stateDir, statePath, USER_AGENT, say, session, setupCommand, finishCommand, statusCommand, keepAliveCommand, heldBy;
 var init_builder = __esm({
   "service/cli/builder.ts"() {
     "use strict";
     init_api_client();
     init_keeper();
+    init_renewal();
     init_wait();
     init_build_summary();
     init_builder_flags();
@@ -1994,12 +2153,13 @@ var init_builder = __esm({
         );
       }
       const auth = cliCredential(server, values);
-      const token = await auth.token();
-      const credential = agentToken(values.token) ? null : token;
+      await auth.token();
       const client = new ApiClient({ serverUrl: server, auth, userAgent: USER_AGENT });
-      const save = (session2, keeperPid = null) => writeFileSync2(path4, JSON.stringify({ server, session: session2, keeperPid, credential }), {
-        mode: 384
-      });
+      const save = (session2, keeperPid = null) => writeFileSync2(
+        path4,
+        JSON.stringify({ server, session: session2, keeperPid, ...credentialFields(heldBy(auth)) }),
+        { mode: 384 }
+      );
       let started = null;
       try {
         const result = await setUp2(client, {
@@ -2017,14 +2177,21 @@ var init_builder = __esm({
             save(s);
           }
         });
+        const keeperToken = await auth.token();
+        const held = heldBy(auth);
         const pid = spawnKeeper(
           ["keep-alive"],
           {
             RB_KEEPER_SERVER: server,
             RB_KEEPER_BUILD: result.build.id,
             RB_KEEPER_INTERVAL: String(result.build.heartbeatIntervalSeconds),
-            RB_KEEPER_CREDENTIAL: await auth.token(),
-            RB_KEEPER_AUDIENCE: values.audience
+            RB_KEEPER_CREDENTIAL: keeperToken,
+            RB_KEEPER_AUDIENCE: values.audience,
+            RB_KEEPER_STATE: path4,
+            ...held ? {
+              RB_KEEPER_CREDENTIAL_EXPIRES_AT: String(held.expiresAt),
+              RB_KEEPER_CREDENTIAL_RENEW_AT: String(held.renewAt)
+            } : {}
           },
           join4(result.state.keyDir, "heartbeats.log")
         );
@@ -2057,7 +2224,7 @@ var init_builder = __esm({
       if (state.keeperPid) stopKeeper(state.keeperPid);
       const client = new ApiClient({
         serverUrl: state.server,
-        auth: savedCredential(state, values),
+        auth: savedCredential(state, values, path4),
         userAgent: USER_AGENT
       });
       const { build, warnings } = await tearDown2(client, state.session, result, {
@@ -2070,11 +2237,12 @@ var init_builder = __esm({
       return 0;
     });
     statusCommand = command(STATUS, async ({ values }) => {
-      const state = readState(statePath(stateDir(values["state-dir"]), values.name), values.name);
+      const path4 = statePath(stateDir(values["state-dir"]), values.name);
+      const state = readState(path4, values.name);
       if (!state.session.buildId) throw new Error("the setup never got as far as a build");
       const client = new ApiClient({
         serverUrl: state.server,
-        auth: savedCredential(state, values),
+        auth: savedCredential(state, values, path4),
         userAgent: USER_AGENT
       });
       const build = await client.getBuild(state.session.buildId);
@@ -2083,15 +2251,10 @@ var init_builder = __esm({
       return 0;
     });
     keepAliveCommand = command(KEEP_ALIVE, async () => {
-      const env = process.env;
-      const server = env.RB_KEEPER_SERVER ?? "";
-      const auth = cliCredential(server, {
-        audience: env.RB_KEEPER_AUDIENCE ?? "remote-builder",
-        ...env.RB_KEEPER_CREDENTIAL ? { initial: env.RB_KEEPER_CREDENTIAL } : {}
-      });
-      await keeperProcess(new ApiClient({ serverUrl: server, auth, userAgent: USER_AGENT }));
+      await keeperProcess(keeperClient(process.env));
       return 0;
     });
+    heldBy = (auth) => auth instanceof RenewingCredential ? auth.current() : null;
   }
 });
 

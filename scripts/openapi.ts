@@ -15,6 +15,8 @@ import type { VolumeService } from "../service/core/volume-service.js";
 import type { AccountStore, BuildStore, LedgerStore } from "../service/core/ports.js";
 import type { BuildEvents } from "../service/core/build-events.js";
 import type { DashboardAccess } from "../service/core/dashboard-access.js";
+import type { HookDeliveries } from "../service/core/hook-deliveries.js";
+import type { HookInstallations } from "../service/core/hook-installations.js";
 import { type AppDeps, routeTable } from "../service/http/app.js";
 import { Metrics } from "../service/http/metrics.js";
 import { openApiDocument } from "../service/http/openapi.js";
@@ -49,6 +51,7 @@ export function inertAppDeps(): AppDeps {
     readiness: {},
     version: VERSION,
     dashboard: { access: {} as DashboardAccess, builds: {} as BuildStore, events: {} as BuildEvents },
+    hooks: { installations: {} as HookInstallations, deliveries: {} as HookDeliveries },
   };
 }
 

@@ -52,8 +52,14 @@ import { RedisKeySetBackup } from "./adapters/redis/jwks-backup.js";
 import { OidcExchange } from "./core/oidc-exchange.js";
 import { VolumeService } from "./core/volume-service.js";
 import { TrustService } from "./core/trust-service.js";
+import { PrewarmService } from "./core/prewarm-service.js";
 import { DashboardAccess } from "./core/dashboard-access.js";
 import { RedisDashboardSessions } from "./adapters/redis/dashboard-sessions.js";
+import { PostgresHookInstallationStore } from "./adapters/postgres/hooks.js";
+import { RedisHookDeliveries } from "./adapters/redis/hook-deliveries.js";
+import { HookDeliveries } from "./core/hook-deliveries.js";
+import { HookInstallations } from "./core/hook-installations.js";
+import type { Prewarmer } from "./core/prewarm.js";
 
 export const VERSION = "0.1.0";
 
@@ -98,6 +104,8 @@ export interface RunningService {
   oidc: OidcExchange;
   trust: TrustService;
   accounts: AccountService;
+  /** Starts accounts' builders on CI job-queued hooks. */
+  prewarmer: Prewarmer;
   driver: BuilderDriver;
   redis: Redis;
   pool: pg.Pool;
@@ -119,11 +127,15 @@ export interface ServiceOverrides {
    * none. By default the configured drivers get the gRPC reader, and a driver passed in none.
    */
   insights?: { reader: BuildInsightsReader; timeoutMs?: number } | null;
+  /** What hook deliveries hand queued jobs to; without one, deliveries are refused (503). */
+  prewarmer?: Prewarmer;
 }
 
 export interface DriverContext {
   credentials: BuilderCredentials;
   clock: Clock;
+  /** A pre-warmed builder stopped unused: counted in /metrics, billed to no one. */
+  onPrewarmExpired?: (accountId: string, seconds: number) => void;
 }
 
 /** The connections every part shares. */
@@ -165,10 +177,14 @@ async function compose(
   if (applied.length > 0) logger.info({ applied }, "database migrated");
   const metrics = new Metrics();
   const authority = await loadAuthority(config, logger);
+  const onPrewarmExpired = (accountId: string, seconds: number) => {
+    metrics.prewarmWasted(seconds);
+    logger.info({ accountId, seconds: Math.round(seconds) }, "a pre-warmed builder stopped: no build came");
+  };
   const fleet = await chooseDriver(
     config,
     overrides,
-    { credentials: builderCredentials(authority, clock), clock },
+    { credentials: builderCredentials(authority, clock), clock, onPrewarmExpired },
     logger,
   );
   const stores = createStores(config, infra);
@@ -191,7 +207,12 @@ async function compose(
   const accounts = new AccountService(stores.accountStore, config.plans, config.defaultPlan, config.shapes);
   const oidc = createOidcExchange(config, stores, infra);
   const trust = createTrustService(config, stores, () => oidc.invalidate());
-  const parts = { config, infra, metrics, authority, fleet, stores, volumes, builds, accounts, oidc, trust };
+  const prewarmer = overrides.prewarmer ?? createPrewarmer(config, stores, fleet.driver, infra, metrics);
+  const hooks = createHooks(config, stores, infra, prewarmer);
+  const parts = {
+    ...{ config, infra, metrics, authority, fleet, stores, volumes, builds, accounts, oidc, trust },
+    ...{ prewarmer, hooks },
+  };
   const running = await startListening(parts);
   logger.info(
     { url: running.url, broker: running.broker.info.endpoint, driver: fleet.driver.name },
@@ -206,6 +227,7 @@ async function compose(
     oidc,
     trust,
     accounts,
+    prewarmer,
     driver: fleet.driver,
     redis,
     pool,
@@ -236,6 +258,8 @@ function createStores(config: Config, { logger, redis, pool }: Infrastructure) {
     credentials: new RedisCredentialStore(redis, keys),
     keySetBackup: new RedisKeySetBackup(redis, keys),
     dashboardSessions: new RedisDashboardSessions(redis, keys),
+    hookInstallations: new PostgresHookInstallationStore(pool),
+    hookDeliveries: new RedisHookDeliveries(redis, keys),
   };
 }
 
@@ -290,6 +314,7 @@ function createOidcExchange(config: Config, stores: Stores, { clock }: Infrastru
     credentials: stores.credentials,
     clock,
     credentialTtlMs: config.oidc.credentialTtlMs,
+    buildDeadlineMs: config.buildDeadlineMs,
   });
 }
 
@@ -308,6 +333,25 @@ function createTrustService(config: Config, stores: Stores, onChange: () => void
   });
 }
 
+/** CI hooks: installations for the admin, deliveries for the CIs. Off without RB_HOOK_SECRET_KEY. */
+function createHooks(config: Config, stores: Stores, { clock }: Infrastructure, prewarmer: Prewarmer) {
+  return {
+    installations: new HookInstallations({
+      store: stores.hookInstallations,
+      issuers: config.oidc.issuers,
+      key: config.hooks.secretKey,
+    }),
+    deliveries: new HookDeliveries({
+      installations: stores.hookInstallations,
+      deliveries: stores.hookDeliveries,
+      prewarmer,
+      key: config.hooks.secretKey,
+      clock,
+      staleAfterMs: config.hooks.staleAfterMs,
+    }),
+  };
+}
+
 /** Everything compose() built, for starting and stopping. */
 interface Parts {
   config: Config;
@@ -321,6 +365,8 @@ interface Parts {
   accounts: AccountService;
   oidc: OidcExchange;
   trust: TrustService;
+  prewarmer: Prewarmer;
+  hooks: AppDeps["hooks"];
 }
 
 interface Listening {
@@ -410,6 +456,7 @@ function appDeps(parts: Parts, broker: BrokerInfo): AppDeps {
       builds: stores.buildStore,
       events: parts.builds.events,
     },
+    hooks: parts.hooks,
   };
 }
 
@@ -503,6 +550,7 @@ async function configuredDriver(
     warmPool: config.warmPool,
     warmVolumeGiB,
     onEvent: ((level, message, fields) => logger[level](fields, message)) satisfies DriverEvents,
+    ...(context.onPrewarmExpired ? { onPrewarmExpired: context.onPrewarmExpired } : {}),
   };
   if (config.driver === "kubernetes") {
     const { driver, elector } = kubernetesFleet({ config: config.kubernetes, ...pools });
@@ -511,6 +559,27 @@ async function configuredDriver(
   logger.warn(SINGLE_TENANT_WARNING);
   const driver = new LocalDriver({ dataDir: config.local.dir, buildkitd: config.local.buildkitd, ...pools });
   return { driver, leadership: null, start: () => driver.start() };
+}
+
+/** Builders started early on CI job-queued hooks, from each account's own history. */
+function createPrewarmer(
+  config: Config,
+  stores: Stores,
+  driver: BuilderDriver,
+  infra: Infrastructure,
+  metrics: Metrics,
+): PrewarmService {
+  return new PrewarmService({
+    trust: stores.trustStore,
+    accounts: stores.accountStore,
+    builds: stores.buildStore,
+    claims: stores.claims,
+    driver,
+    catalog: config.shapes,
+    clock: infra.clock,
+    telemetry: metrics,
+    settings: config.prewarm,
+  });
 }
 
 /**

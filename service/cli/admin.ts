@@ -1,9 +1,10 @@
 import { accountsCommand } from "./admin-accounts.js";
+import { hooksCommand } from "./admin-hooks.js";
 import { tokensCommand } from "./admin-tokens.js";
 import { trustCommand } from "./admin-trust.js";
 import { commandGroup } from "./command.js";
 
-const ADMIN_HELP = `Usage: remote-builder admin <accounts|tokens|trust> <command> <handle> [options]
+const ADMIN_HELP = `Usage: remote-builder admin <accounts|tokens|trust|hooks> <command> [<handle>] [options]
 
 The admin API, from the command line; every command needs the admin token.
 
@@ -17,10 +18,14 @@ The admin API, from the command line; every command needs the admin token.
   remote-builder admin trust add <handle> (--owner-id N | --owner NAME | --repository OWNER/REPO) […]
   remote-builder admin trust list <handle>
   remote-builder admin trust remove <handle> <relationship-id>
+  remote-builder admin hooks add <provider> <owner-id> [--issuer NAME] [--owner-name NAME]
+  remote-builder admin hooks list
+  remote-builder admin hooks remove <installation-id>
 
 Each takes --server URL (RB_SERVER_URL, default http://127.0.0.1:8080), --admin-token T
 (RB_ADMIN_TOKEN, else .data/admin-token from \`remote-builder dev\`) and --json. The list
-commands print tables, --json the service's JSON; the others print the service's JSON.
+commands print tables and hooks add the hook's settings, --json the service's JSON; the others
+print the service's JSON.
 
 remote-builder admin <noun> <command> --help shows a command's options.`;
 
@@ -29,4 +34,5 @@ export const adminCommand = commandGroup("admin", ADMIN_HELP, {
   accounts: accountsCommand,
   tokens: tokensCommand,
   trust: trustCommand,
+  hooks: hooksCommand,
 });

@@ -1,5 +1,6 @@
 import type { Build } from "../client/api-client.js";
 import { insightsLine } from "../client/insights-line.js";
+import { tierLine } from "../client/tier.js";
 import { duration, fields, secondsBetween } from "./format.js";
 
 /**
@@ -13,7 +14,7 @@ export function buildSummary(build: Build, now = Date.now()): string {
     ["result", build.result],
     ["ended", build.endReason],
     ["shape", build.shape],
-    ["tier", build.tier ?? "not placed yet"],
+    ["tier", tierLine(build) ?? "not placed yet"],
     ["ready in", timeToReady(build)],
     ["cache", cacheLine(build)],
     [

@@ -1,15 +1,16 @@
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ApiClient } from "../client/api-client.js";
-import { keeperProcess, spawnKeeper, stopKeeper } from "../client/keeper.js";
+import { ApiClient, type TokenSource } from "../client/api-client.js";
+import { keeperLog, keeperProcess, spawnKeeper, stopKeeper } from "../client/keeper.js";
+import { type HeldCredential, RenewingCredential } from "../client/renewal.js";
 import type { SessionState } from "../client/session.js";
 import { progressLine } from "../client/wait.js";
 import { buildSummary } from "./build-summary.js";
 import { FINISH, KEEP_ALIVE, SETUP, STATUS } from "./builder-flags.js";
 import { command, durationFlag, printResult, UsageError } from "./command.js";
 import { serverUrl } from "./http.js";
-import { agentToken, cliCredential } from "./id-token.js";
+import { cliCredential } from "./id-token.js";
 
 interface CliState {
   server: string;
@@ -19,9 +20,12 @@ interface CliState {
    * The credential setup's exchange gave, when there was no agent token. A CI identity token is
    * good for one exchange, and GitLab's or CircleCI's is the same one for every step of the job,
    * so finish and status could not exchange it again. Kept beside the build's private key, as
-   * owner-only.
+   * owner-only. The heartbeat process writes each renewal of it here, for finish.
    */
   credential?: string | null;
+  /** When the credential expires and when to renew it, in this machine's time (ms). */
+  credentialExpiresAt?: number | null;
+  credentialRenewAt?: number | null;
 }
 
 /** The job's state lives beside the key files, one file per builder name, owner-only. */
@@ -50,13 +54,14 @@ export const setupCommand = command(SETUP, async ({ values }) => {
     );
   }
   const auth = cliCredential(server, values);
-  const token = await auth.token();
-  const credential = agentToken(values.token) ? null : token;
+  await auth.token();
   const client = new ApiClient({ serverUrl: server, auth, userAgent: USER_AGENT });
   const save = (session: SessionState, keeperPid: number | null = null) =>
-    writeFileSync(path, JSON.stringify({ server, session, keeperPid, credential } satisfies CliState), {
-      mode: 0o600,
-    });
+    writeFileSync(
+      path,
+      JSON.stringify({ server, session, keeperPid, ...credentialFields(heldBy(auth)) } satisfies CliState),
+      { mode: 0o600 },
+    );
   let started: SessionState | null = null;
   try {
     const result = await setUp(client, {
@@ -74,14 +79,24 @@ export const setupCommand = command(SETUP, async ({ values }) => {
         save(s);
       },
     });
+    // Renewed first if it is due, so that the keeper gets the credential and its times together.
+    const keeperToken = await auth.token();
+    const held = heldBy(auth);
     const pid = spawnKeeper(
       ["keep-alive"],
       {
         RB_KEEPER_SERVER: server,
         RB_KEEPER_BUILD: result.build.id,
         RB_KEEPER_INTERVAL: String(result.build.heartbeatIntervalSeconds),
-        RB_KEEPER_CREDENTIAL: await auth.token(),
+        RB_KEEPER_CREDENTIAL: keeperToken,
         RB_KEEPER_AUDIENCE: values.audience,
+        RB_KEEPER_STATE: path,
+        ...(held
+          ? {
+              RB_KEEPER_CREDENTIAL_EXPIRES_AT: String(held.expiresAt),
+              RB_KEEPER_CREDENTIAL_RENEW_AT: String(held.renewAt),
+            }
+          : {}),
       },
       join(result.state.keyDir, "heartbeats.log"),
     );
@@ -126,7 +141,7 @@ export const finishCommand = command(FINISH, async ({ values }) => {
   if (state.keeperPid) stopKeeper(state.keeperPid);
   const client = new ApiClient({
     serverUrl: state.server,
-    auth: savedCredential(state, values),
+    auth: savedCredential(state, values, path),
     userAgent: USER_AGENT,
   });
   const { build, warnings } = await tearDown(client, state.session, result, {
@@ -140,11 +155,12 @@ export const finishCommand = command(FINISH, async ({ values }) => {
 });
 
 export const statusCommand = command(STATUS, async ({ values }) => {
-  const state = readState(statePath(stateDir(values["state-dir"]), values.name), values.name);
+  const path = statePath(stateDir(values["state-dir"]), values.name);
+  const state = readState(path, values.name);
   if (!state.session.buildId) throw new Error("the setup never got as far as a build");
   const client = new ApiClient({
     serverUrl: state.server,
-    auth: savedCredential(state, values),
+    auth: savedCredential(state, values, path),
     userAgent: USER_AGENT,
   });
   const build = await client.getBuild(state.session.buildId);
@@ -155,15 +171,34 @@ export const statusCommand = command(STATUS, async ({ values }) => {
 
 /** The detached heartbeat process `setup` starts and `finish` stops. */
 export const keepAliveCommand = command(KEEP_ALIVE, async () => {
-  const env = process.env;
-  const server = env.RB_KEEPER_SERVER ?? "";
-  const auth = cliCredential(server, {
-    audience: env.RB_KEEPER_AUDIENCE ?? "remote-builder",
-    ...(env.RB_KEEPER_CREDENTIAL ? { initial: env.RB_KEEPER_CREDENTIAL } : {}),
-  });
-  await keeperProcess(new ApiClient({ serverUrl: server, auth, userAgent: USER_AGENT }));
+  await keeperProcess(keeperClient(process.env));
   return 0;
 });
+
+/**
+ * The heartbeat process's client, from what setup put in its environment: the credential setup
+ * got, renewed when due, each renewal written to the state file (RB_KEEPER_STATE) finish reads.
+ */
+export function keeperClient(env: NodeJS.ProcessEnv, now?: () => number): ApiClient {
+  const server = env.RB_KEEPER_SERVER ?? "";
+  const credential = env.RB_KEEPER_CREDENTIAL;
+  const statePath = env.RB_KEEPER_STATE;
+  const auth = cliCredential(server, {
+    audience: env.RB_KEEPER_AUDIENCE ?? "remote-builder",
+    initial: credential
+      ? {
+          credential,
+          // Unknown times (an older setup): renewed only after a 401.
+          expiresAt: Number(env.RB_KEEPER_CREDENTIAL_EXPIRES_AT) || Infinity,
+          renewAt: Number(env.RB_KEEPER_CREDENTIAL_RENEW_AT) || Infinity,
+        }
+      : undefined,
+    ...(statePath ? { onRenewed: (held: HeldCredential) => saveCredential(statePath, held) } : {}),
+    log: keeperLog(env),
+    ...(now ? { now } : {}),
+  });
+  return new ApiClient({ serverUrl: server, auth, userAgent: USER_AGENT });
+}
 
 /** `--label key=value`, many times; a value may hold "=" itself. */
 function parseLabels(given: string[]): Record<string, string> {
@@ -176,18 +211,53 @@ function parseLabels(given: string[]): Record<string, string> {
   return labels;
 }
 
-/** The agent token if one is given now, else the credential setup exchanged (exchanged again once it expires). */
-function savedCredential(
+/**
+ * The agent token if one is given now, else the credential setup exchanged or the heartbeat
+ * process last renewed: renewed again when due, exchanged again once it cannot be.
+ */
+export function savedCredential(
   state: CliState,
   values: { token?: string | undefined; audience: string; account?: string | undefined },
-) {
+  path: string,
+  now?: () => number,
+): TokenSource {
   return cliCredential(state.server, {
     ...values,
-    ...(state.credential ? { initial: state.credential } : {}),
+    initial: state.credential
+      ? {
+          credential: state.credential,
+          expiresAt: state.credentialExpiresAt ?? Infinity,
+          renewAt: state.credentialRenewAt ?? Infinity,
+        }
+      : undefined,
+    onRenewed: (held) => saveCredential(path, held),
+    ...(now ? { now } : {}),
   });
 }
 
-function readState(path: string, name: string): CliState {
+const heldBy = (auth: TokenSource) => (auth instanceof RenewingCredential ? auth.current() : null);
+
+function credentialFields(held: HeldCredential | null) {
+  return {
+    credential: held?.credential ?? null,
+    credentialExpiresAt: held?.expiresAt ?? null,
+    credentialRenewAt: held?.renewAt ?? null,
+  };
+}
+
+/**
+ * Puts a renewed credential into the job's state file, whole or not at all (finish may be reading
+ * it), owner-only. A state file finish already removed stays removed: the job is over.
+ */
+export function saveCredential(path: string, held: HeldCredential): void {
+  if (!existsSync(path)) return;
+  const state = { ...(JSON.parse(readFileSync(path, "utf8")) as CliState), ...credentialFields(held) };
+  const next = `${path}.${process.pid}.tmp`;
+  writeFileSync(next, JSON.stringify(state), { mode: 0o600 });
+  renameSync(next, path);
+}
+
+export function readState(path: string, name: string): CliState {
   if (!existsSync(path)) {
     throw new Error(
       `no builder named "${name}" was set up here (looked for ${path}); run \`remote-builder setup\` first`,

@@ -67,6 +67,7 @@ async function runUntilSignal(
   const dataDir = resolve(options.dataDir);
   mkdirSync(dataDir, { recursive: true });
   const adminToken = readOrCreateSecret(join(dataDir, "admin-token"));
+  const hookSecretKey = readOrCreateSecret(join(dataDir, "hook-secret-key"));
   const missing = [process.env.RB_BUILDKITD ?? "buildkitd", "runc"].filter((name) => !findExecutable(name));
   const local = missing.length === 0;
   if (!local) {
@@ -97,6 +98,7 @@ async function runUntilSignal(
       RB_DATABASE_URL: await postgres.createDatabase("remote_builder"),
       RB_REDIS_URL: redis.url,
       RB_ADMIN_TOKEN: adminToken,
+      RB_HOOK_SECRET_KEY: hookSecretKey,
       RB_CA_DIR: process.env.RB_CA_DIR ?? join(dataDir, "ca"),
     },
     { driverInjected: driver !== undefined },

@@ -1,7 +1,8 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
-import { ApiClient, exchangedToken, staticToken, type TokenSource } from "../client/api-client.js";
+import { ApiClient, staticToken, type TokenSource } from "../client/api-client.js";
 import { githubIdToken } from "../client/github-id-token.js";
+import { type HeldCredential, RenewingCredential } from "../client/renewal.js";
 
 const run = promisify(execFile);
 
@@ -40,17 +41,35 @@ export async function ciIdentityToken(audience: string, env = process.env): Prom
 /** The agent token given with --token or RB_TOKEN, if any. */
 export const agentToken = (given: string | undefined): string | undefined => given ?? process.env.RB_TOKEN;
 
-/** An agent token when given; otherwise the CI's identity, exchanged again when it expires. */
-export function cliCredential(
-  server: string,
-  options: { token?: string | undefined; audience: string; account?: string | undefined; initial?: string },
-): TokenSource {
+export interface CliCredentialOptions {
+  token?: string | undefined;
+  audience: string;
+  account?: string | undefined;
+  /** A credential an earlier step got, which spares the exchange. */
+  initial?: HeldCredential | undefined;
+  /** Where each new credential goes, for the job's next step. */
+  onRenewed?: (held: HeldCredential) => void;
+  log?: (line: string) => void;
+  now?: () => number;
+}
+
+/**
+ * An agent token when given; otherwise the CI's identity exchanged for a credential, which is
+ * renewed before it expires (and exchanged again when it cannot be).
+ */
+export function cliCredential(server: string, options: CliCredentialOptions): TokenSource {
   const agent = agentToken(options.token);
   if (agent) return staticToken(agent);
-  return exchangedToken(async () => {
-    const idToken = await ciIdentityToken(options.audience);
-    if (!idToken) throw new Error(CREDENTIAL_HELP);
-    return (await new ApiClient({ serverUrl: server }).exchangeOidcToken(idToken, options.account))
-      .credential;
-  }, options.initial);
+  const api = new ApiClient({ serverUrl: server });
+  return new RenewingCredential(options.initial ?? null, {
+    refresh: (credential) => api.refresh(credential),
+    exchange: async () => {
+      const idToken = await ciIdentityToken(options.audience);
+      if (!idToken) throw new Error(CREDENTIAL_HELP);
+      return api.exchangeOidcToken(idToken, options.account);
+    },
+    ...(options.onRenewed ? { onRenewed: options.onRenewed } : {}),
+    ...(options.log ? { log: options.log } : {}),
+    ...(options.now ? { now: options.now } : {}),
+  });
 }

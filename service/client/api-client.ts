@@ -27,6 +27,7 @@ export type JobResult = BodyOf<"completeBuild">["result"];
 
 export const OPERATIONS = {
   exchangeOidcToken: ["POST", "/api/v1/auth/oidc"],
+  refreshCredential: ["POST", "/api/v1/auth/refresh"],
   createBuild: ["POST", "/api/v1/builds"],
   getBuild: ["GET", "/api/v1/builds/{id}"],
   heartbeatBuild: ["POST", "/api/v1/builds/{id}/heartbeat"],
@@ -98,6 +99,14 @@ export class ApiClient {
     return this.call("exchangeOidcToken", {}, { token, ...(account ? { account } : {}) }, { auth: false });
   }
 
+  /**
+   * A new credential with the same scope for a live `credential` (rbc_…), or for this client's own
+   * when none is given. Sent once, never retried with another token: a 401 means it is too late.
+   */
+  refresh(credential?: string): Promise<Credential> {
+    return this.call("refreshCredential", {}, undefined, credential ? { token: credential } : {});
+  }
+
   createBuild(body: CreateBuild): Promise<Build> {
     return this.call("createBuild", {}, body);
   }
@@ -139,15 +148,21 @@ export class ApiClient {
     op: Op,
     params: Record<string, string>,
     body?: unknown,
-    opts: { auth?: boolean; query?: Record<string, string> | undefined; extraMs?: number } = {},
+    opts: {
+      auth?: boolean;
+      /** This token, instead of the client's own (and no new one after a 401). */
+      token?: string;
+      query?: Record<string, string> | undefined;
+      extraMs?: number;
+    } = {},
   ): Promise<ResponseOf<Op>> {
     const [method, template] = OPERATIONS[op];
     const path = template.replace(/\{(\w+)\}/g, (_, name: string) => encodeURIComponent(params[name] ?? ""));
     const query =
       opts.query && Object.keys(opts.query).length > 0 ? `?${new URLSearchParams(opts.query)}` : "";
     const url = this.serverUrl + path + query;
-    const auth = opts.auth === false ? null : (this.options.auth ?? null);
-    let token = auth ? await auth.token() : null;
+    const auth = opts.auth === false || opts.token ? null : (this.options.auth ?? null);
+    let token = opts.token ?? (auth ? await auth.token() : null);
     let refreshed = false;
     for (let attempt = 0; ;) {
       try {

@@ -19,18 +19,33 @@ export async function keepAlive(
   log: (line: string) => void = () => {},
 ): Promise<string> {
   while (!signal.aborted) {
-    try {
-      await client.heartbeat(buildId);
-    } catch (err) {
-      if (err instanceof ApiError && FINAL.has(err.kind)) {
-        log(`heartbeats stopped: ${err.message}`);
-        return err.kind;
-      }
-      log(`heartbeat failed, retrying: ${(err as Error).message}`);
-    }
+    const final = await heartbeatOnce(client, buildId, log);
+    if (final) return final;
     await sleep(intervalSeconds * 1000, undefined, { signal }).catch(() => {});
   }
   return "stopped";
+}
+
+/**
+ * One of keepAlive's heartbeats: null when the build goes on, else why it ended. The client's
+ * credential renews itself on the way when it is due (see RenewingCredential).
+ */
+export async function heartbeatOnce(
+  client: ApiClient,
+  buildId: string,
+  log: (line: string) => void = () => {},
+): Promise<string | null> {
+  try {
+    await client.heartbeat(buildId);
+    return null;
+  } catch (err) {
+    if (err instanceof ApiError && FINAL.has(err.kind)) {
+      log(`heartbeats stopped: ${err.message}`);
+      return err.kind;
+    }
+    log(`heartbeat failed, retrying: ${(err as Error).message}`);
+    return null;
+  }
 }
 
 /**
@@ -63,11 +78,15 @@ export function spawnKeeper(args: string[], env: Record<string, string>, logPath
 export async function keeperProcess(client: ApiClient, env = process.env): Promise<void> {
   // Told to stop, it stops at once: a heartbeat abandoned mid-flight does no harm.
   process.on("SIGTERM", () => process.exit(0));
-  const log = (line: string) => {
+  const interval = Number(env.RB_KEEPER_INTERVAL) || 10;
+  await keepAlive(client, env.RB_KEEPER_BUILD ?? "", interval, new AbortController().signal, keeperLog(env));
+}
+
+/** The keeper's log (RB_KEEPER_LOG): one line per problem or renewal, never a secret. */
+export function keeperLog(env = process.env): (line: string) => void {
+  return (line) => {
     if (env.RB_KEEPER_LOG) appendFileSync(env.RB_KEEPER_LOG, `${new Date().toISOString()} ${line}\n`);
   };
-  const interval = Number(env.RB_KEEPER_INTERVAL) || 10;
-  await keepAlive(client, env.RB_KEEPER_BUILD ?? "", interval, new AbortController().signal, log);
 }
 
 export function stopKeeper(pid: number): void {

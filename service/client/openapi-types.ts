@@ -309,6 +309,23 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  "/api/v1/auth/refresh": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Renew a live account credential (rbc_…) before it expires: a new one with the same scope; the old one stays good until its own expiry */
+    post: operations["refreshCredential"];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   "/api/v1/admin/accounts/{account}/trust": {
     parameters: {
       query?: never;
@@ -355,6 +372,75 @@ export interface paths {
     put?: never;
     /** A one-time sign-in link to the account's dashboard (the admin token's link sees every account) */
     post: operations["createDashboardLink"];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/v1/admin/hooks": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Every hook installation (never their secrets) */
+    get: operations["listHookInstallations"];
+    put?: never;
+    /** Let a CI owner's hook announce queued jobs; the response is the only time its secret is shown */
+    post: operations["addHookInstallation"];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/v1/admin/hooks/{id}": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    post?: never;
+    /** Remove a hook installation; its secret stops working at once */
+    delete: operations["removeHookInstallation"];
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/v1/hooks/github": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** A GitHub webhook delivery (workflow_job queued pre-warms the owner's accounts' builders; ping answers) */
+    post: operations["githubHook"];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/v1/hooks/gitlab": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** A GitLab webhook delivery (a pending job's Job Hook pre-warms the namespace's accounts' builders) */
+    post: operations["gitlabHook"];
     delete?: never;
     options?: never;
     head?: never;
@@ -549,6 +635,8 @@ export interface operations {
               } | null;
               /** @description which placement served the build: the account's idle builder, a warm pool builder, or a cold start */
               tier: ("idle" | "warm" | "cold") | null;
+              /** @description the idle builder it took was started ahead of it, when its CI's job-queued hook arrived (docs/prewarm.md) */
+              prewarmed: boolean;
               labels: {
                 [key: string]: string;
               };
@@ -704,6 +792,8 @@ export interface operations {
             } | null;
             /** @description which placement served the build: the account's idle builder, a warm pool builder, or a cold start */
             tier: ("idle" | "warm" | "cold") | null;
+            /** @description the idle builder it took was started ahead of it, when its CI's job-queued hook arrived (docs/prewarm.md) */
+            prewarmed: boolean;
             labels: {
               [key: string]: string;
             };
@@ -876,6 +966,8 @@ export interface operations {
             } | null;
             /** @description which placement served the build: the account's idle builder, a warm pool builder, or a cold start */
             tier: ("idle" | "warm" | "cold") | null;
+            /** @description the idle builder it took was started ahead of it, when its CI's job-queued hook arrived (docs/prewarm.md) */
+            prewarmed: boolean;
             labels: {
               [key: string]: string;
             };
@@ -1010,6 +1102,8 @@ export interface operations {
             } | null;
             /** @description which placement served the build: the account's idle builder, a warm pool builder, or a cold start */
             tier: ("idle" | "warm" | "cold") | null;
+            /** @description the idle builder it took was started ahead of it, when its CI's job-queued hook arrived (docs/prewarm.md) */
+            prewarmed: boolean;
             labels: {
               [key: string]: string;
             };
@@ -1160,6 +1254,8 @@ export interface operations {
             } | null;
             /** @description which placement served the build: the account's idle builder, a warm pool builder, or a cold start */
             tier: ("idle" | "warm" | "cold") | null;
+            /** @description the idle builder it took was started ahead of it, when its CI's job-queued hook arrived (docs/prewarm.md) */
+            prewarmed: boolean;
             labels: {
               [key: string]: string;
             };
@@ -2169,6 +2265,11 @@ export interface operations {
             expiresAt: string;
             /** @description seconds until the credential expires (at most 3600) */
             expiresIn: number;
+            /**
+             * Format: date-time
+             * @description until when POST /api/v1/auth/refresh renews it: the run's first exchange plus the build deadline
+             */
+            renewableUntil: string;
             account: {
               id: string;
               handle: string;
@@ -2230,6 +2331,87 @@ export interface operations {
       };
       /** @description unsupported-media-type: Send the body as application/json */
       415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description unavailable: A dependency of the service is unavailable */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+    };
+  };
+  refreshCredential: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The new credential and what it is scoped to (the same as the old one's) */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": {
+            /** @description the account credential (rbc_…): send it as `Authorization: Bearer` to the build API */
+            credential: string;
+            /** @constant */
+            tokenType: "Bearer";
+            /** Format: date-time */
+            expiresAt: string;
+            /** @description seconds until the credential expires (at most 3600) */
+            expiresIn: number;
+            /**
+             * Format: date-time
+             * @description until when POST /api/v1/auth/refresh renews it: the run's first exchange plus the build deadline
+             */
+            renewableUntil: string;
+            account: {
+              id: string;
+              handle: string;
+            };
+            /** @description the id of the trust relationship that admitted the token */
+            trustRelationship: string;
+            scope: {
+              issuer: string;
+              ownerId: string;
+              repositoryId: string | null;
+              repository: string | null;
+              ref: string | null;
+              workflow: string | null;
+              run: string | null;
+            };
+            /** @description whether builds with this credential may write the warm cache; when not, they get a cold builder */
+            cache: {
+              write: boolean;
+              policy: string;
+            };
+          };
+        };
+      };
+      /** @description unauthorized: A valid bearer token is required */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description refresh-not-allowed: The credential can no longer be renewed */
+      403: {
         headers: {
           [name: string]: unknown;
         };
@@ -2526,6 +2708,426 @@ export interface operations {
       };
       /** @description unauthorized: A valid bearer token is required */
       401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+    };
+  };
+  listHookInstallations: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Hook installations */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": {
+            installations: {
+              id: string;
+              /** @enum {string} */
+              provider: "github" | "gitlab" | "buildkite";
+              issuer: string;
+              ownerId: string;
+              ownerName: string | null;
+              /** Format: date-time */
+              createdAt: string;
+            }[];
+          };
+        };
+      };
+      /** @description unauthorized: A valid bearer token is required */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description admin-required: This needs the admin token */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+    };
+  };
+  addHookInstallation: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        "application/json": {
+          /** @description the CI: github, gitlab, buildkite */
+          provider: string;
+          /** @description the owner's stable id, as the CI's OIDC tokens carry it (GitHub: repository_owner_id) */
+          ownerId: string;
+          /** @description the issuer name the owner's trust relationships use; default the first of the provider's kind */
+          issuer?: string;
+          /** @description for display only */
+          ownerName?: string;
+        };
+      };
+    };
+    responses: {
+      /** @description The installation, its secret and the CI settings */
+      201: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": {
+            id: string;
+            /** @enum {string} */
+            provider: "github" | "gitlab" | "buildkite";
+            issuer: string;
+            ownerId: string;
+            ownerName: string | null;
+            /** Format: date-time */
+            createdAt: string;
+            /** @description the hook's secret; shown this once and never again */
+            secret: string;
+            /** @description where the CI sends deliveries, on this service's public URL */
+            path: string;
+            /** @description what to set on the CI's hook beside the URL and the secret */
+            settings: {
+              name: string;
+              value: string;
+            }[];
+          };
+        };
+      };
+      /** @description invalid-request: The request is not valid */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description unauthorized: A valid bearer token is required */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description admin-required: This needs the admin token */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description unsupported-media-type: Send the body as application/json */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description unavailable: A dependency of the service is unavailable */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+    };
+  };
+  removeHookInstallation: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The removed installation */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": {
+            id: string;
+            /** @enum {string} */
+            provider: "github" | "gitlab" | "buildkite";
+            issuer: string;
+            ownerId: string;
+            ownerName: string | null;
+            /** Format: date-time */
+            createdAt: string;
+          };
+        };
+      };
+      /** @description unauthorized: A valid bearer token is required */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description admin-required: This needs the admin token */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description not-found: Not found */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+    };
+  };
+  githubHook: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** @description Signed with X-Hub-Signature-256 (sha256=<hex HMAC-SHA256 of the body under the installation's secret); X-GitHub-Event and X-GitHub-Delivery as GitHub sends them. */
+    requestBody: {
+      content: {
+        "application/json": {
+          action?: string;
+          repository?: {
+            id: number;
+            owner: {
+              id: number;
+            };
+          };
+          workflow_job?: {
+            name: string;
+            workflow_name: string | null;
+            head_branch: string | null;
+            created_at: string;
+          };
+        };
+      };
+    };
+    responses: {
+      /** @description Acted on (202, same body: received and ignored) */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": {
+            /** @constant */
+            received: true;
+            /**
+             * @description started: a builder is booting for the job; skipped: none was needed or the delivery is ignored
+             * @enum {string}
+             */
+            prewarm: "started" | "skipped";
+            /** @description why, in words that name no account */
+            reason: string;
+          };
+        };
+      };
+      /** @description invalid-request: The request is not valid */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description signature-invalid: The delivery's signature does not match its installation's secret */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description unknown-owner: No account trusts the job's owner and repository */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description delivery-replayed: This delivery was already received */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description payload-too-large: The request body is too large */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description unsupported-media-type: Send the body as application/json */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description unavailable: A dependency of the service is unavailable */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+    };
+  };
+  gitlabHook: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** @description X-Gitlab-Token carries the installation's secret; X-Gitlab-Event, and Idempotency-Key or X-Gitlab-Event-UUID, as GitLab sends them. */
+    requestBody: {
+      content: {
+        "application/json": {
+          object_kind: string;
+          build_status?: string;
+          build_name?: string;
+          project_id?: number;
+          ref?: string;
+          tag?: boolean;
+        };
+      };
+    };
+    responses: {
+      /** @description Acted on (202, same body: received and ignored) */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": {
+            /** @constant */
+            received: true;
+            /**
+             * @description started: a builder is booting for the job; skipped: none was needed or the delivery is ignored
+             * @enum {string}
+             */
+            prewarm: "started" | "skipped";
+            /** @description why, in words that name no account */
+            reason: string;
+          };
+        };
+      };
+      /** @description invalid-request: The request is not valid */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description signature-invalid: The delivery's signature does not match its installation's secret */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description unknown-owner: No account trusts the job's owner and repository */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description delivery-replayed: This delivery was already received */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description payload-too-large: The request body is too large */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description unsupported-media-type: Send the body as application/json */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description unavailable: A dependency of the service is unavailable */
+      503: {
         headers: {
           [name: string]: unknown;
         };

@@ -133,6 +133,28 @@ const oidc = {
   ),
 };
 
+const hooks = {
+  secretKey: variable(
+    "RB_HOOK_SECRET_KEY",
+    z
+      .string()
+      .regex(/^([0-9a-fA-F]{2}){32,}$/, "must be at least 32 bytes in hex, e.g. from `openssl rand -hex 32`")
+      .optional(),
+    "the key each hook installation's secret is derived from (HMAC-SHA256 of its id), at least 32 random bytes in hex, the same on every replica (`openssl rand -hex 32`); changing it changes every installation's secret",
+    {
+      ...SERVE_ONLY,
+      convert: (hex: string | undefined) => (hex === undefined ? null : Buffer.from(hex, "hex")),
+      shownDefault: "unset: hooks are off",
+    },
+  ),
+  staleAfterMs: variable(
+    "RB_HOOK_STALE_SECONDS",
+    seconds(600),
+    "a job-queued delivery older than this is acknowledged and ignored: a builder started now would come too late",
+    { convert: toMs },
+  ),
+};
+
 export const DECLARATIONS = {
   host: variable("RB_HOST", z.string().default("127.0.0.1"), "the address the API listens on"),
   port: variable("RB_PORT", port.default(8080), "the API's TCP port", SERVE_ONLY),
@@ -290,6 +312,32 @@ export const DECLARATIONS = {
       { convert: toMs },
     ),
   },
+  prewarm: {
+    ttlMs: variable(
+      "RB_PREWARM_TTL_SECONDS",
+      z.coerce.number().int().min(10).max(3600).default(300),
+      "how long a builder started on a CI's job-queued hook waits for its build before it stops (unused, it is billed to no one)",
+      { convert: toMs, drivers: ["local", "kubernetes"] },
+    ),
+    historyDays: variable(
+      "RB_PREWARM_HISTORY_DAYS",
+      z.coerce.number().int().min(1).max(90).default(14),
+      "how many days of an account's builds decide whether a queued job will ask for a builder",
+      { drivers: ["local", "kubernetes"] },
+    ),
+    minBuilds: variable(
+      "RB_PREWARM_MIN_BUILDS",
+      z.coerce.number().int().min(1).max(1000).default(2),
+      "how many builds of the job's workflow in that history it takes to start a builder for it",
+      { drivers: ["local", "kubernetes"] },
+    ),
+    maxPerAccount: variable(
+      "RB_PREWARM_MAX_PER_ACCOUNT",
+      z.coerce.number().int().min(0).max(100).default(2),
+      "pre-warmed builders an account may have waiting at once (0: never pre-warm)",
+      { drivers: ["local", "kubernetes"] },
+    ),
+  },
   broker,
   /** Where the CA comes from: files (production), a folder made on first use, or memory (tests). */
   ca: derived(
@@ -314,4 +362,5 @@ export const DECLARATIONS = {
       certFile && keyFile ? { certFile, keyFile } : dir ? { dir } : null,
   ),
   oidc,
+  hooks,
 };

@@ -1,6 +1,7 @@
 import { confinedRun, type Principal } from "./accounts.js";
 import type { Build, CacheRequest } from "./build.js";
 import type { ResolvedShape } from "./catalog.js";
+import { repositoryKeyOfRun } from "./ci-identity.js";
 
 export interface CreateBuildRequest {
   shape?: string | undefined;
@@ -29,6 +30,7 @@ export function draftBuild(
   now: number,
 ): Build {
   const { account, ci } = principal;
+  const run = confinedRun(principal) ?? null;
   return {
     id,
     accountId: account.id,
@@ -43,6 +45,7 @@ export function draftBuild(
     labels: request.labels,
     builderId: null,
     tier: null,
+    prewarmed: false,
     endpoint: null,
     claimFence: null,
     volumeFence: null,
@@ -63,7 +66,8 @@ export function draftBuild(
     ref: ci?.ref ?? null,
     workflow: ci?.workflow ?? null,
     run: ci?.run ?? null,
-    runKey: confinedRun(principal) ?? null,
+    repositoryKey: run === null ? null : repositoryKeyOfRun(run),
+    runKey: run,
     cacheWrite: principal.cacheWrite ?? true,
     insights: null,
   };

@@ -35,6 +35,7 @@ export interface BuildStartsDeps extends TransitionDeps {
 export interface Placement {
   builderId: string;
   tier: BuilderTier;
+  prewarmed: boolean;
   cacheReason?: string;
 }
 
@@ -49,7 +50,7 @@ export class BuildStarts {
 
   /** Asks the driver for a builder, attaching the account's volume when the build holds it. */
   async place(build: Build, cacheVolumeGiB: number): Promise<Placement> {
-    const { driver, settings, volumes } = this.deps;
+    const { driver, settings, volumes, telemetry, clock } = this.deps;
     const shape = settings.catalog[build.shape];
     if (!shape) throw new Error(`shape ${build.shape} vanished from the catalog`);
     const persistent = build.cacheMode === "persistent";
@@ -61,6 +62,10 @@ export class BuildStarts {
           shapeName: build.shape,
           shape,
           volume: persistent ? { name: build.cacheVolume, sizeGiB: cacheVolumeGiB } : null,
+        })
+        .then(({ builderId, tier, prewarmedAt }): Placement => {
+          if (prewarmedAt !== undefined) telemetry.prewarmUsed((clock.now() - prewarmedAt) / 1000);
+          return { builderId, tier, prewarmed: prewarmedAt !== undefined };
         })
         .catch((err: Error) => {
           // Where builders run is down or refuses them: the client's request was fine; it may retry.

@@ -32,6 +32,8 @@ export interface Build {
   labels: Record<string, string>;
   builderId: string | null;
   tier: BuilderTier | null;
+  /** The idle builder it took was started ahead of it, on a CI's job-queued hook. */
+  prewarmed: boolean;
   endpoint: string | null;
   claimFence: number | null;
   volumeFence: number | null;
@@ -56,6 +58,11 @@ export interface Build {
   ref: string | null;
   workflow: string | null;
   run: string | null;
+  /**
+   * The CI repository, as the issuer and the repository's stable id (repositoryKey() in
+   * ci-identity.ts): what a job-queued hook names, to find the account's history. Null for agent tokens.
+   */
+  repositoryKey: string | null;
   /** The exchanged credential's run key (see CiRun): which credentials may see the build; null for agent tokens. */
   runKey: string | null;
   /** False when the credential may not write the warm cache: the build gets a cold builder. */

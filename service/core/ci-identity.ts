@@ -171,6 +171,20 @@ export function runKey(identity: CiIdentity): string {
   return JSON.stringify([identity.issuer, identity.ownerId, repository, identity.run]);
 }
 
+/**
+ * A repository as one key: the issuer's name and the repository's stable id (its name where the CI
+ * gives no id). The same from a run key and from a job-queued hook, so the two meet.
+ */
+export function repositoryKey(issuer: string, repository: string): string {
+  return JSON.stringify([issuer, repository]);
+}
+
+/** The repository part of a run key (runKey() above). */
+export function repositoryKeyOfRun(key: string): string {
+  const [issuer, , repository] = JSON.parse(key) as [string, string, string, string];
+  return repositoryKey(issuer, repository);
+}
+
 /** Maps a verified token's claims to the identity trust relationships are matched against. */
 export function ciIdentity(issuer: IssuerConfig, claims: Claims): CiIdentity {
   const base = { issuer: issuer.name, kind: issuer.kind, subject: text(claims, "sub") };

@@ -6,6 +6,8 @@ export interface BuildRow {
   state: string;
   shape: string;
   tier: string | null;
+  /** The idle builder it took was started on its CI's job-queued hook. */
+  prewarmed: boolean;
   createdAt: number;
   /** From admission (or the queue's end) to ready, ms; null until ready. */
   timeToReadyMs: number | null;

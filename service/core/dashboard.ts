@@ -45,6 +45,7 @@ export function buildRow(build: Build, now: number): BuildRow {
     state: build.state,
     shape: build.shape,
     tier: build.tier,
+    prewarmed: build.prewarmed,
     createdAt: build.createdAt,
     timeToReadyMs: build.readyAt !== null && admitted !== null ? build.readyAt - admitted : null,
     queueWaitMs: admitted !== null ? admitted - build.createdAt : null,

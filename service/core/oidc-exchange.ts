@@ -1,33 +1,35 @@
-import { randomBytes } from "node:crypto";
 import type { Principal } from "./accounts.js";
+import {
+  CREDENTIAL_PREFIX,
+  issueCredential,
+  type IssuedCredential,
+  liveCredential,
+  looksLikeCredential,
+  MAX_CREDENTIAL_TTL_MS,
+} from "./account-credentials.js";
 import { ciIdentity, type CiIdentity, runKey } from "./ci-identity.js";
-import type { AccountCredential, Clock, CredentialStore, IdentityVerifier, TrustStore } from "./ports.js";
+import { refreshCredential, renewableUntil } from "./credential-refresh.js";
+import type {
+  AccountCredential,
+  Clock,
+  CredentialStore,
+  IdentityVerifier,
+  SignInProof,
+  TrustStore,
+} from "./ports.js";
 import { Problem } from "./problems.js";
 import { hashToken } from "./tokens.js";
-import { type CachePolicy, matchTrust, mismatch, type TrustRelationship } from "./trust.js";
+import { matchTrust, mismatch, type TrustRelationship } from "./trust.js";
 
-/** Exchanged credentials look like `rbc_<43 base64url chars>`: the prefix tells them from agent tokens. */
-export const CREDENTIAL_PREFIX = "rbc_";
-const CREDENTIAL_SHAPE = /^rbc_[A-Za-z0-9_-]{43}$/;
-/** No credential outlives an hour, whatever the configuration says. */
-export const MAX_CREDENTIAL_TTL_MS = 3_600_000;
+export { CREDENTIAL_PREFIX, looksLikeCredential, MAX_CREDENTIAL_TTL_MS };
 /** How long this process trusts its copy of an owner's relationships (see invalidate()). */
 const TRUST_CACHE_MS = 5_000;
 /** A token id is remembered past the token's expiry by at least the clock leeway. */
 const LEEWAY_MS = 30_000;
 
-export function looksLikeCredential(token: string): boolean {
-  return CREDENTIAL_SHAPE.test(token);
-}
-
-export interface Exchanged {
-  credential: string;
-  expiresAt: number;
-  expiresInSeconds: number;
-  account: { id: string; handle: string };
+export interface Exchanged extends IssuedCredential {
   relationship: TrustRelationship;
   identity: CiIdentity;
-  cache: CachePolicy;
 }
 
 export interface OidcExchangeDeps {
@@ -36,6 +38,8 @@ export interface OidcExchangeDeps {
   credentials: CredentialStore;
   clock: Clock;
   credentialTtlMs: number;
+  /** RB_BUILD_DEADLINE_SECONDS: credentials are renewed for at most this long after the first exchange. */
+  buildDeadlineMs: number;
 }
 
 /** CI identity tokens in, short-lived account credentials out; and those credentials back to a principal. */
@@ -79,11 +83,11 @@ export class OidcExchange {
       );
     }
     const ttl = Math.min(this.deps.credentialTtlMs, MAX_CREDENTIAL_TTL_MS);
-    const credential = CREDENTIAL_PREFIX + randomBytes(32).toString("base64url");
     const record: AccountCredential = {
       accountId: account.id,
       relationshipId: relationship.id,
       issuer: identity.issuer,
+      ownerId: identity.ownerId,
       subject: identity.subject,
       repositoryId: identity.repositoryId,
       repository: identity.repository,
@@ -92,18 +96,18 @@ export class OidcExchange {
       run: identity.run,
       runKey: runKey(identity),
       cacheWrite: cache.write,
+      cacheReason: cache.reason,
+      firstExchangeAt: now,
       expiresAt: now + ttl,
     };
-    await credentials.put(hashToken(credential), record, ttl);
-    return {
-      credential,
-      expiresAt: record.expiresAt,
-      expiresInSeconds: ttl / 1000,
-      account,
-      relationship,
-      identity,
-      cache,
-    };
+    const until = renewableUntil(record, this.deps.buildDeadlineMs);
+    const issued = await issueCredential(credentials, record, now, until, account);
+    return { ...issued, relationship, identity };
+  }
+
+  /** A new credential for the live one `proof` names, with the same scope (see refreshCredential). */
+  refresh(proof: SignInProof): Promise<IssuedCredential> {
+    return refreshCredential(this.deps, proof);
   }
 
   /** The principal an exchanged credential stands for; null when it is unknown, expired or its relationship removed. */
@@ -114,14 +118,9 @@ export class OidcExchange {
 
   /** The same, from the credential's hash (a dashboard session keeps only that). */
   async authenticateHash(hash: Buffer): Promise<Principal | null> {
-    const record = await this.deps.credentials.get(hash);
-    if (!record || record.expiresAt <= this.deps.clock.now()) return null;
-    // Removing the relationship ends its credentials at once: the account is read through it.
-    const account = await this.deps.trust.accountOf(record.relationshipId);
-    if (!account || account.id !== record.accountId) return null;
-    // One exchanged before credentials were confined to their run has no key: it gets no rights at
-    // all (never the account's), and the client exchanges a fresh token on the 401.
-    if (typeof record.runKey !== "string") return null;
+    const live = await liveCredential(this.deps, hash);
+    if (!live) return null;
+    const { record, account } = live;
     const { repository, ref, workflow, run } = record;
     return {
       account,

@@ -10,6 +10,8 @@ import type { Shape } from "./catalog.js";
 import type { LedgerEntry, Volume } from "./ledger.js";
 import type { IssuerConfig } from "./ci-identity.js";
 import type { NewTrustRelationship, TrustRelationship } from "./trust.js";
+import type { PastBuild } from "./prewarm-policy.js";
+import type { HookInstallation, HookProvider, NewHookInstallation } from "./hooks.js";
 
 export interface Clock {
   now(): number;
@@ -67,6 +69,8 @@ export interface BuildStore {
   listUnfinished(limit: number): Promise<Build[]>;
   /** Build seconds of `accountId` from `since` to `now`: ended builds plus the running ones so far. */
   usedSeconds(accountId: string, since: number, now: number): Promise<number>;
+  /** The account's builds of one repository (its repositoryKey) created since `since`, newest first. */
+  history(accountId: string, repositoryKey: string, since: number, limit: number): Promise<PastBuild[]>;
 }
 
 export interface LedgerPage {
@@ -220,9 +224,45 @@ export interface Builder {
  */
 export type DriverEvents = (level: "info" | "warn", message: string, fields: Record<string, unknown>) => void;
 
+/** The account's builder, started on its volume ahead of a build a CI said was coming (prewarm.ts). */
+export interface PrewarmSpec {
+  /** The account whose queued job this is: its cap counts the builder. */
+  accountId: string;
+  shapeName: string;
+  shape: Shape;
+  /**
+   * The account's cache volume; null for a fresh builder of the shape, for a job whose builds run
+   * cold: a warm builder outside the pool's target, which any build that a warm one serves may take.
+   */
+  volume: { name: string; sizeGiB: number } | null;
+  /** How long it waits for a build to take it before it stops. */
+  ttlMs: number;
+  /** Pre-warmed builders the account may have waiting at once, this one included. */
+  maxPerAccount: number;
+}
+
+export type PrewarmStart =
+  { outcome: "started"; builderId: string } | { outcome: "already-warm" | "skipped"; reason: string };
+
+/** Where a build's builder came from; `prewarmedAt` when it was a pre-warmed one: when it started. */
+export interface CreatedBuilder {
+  builderId: string;
+  tier: BuilderTier;
+  prewarmedAt?: number;
+}
+
 export interface BuilderDriver {
   readonly name: string;
-  create(spec: BuilderSpec): Promise<{ builderId: string; tier: BuilderTier }>;
+  create(spec: BuilderSpec): Promise<CreatedBuilder>;
+  /**
+   * Starts the account's builder on its volume as an idle builder that no build holds yet, and
+   * stops it after `ttlMs` unless a build takes it (as its idle builder: `create` then reports
+   * `prewarmedAt`). Takes no concurrency slot and no warm-pool builder; starts nothing while a
+   * builder serves a build on the volume; an idle one that already holds it is kept up for `ttlMs`
+   * (`already-warm`). Without a volume, a fresh warm builder of the shape, stopped after `ttlMs`
+   * unless a build takes it as its warm builder.
+   */
+  prewarm?(spec: PrewarmSpec): Promise<PrewarmStart>;
   /** Resolves with the builder's address once it accepts connections; rejects if it cannot boot. */
   awaitReady(builderId: string, timeoutMs: number): Promise<{ endpoint: string }>;
   /**
@@ -281,6 +321,12 @@ export interface Telemetry {
   admission(outcome: string): void;
   claimWait(seconds: number): void;
   buildEnded(state: BuildState, reason: string): void;
+  /** A queued job's pre-warm for one account: `started`, `already-warm`, `skipped`. */
+  prewarm(outcome: string): void;
+  /** A build took a pre-warmed builder, `leadSeconds` after the builder started. */
+  prewarmUsed(leadSeconds: number): void;
+  /** A pre-warmed builder stopped unused after `seconds`: pod time no build used, billed to no one. */
+  prewarmWasted(seconds: number): void;
 }
 
 /** Trust relationships (OIDC exchange), per account. */
@@ -306,9 +352,17 @@ export interface AccountCredential extends CiRun {
   accountId: string;
   relationshipId: string;
   issuer: string;
+  ownerId: string;
   subject: string | null;
   repositoryId: string | null;
   cacheWrite: boolean;
+  /** Why the cache policy is what it is, as the exchange said it. */
+  cacheReason: string;
+  /**
+   * When the exchange that began this line of credentials took place; a refresh carries it
+   * unchanged, and no refresh is allowed once a build deadline has passed since.
+   */
+  firstExchangeAt: number;
   expiresAt: number;
 }
 
@@ -361,4 +415,22 @@ export interface DashboardSessionStore {
   takeLink(hash: Buffer): Promise<DashboardGrant | null>;
   putSession(hash: Buffer, grant: DashboardGrant, ttlMs: number): Promise<void>;
   getSession(hash: Buffer): Promise<DashboardGrant | null>;
+}
+
+/** Hook installations (hook-installations.ts); their secrets are derived, never stored. */
+export interface HookInstallationStore {
+  create(installation: NewHookInstallation): Promise<HookInstallation>;
+  list(): Promise<HookInstallation[]>;
+  get(id: string): Promise<HookInstallation | null>;
+  /** Every installation of one provider for one owner (several while a secret is rotated). */
+  forOwner(provider: HookProvider, ownerId: string): Promise<HookInstallation[]>;
+  remove(id: string): Promise<HookInstallation | null>;
+}
+
+/** The delivery ids a hook installation has received, kept for `ttlMs` to refuse replays. */
+export interface HookDeliveryLog {
+  /** Records the delivery; false when it was already recorded (a replay). */
+  record(installationId: string, deliveryId: string, ttlMs: number): Promise<boolean>;
+  /** Forgets a delivery the service failed to act on, so the CI's redelivery is taken. */
+  forget(installationId: string, deliveryId: string): Promise<void>;
 }

@@ -22,17 +22,23 @@ export interface PastBuild {
   cacheMode: CacheMode | null;
 }
 
+/**
+ * What to start for a queued job: the account's builder on its volume (`volume`), a fresh builder
+ * of the shape for a job whose builds run cold (`warm`: pull requests, refs that may not write the
+ * cache, matrix jobs that found the volume busy), or nothing.
+ */
 export type PrewarmDecision =
-  | { prewarm: true; shape: string; volume: string }
+  | { prewarm: "volume"; shape: string; volume: string }
+  | { prewarm: "warm"; shape: string }
   | { prewarm: false; reason: string };
 
 /**
- * Whether a queued job (its workflow and ref) is likely to ask for a builder, from the account's
- * builds of the same repository: at least `minBuilds` builds of that workflow in the window (those
- * of the same ref when there are that many, the workflow's otherwise), most of which held the
- * persistent volume. A job whose builds run cold (pull requests, refs that may not write the cache)
- * gains nothing from a builder on the volume, so it gets none. The builder gets the shape and
- * volume of the latest such build.
+ * Whether a queued job (its workflow and ref) is likely to ask for a builder, and which, from the
+ * account's builds of the same repository: at least `minBuilds` builds of that workflow in the
+ * window (those of the same ref when there are that many, the workflow's otherwise). When most of
+ * them held the persistent volume, the account's builder on the volume of the latest such build;
+ * otherwise they ran cold, and a fresh builder of the latest build's shape serves the job as well
+ * as the warm pool would. Either gets the shape of the builds it stands for.
  */
 export function decidePrewarm(
   job: { workflow: string | null; ref: string | null },
@@ -53,13 +59,9 @@ export function decidePrewarm(
       reason: `${basis.length} build(s) of ${what} in the last ${settings.historyDays} days; pre-warming takes ${settings.minBuilds}`,
     };
   }
+  const latest = (builds: PastBuild[]) => builds.reduce((a, b) => (b.createdAt > a.createdAt ? b : a));
   const persistent = basis.filter((b) => b.cacheMode === "persistent");
-  if (persistent.length * 2 <= basis.length) {
-    return {
-      prewarm: false,
-      reason: `most builds of ${what} ran on a cold builder (no cache volume to warm)`,
-    };
-  }
-  const latest = persistent.reduce((a, b) => (b.createdAt > a.createdAt ? b : a));
-  return { prewarm: true, shape: latest.shape, volume: latest.cacheVolume };
+  if (persistent.length * 2 <= basis.length) return { prewarm: "warm", shape: latest(basis).shape };
+  const last = latest(persistent);
+  return { prewarm: "volume", shape: last.shape, volume: last.cacheVolume };
 }

@@ -13,7 +13,10 @@ export const PROBLEMS = {
   "wrong-audience": { status: 401, title: "The identity token is meant for another audience" },
   "unknown-issuer": { status: 401, title: "The identity token's issuer is not trusted" },
   "sign-in-link-invalid": { status: 401, title: "The sign-in link has expired or was already used" },
-  "signature-invalid": { status: 401, title: "The delivery's signature does not match its installation's secret" },
+  "signature-invalid": {
+    status: 401,
+    title: "The delivery's signature does not match its installation's secret",
+  },
   "admin-required": { status: 403, title: "This needs the admin token" },
   "feature-disabled": { status: 403, title: "Remote builders are not enabled for this account" },
   "shape-not-allowed": { status: 403, title: "The account's plan does not include this shape" },

@@ -44,7 +44,7 @@ export function buildCells(row: BuildRow): string[] {
     `<code title="${escapeHtml(row.id)}">${escapeHtml(row.id.slice(0, 8))}</code>`,
     `<span class="state state-${escapeHtml(row.state)}">${escapeHtml(row.state)}</span>`,
     escapeHtml(row.shape),
-    escapeHtml(row.tier ?? "—"),
+    escapeHtml(row.tier === null ? "—" : row.prewarmed ? `${row.tier}, prewarmed` : row.tier),
     escapeHtml(formatMs(row.queueWaitMs)),
     escapeHtml(formatMs(row.timeToReadyMs)),
     escapeHtml(formatMs(row.durationMs)),

@@ -27,6 +27,10 @@ import { Dashboard } from "../core/dashboard.js";
 import type { DashboardAccess } from "../core/dashboard-access.js";
 import type { BuildStore } from "../core/ports.js";
 import { dashboardRouter } from "./dashboard/routes.js";
+import type { HookDeliveries } from "../core/hook-deliveries.js";
+import type { HookInstallations } from "../core/hook-installations.js";
+import { HOOK_BODY_LIMIT, hookRoutes } from "./routes/hooks.js";
+import { hookInstallationRoutes } from "./routes/hook-installations.js";
 
 export interface AppDeps {
   accountStore: AccountStore;
@@ -48,6 +52,8 @@ export interface AppDeps {
   version: string;
   /** The dashboard: sign-in links and sessions, the builds it reads and their changes. */
   dashboard: { access: DashboardAccess; builds: BuildStore; events: BuildEvents };
+  /** CI hooks: their installations (admin) and their deliveries (the CIs). */
+  hooks: { installations: HookInstallations; deliveries: HookDeliveries };
 }
 
 /** Every route the service serves, in one table: express mounts it and the OpenAPI document describes it. */
@@ -66,6 +72,8 @@ export function routeTable(deps: Omit<AppDeps, "logger" | "accountStore" | "admi
     ...oidcRoutes(deps.oidc),
     ...trustRoutes(deps.trust),
     ...dashboardLinkRoutes(deps.dashboard.access),
+    ...hookInstallationRoutes(deps.hooks.installations),
+    ...hookRoutes(deps.hooks.deliveries, deps.metrics),
   );
   return routes;
 }
@@ -75,6 +83,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.disable("x-powered-by");
   app.set("etag", false);
   app.use(requestLog(deps.logger, deps.metrics));
+  app.use("/api/v1/hooks", hookBody());
   app.use(jsonBody());
   const router = express.Router();
   mount(
@@ -100,6 +109,18 @@ export function createApp(deps: AppDeps): express.Express {
   app.use(notFound);
   app.use(errorHandler(deps.logger));
   return app;
+}
+
+/**
+ * Hook deliveries as bytes, for their signatures: read before the JSON parser, which then finds
+ * the body taken and leaves it.
+ */
+function hookBody(): express.RequestHandler {
+  const parse = express.raw({ type: () => true, limit: HOOK_BODY_LIMIT });
+  return (req, res, next) =>
+    parse(req, res, (err?: unknown) =>
+      next(err === undefined ? undefined : bodyProblem(err, req.headers["content-encoding"], "1 MiB")),
+    );
 }
 
 /** JSON bodies of at most 64 KiB; every refusal of one is a problem about the body, never a 500. */

@@ -29,11 +29,35 @@ export class Metrics implements Telemetry, BrokerMetrics {
     labelNames: ["state", "reason"],
     registers: [this.registry],
   });
+  readonly prewarms = new Counter({
+    name: "remote_builder_prewarm_total",
+    help: "Pre-warm decisions for queued CI jobs, per account: started, already-warm, skipped; and used or expired builders",
+    labelNames: ["outcome"],
+    registers: [this.registry],
+  });
+  readonly prewarmLeadSeconds = new Histogram({
+    name: "remote_builder_prewarm_lead_seconds",
+    help: "How long before its build a pre-warmed builder started: the lead time a CI's job-queued hook gives",
+    buckets: [5, 10, 20, 30, 45, 60, 90, 120, 180, 300, 600],
+    registers: [this.registry],
+  });
+  readonly prewarmWastedSeconds = new Counter({
+    name: "remote_builder_prewarm_wasted_seconds_total",
+    help: "Builder seconds of pre-warmed builders no build took (stopped at their TTL); billed to no account",
+    registers: [this.registry],
+  });
   readonly httpDuration = new Histogram({
     name: "remote_builder_http_request_duration_seconds",
     help: "HTTP request duration by route and status",
     labelNames: ["method", "route", "status"],
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5, 30, 60],
+    registers: [this.registry],
+  });
+
+  readonly hookDeliveries = new Counter({
+    name: "remote_builder_hook_deliveries_total",
+    help: "CI hook deliveries by provider and outcome: accepted, ignored, or refused-<problem kind>",
+    labelNames: ["provider", "outcome"],
     registers: [this.registry],
   });
 
@@ -79,6 +103,10 @@ export class Metrics implements Telemetry, BrokerMetrics {
     this.brokerBytes.inc({ direction: "out" }, bytesOut);
   }
 
+  hookDelivery(provider: string, outcome: string): void {
+    this.hookDeliveries.inc({ provider, outcome });
+  }
+
   admission(outcome: string): void {
     this.admissions.inc({ outcome });
   }
@@ -89,5 +117,19 @@ export class Metrics implements Telemetry, BrokerMetrics {
 
   buildEnded(state: BuildState, reason: string): void {
     this.buildsEnded.inc({ state, reason });
+  }
+
+  prewarm(outcome: string): void {
+    this.prewarms.inc({ outcome });
+  }
+
+  prewarmUsed(leadSeconds: number): void {
+    this.prewarms.inc({ outcome: "used" });
+    this.prewarmLeadSeconds.observe(leadSeconds);
+  }
+
+  prewarmWasted(seconds: number): void {
+    this.prewarms.inc({ outcome: "expired" });
+    this.prewarmWastedSeconds.inc(seconds);
   }
 }

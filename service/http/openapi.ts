@@ -43,6 +43,15 @@ export function openApiDocument(routes: RouteSpec[], version: string): Record<st
       tags: [r.tag],
       security: SECURITY[r.auth],
       ...(parameters.length > 0 ? { parameters } : {}),
+      ...(r.rawBody
+        ? {
+            requestBody: {
+              required: true,
+              description: r.rawBody.description,
+              content: { "application/json": { schema: schema(r.rawBody.schema, "input") } },
+            },
+          }
+        : {}),
       ...(r.body
         ? {
             requestBody: {

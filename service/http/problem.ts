@@ -71,7 +71,7 @@ function toProblem(err: unknown): Problem | null {
  * that does not decode as its Content-Encoding says (gzip, deflate, br) is the client's error, never
  * a fault of ours; anything the parser raises that is not a 4xx stays a fault (a 500, logged).
  */
-export function bodyProblem(err: unknown, contentEncoding: string | undefined): unknown {
+export function bodyProblem(err: unknown, contentEncoding: string | undefined, limit = "64 KiB"): unknown {
   const e = err as { type?: string; status?: number };
   if (typeof e.status !== "number" || e.status >= 500) return err;
   const encoding = JSON.stringify((contentEncoding ?? "").slice(0, 64));
@@ -79,7 +79,7 @@ export function bodyProblem(err: unknown, contentEncoding: string | undefined): 
     case "entity.parse.failed":
       return new Problem("invalid-request", "The body is not valid JSON.");
     case "entity.too.large":
-      return new Problem("payload-too-large", "The body is larger than 64 KiB.");
+      return new Problem("payload-too-large", `The body is larger than ${limit}.`);
     case "charset.unsupported":
       return new Problem("unsupported-media-type", "Send the body as UTF-8 JSON.");
     case "encoding.unsupported":

@@ -32,6 +32,11 @@ export interface RouteSpec {
   body?: z.ZodType;
   params?: z.ZodType;
   query?: z.ZodType;
+  /**
+   * A body the handler reads as bytes (`req.body` is a Buffer): hook deliveries, whose signatures
+   * are over the bytes as sent. Described in the OpenAPI document; never parsed by the route table.
+   */
+  rawBody?: { schema: z.ZodType; description: string };
   response: { status: number; schema: z.ZodType; description: string; contentType?: string };
   problems: ProblemKind[];
   handle(ctx: Context<unknown, unknown, unknown>): Promise<Reply>;

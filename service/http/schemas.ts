@@ -133,6 +133,11 @@ export const Build = z.object({
     .describe(
       "which placement served the build: the account's idle builder, a warm pool builder, or a cold start",
     ),
+  prewarmed: z
+    .boolean()
+    .describe(
+      "the idle builder it took was started ahead of it, when its CI's job-queued hook arrived (docs/prewarm.md)",
+    ),
   labels: z.record(z.string(), z.string()),
   heartbeatIntervalSeconds: z.number().int(),
   createdAt: z.iso.datetime(),
@@ -268,6 +273,7 @@ export function buildJson(
     },
     queue,
     tier: build.tier,
+    prewarmed: build.prewarmed,
     labels: build.labels,
     heartbeatIntervalSeconds,
     createdAt: iso(build.createdAt)!,

@@ -51,6 +51,7 @@ describe("the Action, main then post, against a real service", () => {
         name: `remote-builder-${buildId.slice(0, 8)}`,
         endpoint: service.brokerInfo.endpoint,
         tier: "cold",
+        prewarmed: "false",
         "cache-volume": "buildkit",
       });
       expect(main.exported.BUILDX_BUILDER).toBe(main.outputs.name);

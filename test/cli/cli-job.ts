@@ -24,6 +24,10 @@ export interface SavedState {
     readySeconds: number | null;
   };
   keeperPid: number | null;
+  /** The exchanged credential (none with an agent token), renewed here by the heartbeat process. */
+  credential?: string | null;
+  credentialExpiresAt?: number | null;
+  credentialRenewAt?: number | null;
 }
 
 /**

@@ -17,6 +17,7 @@ function build(over: Partial<Build> = {}): Build {
     cache: { requested: "wait", volume: "buildkit", mode: "persistent", reason: null },
     queue: null,
     tier: "warm",
+    prewarmed: false,
     labels: {},
     heartbeatIntervalSeconds: 20,
     createdAt: "2030-01-01T00:00:00.000Z",
@@ -99,6 +100,11 @@ describe("the build summary status and finish print", () => {
     expect(summary).toContain("\ntier      not placed yet\n");
     expect(summary).not.toContain("ready in");
     expect(summary).toContain("\ncache     buildkit, cold asked, not attached yet\n");
+  });
+
+  it("says when the idle builder was pre-warmed for the build", () => {
+    const summary = buildSummary(build({ tier: "idle", prewarmed: true }), NOW);
+    expect(summary).toContain("\ntier      idle, prewarmed (started when the CI queued the job)\n");
   });
 });
 

@@ -13,6 +13,7 @@ function build(over: Partial<Build> = {}): Build {
     cache: { requested: "wait", volume: "buildkit", mode: "persistent", reason: null },
     queue: null,
     tier: "cold",
+    prewarmed: false,
     labels: {},
     heartbeatIntervalSeconds: 20,
     createdAt: "2030-01-01T00:00:00.000Z",

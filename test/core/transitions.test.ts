@@ -88,7 +88,14 @@ class InstantDriver implements BuilderDriver {
   async dropVolume() {}
 }
 
-const NO_TELEMETRY: Telemetry = { admission() {}, claimWait() {}, buildEnded() {} };
+const NO_TELEMETRY: Telemetry = {
+  admission() {},
+  claimWait() {},
+  buildEnded() {},
+  prewarm() {},
+  prewarmUsed() {},
+  prewarmWasted() {},
+};
 /** Builds here send no public key, so nothing is signed. */
 const NO_SIGNING = {} as CertificateIssuer;
 

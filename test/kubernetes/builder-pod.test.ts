@@ -2,10 +2,11 @@ import { describe, expect, it } from "@jest/globals";
 import {
   inPool,
   isIdleBuilderOf,
+  isPrewarmed,
   viewBuilderPod,
 } from "../../service/adapters/drivers/kubernetes/builder-pod.js";
 import { isAccountClaimOf, viewCacheClaim } from "../../service/adapters/drivers/kubernetes/cache-claim.js";
-import { ANNOTATIONS, type BuilderRole } from "../../service/adapters/drivers/kubernetes/labels.js";
+import { ANNOTATIONS, type BuilderRole, LABELS } from "../../service/adapters/drivers/kubernetes/labels.js";
 import {
   builderPod,
   cacheVolumeClaim,
@@ -71,6 +72,34 @@ describe("a builder pod's view", () => {
     expect(isIdleBuilderOf(idle, "acct-2", "buildkit")).toBe(false);
     expect(isIdleBuilderOf(idle, "acct-1", "other")).toBe(false);
     expect(isIdleBuilderOf(viewBuilderPod(pod("serving")), "acct-1", "buildkit")).toBe(false);
+  });
+
+  it("reads a pre-warmed builder's start and expiry; a taken or ordinary idle one is not pre-warmed", () => {
+    const p = builderPod(SETTINGS, {
+      builderId: "rb-0123456789ab",
+      shapeName: "small",
+      shape: { cpu: 2, memoryGiB: 4 },
+      role: "idle",
+      accountId: "acct-1",
+      buildId: null,
+      claim: { name: "cache-1", volume: "buildkit" },
+      volumeSizeGiB: 20,
+      now: 1_700_000_000_000,
+      prewarmExpiresAt: 1_700_000_600_000,
+    });
+    const view = viewBuilderPod(p);
+    expect(view).toMatchObject({
+      role: "idle",
+      idleSince: 1_700_000_000_000,
+      prewarmedAt: 1_700_000_000_000,
+      prewarmExpiresAt: 1_700_000_600_000,
+    });
+    expect(isPrewarmed(view)).toBe(true);
+    expect(isIdleBuilderOf(view, "acct-1", "buildkit")).toBe(true);
+    expect(isPrewarmed(viewBuilderPod(pod("idle")))).toBe(false);
+    // What a build's take leaves: serving, the annotations cleared.
+    p.metadata!.labels![LABELS.role] = "serving";
+    expect(isPrewarmed(viewBuilderPod(p))).toBe(false);
   });
 
   it("counts warm and idle builders as the pool, serving ones not", () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@jest/globals";
 import { ObjectSerializer } from "@kubernetes/client-node/dist/gen/models/ObjectSerializer.js";
 import { buildkitdToml } from "../../service/adapters/drivers/buildkitd-config.js";
-import { LABELS } from "../../service/adapters/drivers/kubernetes/labels.js";
+import { ANNOTATIONS, LABELS } from "../../service/adapters/drivers/kubernetes/labels.js";
 import {
   builderConfig,
   builderNetworkPolicy,
@@ -62,6 +62,7 @@ describe("the objects the kubernetes driver creates", () => {
     const objects = [
       wire(pod(), "V1Pod"),
       wire(pod({ claim: null, role: "warm", accountId: null, buildId: null }), "V1Pod"),
+      wire(pod({ role: "idle", buildId: null, prewarmExpiresAt: 1_700_000_600_000 }), "V1Pod"),
       wire(pod({}, { ...SETTINGS, volumeMode: "Filesystem" }), "V1Pod"),
       wire(builderSecret(SETTINGS, "rb-0123456789ab", "medium", TLS, 'root = "/x"\n'), "V1Secret"),
       wire(cacheVolumeClaim(SETTINGS, CLAIM), "V1PersistentVolumeClaim"),
@@ -81,6 +82,21 @@ describe("the objects the kubernetes driver creates", () => {
     const broken = wire(pod(), "V1Pod") as { spec: { containers: Array<Record<string, unknown>> } };
     broken.spec.containers[0]!.ports = [{ containerPort: "buildkitd" }];
     expect(objectProblems([broken]).join("\n")).toMatch(/containerPort/);
+  });
+
+  it("a pre-warmed pod is a pool pod like any other: the same spec, so the same priority under pressure", () => {
+    const prewarmed = pod({ role: "idle", buildId: null, prewarmExpiresAt: 1_700_000_600_000 });
+    const warm = pod({ role: "warm", accountId: null, buildId: null });
+    expect(prewarmed.spec).toEqual(warm.spec);
+    expect(prewarmed.spec).toEqual(pod().spec);
+    // No PriorityClass of its own: nothing that would let it keep room a build's pod needs.
+    expect(prewarmed.spec!.priorityClassName).toBeUndefined();
+    expect(prewarmed.spec!.priority).toBeUndefined();
+    expect(prewarmed.metadata!.annotations).toMatchObject({
+      [ANNOTATIONS.prewarmedAt]: "1700000000000",
+      [ANNOTATIONS.prewarmExpiresAt]: "1700000600000",
+      [ANNOTATIONS.idleSince]: "1700000000000",
+    });
   });
 
   it("a builder pod runs in the microVM with no cluster credentials and its shape's exact resources", () => {

@@ -13,9 +13,11 @@ import {
   type V1Pod,
   type V1Secret,
 } from "@kubernetes/client-node";
-import { LABELS } from "../../service/adapters/drivers/kubernetes/labels.js";
-import { http } from "../harness/context.js";
-import { completeBuild, echo, readyBuild, until } from "../drivers/support.js";
+import { prewarmBuilderId } from "../../service/adapters/drivers/kubernetes/driver.js";
+import { ANNOTATIONS, LABELS } from "../../service/adapters/drivers/kubernetes/labels.js";
+import type { PrewarmSpec } from "../../service/core/ports.js";
+import { builderOf, http } from "../harness/context.js";
+import { completeBuild, createBuild, echo, readyBuild, settle, until } from "../drivers/support.js";
 import type { KubeRig, KubeService } from "./support.js";
 
 const role = (p: V1Pod) => p.metadata?.labels?.[LABELS.role];
@@ -39,6 +41,56 @@ function views(r: KubeRig) {
       return pv?.spec?.nodeAffinity?.required?.nodeSelectorTerms?.[0]?.matchExpressions?.[0]?.values?.[0];
     },
   };
+}
+
+/** What the prewarmer asks of the driver for an account: its volume, a TTL, the per-account cap. */
+function prewarmSpec(
+  service: KubeService,
+  accountId: string,
+  o: { volume?: string; ttlMs?: number; maxPerAccount?: number } = {},
+): PrewarmSpec {
+  return {
+    accountId,
+    shapeName: "small",
+    shape: service.config.shapes.small!,
+    volume: { name: o.volume ?? "buildkit", sizeGiB: 20 },
+    ttlMs: o.ttlMs ?? 60_000,
+    maxPerAccount: o.maxPerAccount ?? 2,
+  };
+}
+
+/** The account's volume gets its claim from a first build; its builder is gone after (idle TTL 0). */
+async function withVolume(
+  service: KubeService,
+  r: KubeRig,
+  account: { id: string; token: string },
+  drivers: KubeService[] = [service],
+) {
+  await completeBuild(service, await readyBuild(service, account, { waitSeconds: 10 }));
+  await builderGone(r, account.id, drivers);
+}
+
+/**
+ * No builder of the account left: in the cluster, and in the caches of the drivers that will act
+ * next (a pre-warm decided on a cache that still shows the build's pod would be refused).
+ */
+async function builderGone(r: KubeRig, accountId: string, drivers: KubeService[]) {
+  await until("the build's builder to go", async () => {
+    const pods = await r.list<V1Pod>("pods");
+    const lists = await Promise.all(drivers.map((d) => d.kube.list()));
+    return (
+      pods.every((p) => p.metadata!.labels![LABELS.account] !== accountId) &&
+      lists.flat().every((b) => b.accountId !== accountId)
+    );
+  });
+}
+
+async function metric(service: KubeService, line: string): Promise<number> {
+  const { body } = await http<string>(service.url, "GET", "/metrics");
+  const found = String(body)
+    .split("\n")
+    .find((l) => l.startsWith(`${line} `));
+  return found ? Number(found.split(" ")[1]) : 0;
 }
 
 export function driverScenarios(startRig: (o?: { nodes?: string[] }) => Promise<KubeRig>): void {
@@ -311,5 +363,169 @@ export function driverScenarios(startRig: (o?: { nodes?: string[] }) => Promise<
       1,
     );
     await completeBuild(service, build);
+  });
+
+  it("a pre-warmed pod still booting is the account's next build's idle builder: no second pod, the build waits out the boot", async () => {
+    rig = await startRig();
+    const r = rig;
+    const v = views(r);
+    const service = await r.start("replica-1", { RB_BUILDER_IDLE_TTL_SECONDS: "0" });
+    const account = await service.account();
+    await withVolume(service, r, account);
+
+    const boot = r.holdBoots();
+    const started = await service.kube.prewarm(prewarmSpec(service, account.id, { ttlMs: 60_000 }));
+    expect(started).toEqual({ outcome: "started", builderId: prewarmBuilderId(account.id, "buildkit") });
+    const builderId = prewarmBuilderId(account.id, "buildkit");
+    const pod = (await v.pods()).find((p) => p.metadata!.name === builderId)!;
+    expect(role(pod)).toBe("idle");
+    expect(pod.metadata!.labels).toMatchObject({ [LABELS.account]: account.id, [LABELS.volume]: "buildkit" });
+    const annotations = pod.metadata!.annotations!;
+    const prewarmedAt = Number(annotations[ANNOTATIONS.prewarmedAt]);
+    expect(Number(annotations[ANNOTATIONS.prewarmExpiresAt])).toBe(prewarmedAt + 60_000);
+    const claim = (await v.claims()).find((c) => c.metadata!.labels![LABELS.account] === account.id)!;
+    expect(claimOfPod(pod)).toBe(claim.metadata!.name);
+    const pods = r.created.length;
+
+    // The build comes while the pod boots: it takes the pod, and waits for it.
+    const build = await createBuild(service, account, { waitSeconds: 10 });
+    await until("the build to take the pre-warmed pod", async () => {
+      return (await builderOf(service, build.id)).builderId === builderId;
+    });
+    const taken = (await v.pods()).find((p) => p.metadata!.name === builderId)!;
+    expect(taken.status?.phase).not.toBe("Running");
+    expect(role(taken)).toBe("serving");
+    expect(taken.metadata!.labels![LABELS.build]).toBe(build.id);
+    // Its pre-warm is over: after this build it idles under the ordinary TTL.
+    expect(taken.metadata!.annotations![ANNOTATIONS.prewarmedAt]).toBeUndefined();
+    expect(taken.metadata!.annotations![ANNOTATIONS.prewarmExpiresAt]).toBeUndefined();
+    boot();
+
+    const ready = await settle(service, build);
+    expect(ready.state).toBe("ready");
+    expect(ready.tier).toBe("idle");
+    expect(ready.prewarmed).toBe(true);
+    expect(await echo(service, ready, "prewarmed\n")).toBe("prewarmed\n");
+    expect(r.created.length).toBe(pods);
+    expect(await metric(service, 'remote_builder_prewarm_total{outcome="used"}')).toBe(1);
+    await completeBuild(service, ready);
+  });
+
+  it("a pre-warmed pod no build takes is deleted with its Secret at its own expiry (not the idle TTL), and reported", async () => {
+    rig = await startRig();
+    const r = rig;
+    const v = views(r);
+    // An idle TTL of 0 would reap an ordinary idle builder at once: a pre-warmed one waits out its own.
+    const service = await r.start("replica-1", { RB_BUILDER_IDLE_TTL_SECONDS: "0" });
+    const account = await service.account();
+    await withVolume(service, r, account);
+    const ttlMs = 2_000;
+    const started = await service.kube.prewarm(prewarmSpec(service, account.id, { ttlMs }));
+    expect(started.outcome).toBe("started");
+    const builderId = prewarmBuilderId(account.id, "buildkit");
+    await until("the pre-warmed pod to run", async () =>
+      (await v.pods()).some((p) => p.metadata!.name === builderId && p.status?.phase === "Running"),
+    );
+    await until(
+      "the pre-warmed pod to be deleted",
+      async () => (await v.pods()).every((p) => p.metadata!.name !== builderId),
+      20_000,
+    );
+    await until("its Secret to go", async () =>
+      (await r.list<V1Secret>("secrets")).every((s) => s.metadata!.name !== `${builderId}-tls`),
+    );
+    expect(r.prewarmExpired).toHaveLength(1);
+    const [expired] = r.prewarmExpired;
+    expect(expired!.accountId).toBe(account.id);
+    // From its start to the pass that stopped it: at least its TTL, and not much more.
+    expect(expired!.seconds).toBeGreaterThanOrEqual(ttlMs / 1000);
+    expect(expired!.seconds).toBeLessThan(ttlMs / 1000 + 10);
+    expect(await metric(service, 'remote_builder_prewarm_total{outcome="expired"}')).toBe(1);
+    expect(await metric(service, "remote_builder_prewarm_wasted_seconds_total")).toBeCloseTo(
+      expired!.seconds,
+    );
+  });
+
+  it("pre-warms nothing on a volume a build's builder serves on, nor a second pod for a volume already warm", async () => {
+    rig = await startRig();
+    const r = rig;
+    const v = views(r);
+    const service = await r.start("replica-1", { RB_BUILDER_IDLE_TTL_SECONDS: "0" });
+    const account = await service.account();
+    const none = await service.kube.prewarm(prewarmSpec(service, account.id));
+    expect(none).toEqual({ outcome: "skipped", reason: "no cache volume yet" });
+
+    const serving = await readyBuild(service, account, { waitSeconds: 10 });
+    const pods = r.created.length;
+    const busy = await service.kube.prewarm(prewarmSpec(service, account.id));
+    expect(busy).toEqual({ outcome: "skipped", reason: "a build's builder holds the cache volume" });
+    await completeBuild(service, serving);
+    await builderGone(r, account.id, [service]);
+    expect(r.created.length).toBe(pods);
+
+    // Two at once (two replicas' hooks, say): one pod; the other meets it.
+    const both = await Promise.all([
+      service.kube.prewarm(prewarmSpec(service, account.id)),
+      service.kube.prewarm(prewarmSpec(service, account.id)),
+    ]);
+    expect(
+      both.map((s) => (s.outcome === "started" ? s.outcome : `${s.outcome}: ${s.reason}`)).sort(),
+    ).toEqual(["already-warm: the account's builder on this volume is up or starting", "started"]);
+    // And later, from the cache.
+    await until(
+      "the pre-warmed pod in the driver's cache",
+      async () => (await service.kube.prewarm(prewarmSpec(service, account.id))).outcome === "already-warm",
+    );
+    const mine = (await v.pods()).filter((p) => p.metadata!.labels![LABELS.account] === account.id);
+    expect(mine.map((p) => p.metadata!.name)).toEqual([prewarmBuilderId(account.id, "buildkit")]);
+    expect(r.created.length).toBe(pods + 1);
+  });
+
+  it("pre-warms at most the per-account cap of builders at once, over the account's volumes", async () => {
+    rig = await startRig();
+    const r = rig;
+    const v = views(r);
+    const env = { RB_BUILDER_IDLE_TTL_SECONDS: "0" };
+    const service = await r.start("replica-1", env);
+    // The account's second volume, from a time its builds used another name: a replica on the
+    // same database with that name makes it, so the service knows both (and keeps their claims).
+    const other = await r.start("replica-2", {
+      ...env,
+      RB_CACHE_VOLUME: "other",
+      RB_DATABASE_URL: service.config.databaseUrl,
+      RB_REDIS_PREFIX: service.config.redisPrefix,
+    });
+    const account = await service.account();
+    await withVolume(service, r, account);
+    await withVolume(other, r, account, [other, service]);
+    expect((await v.claims()).filter((c) => c.metadata!.labels![LABELS.account] === account.id)).toHaveLength(
+      2,
+    );
+
+    const first = await service.kube.prewarm(prewarmSpec(service, account.id, { maxPerAccount: 1 }));
+    expect(first.outcome).toBe("started");
+    await until(
+      "the pre-warmed pod in the driver's cache",
+      async () => (await service.kube.prewarm(prewarmSpec(service, account.id))).outcome === "already-warm",
+    );
+    const pods = r.created.length;
+    const capped = await service.kube.prewarm(
+      prewarmSpec(service, account.id, { volume: "other", maxPerAccount: 1 }),
+    );
+    expect(capped).toEqual({
+      outcome: "skipped",
+      reason: "1 pre-warmed builder(s) already wait for this account",
+    });
+    expect(r.created.length).toBe(pods);
+    // Another account is not this one's cap.
+    const stranger = await service.account();
+    await withVolume(service, r, stranger);
+    expect(
+      (await service.kube.prewarm(prewarmSpec(service, stranger.id, { maxPerAccount: 1 }))).outcome,
+    ).toBe("started");
+    const second = await service.kube.prewarm(
+      prewarmSpec(service, account.id, { volume: "other", maxPerAccount: 2 }),
+    );
+    expect(second).toEqual({ outcome: "started", builderId: prewarmBuilderId(account.id, "other") });
   });
 }

@@ -53,6 +53,13 @@ export interface KubeRig {
   events: Array<{ level: string; message: string; fields: Record<string, unknown> }>;
   /** While set, every pod's buildkitd exits at start with these words (as the real one on a bad flag). */
   failBuilders: string | null;
+  /**
+   * Pods that start from now on wait before their buildkitd listens (they stay booting) until the
+   * returned function is called, or the rig closes.
+   */
+  holdBoots(): () => void;
+  /** What the drivers reported of pre-warmed builders stopped unused (onPrewarmExpired), in order. */
+  prewarmExpired: Array<{ accountId: string; seconds: number }>;
   list<T extends KubernetesObject>(resource: Resource, namespace?: string | null): Promise<T[]>;
   core: CoreV1Api;
   /** What the drivers connect with: the harness's admin, or the service's ServiceAccount. */
@@ -85,6 +92,7 @@ export async function startKubeRig(
   const node = (name: string) => `${name}-${suffix}`;
   const nodes: FakeNodeSpec[] = (o.nodes ?? ["node-a", "node-b"]).map((n) => ({ name: node(n) }));
   const builders = new Map<string, EchoBuilder>();
+  let held: { boots: Promise<void>; release: () => void } | null = null;
   let harness: KubeConfig;
   let forDriver: KubeConfig;
   let api: FakeApiServer | null = null;
@@ -92,6 +100,7 @@ export async function startKubeRig(
   let core: CoreV1Api;
   const hooks = {
     async onPodRunning(pod: V1Pod) {
+      await held?.boots;
       if (rig.failBuilders) throw new Error(rig.failBuilders);
       // The Secret mounted where the pod's --config points; the TLS files its buildkitd.toml names.
       const { secretName } = configMount(pod);
@@ -215,6 +224,17 @@ export async function startKubeRig(
     created,
     events: [],
     failBuilders: null,
+    holdBoots() {
+      let release!: () => void;
+      const boots = new Promise<void>((resolve) => (release = resolve));
+      const hold = { boots, release };
+      held = hold;
+      return () => {
+        if (held === hold) held = null;
+        release();
+      };
+    },
+    prewarmExpired: [],
     core,
     driverConfig: forDriver,
     adminConfig: harness,
@@ -252,6 +272,11 @@ export async function startKubeRig(
             creationGraceMs: 2_000,
             requestTimeoutMs: 1_000,
             onEvent: (level, message, fields) => rig.events.push({ level, message, fields }),
+            // Recorded, and passed on as the service would (its /metrics count the wasted seconds).
+            onPrewarmExpired: (accountId, seconds) => {
+              rig.prewarmExpired.push({ accountId, seconds });
+              context.onPrewarmExpired?.(accountId, seconds);
+            },
           });
           return made.driver;
         },
@@ -276,6 +301,7 @@ export async function startKubeRig(
       return kubeService;
     },
     async close() {
+      held?.release();
       await Promise.allSettled([...services].map((s) => s.stop()));
       await watcher.stop();
       if (api) {

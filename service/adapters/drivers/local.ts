@@ -4,7 +4,6 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, w
 import { connect } from "node:net";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import type { BuilderTier } from "../../core/build.js";
 import { BUILDER_MAX_REUSE_AGE_MS } from "../../core/builder-credentials.js";
 import type { ShapeCatalog } from "../../core/catalog.js";
 import { WarmRetries } from "../../core/fleet-policy.js";
@@ -15,7 +14,10 @@ import type {
   BuilderDriver,
   BuilderSpec,
   Clock,
+  CreatedBuilder,
   DriverEvents,
+  PrewarmSpec,
+  PrewarmStart,
 } from "../../core/ports.js";
 import { findExecutable, freePort } from "../../embedded/process.js";
 import {
@@ -45,6 +47,8 @@ export interface LocalDriverOptions {
   warmVolumeGiB?: number;
   buildkitd?: string;
   onEvent?: DriverEvents;
+  /** A pre-warmed builder stopped at its TTL with no build: the seconds it ran for nothing. */
+  onPrewarmExpired?: (accountId: string, seconds: number) => void;
 }
 
 type Role = "warm" | "serving" | "idle";
@@ -69,6 +73,11 @@ interface Daemon {
   /** When its current build got it: what list() reports, since the core's orphan grace counts from there. */
   assignedAt: number;
   idleSince: number;
+  /** Started ahead of a build (prewarm()): for which account's job, and when. */
+  prewarmedFor: string | null;
+  prewarmedAt: number | null;
+  /** When an idle (or pre-warmed) builder stops if no build takes it; null: never (the pool's). */
+  expiresAt: number | null;
   stderr: string;
   exited: Promise<void>;
 }
@@ -99,6 +108,10 @@ export class LocalDriver implements BuilderDriver {
   /** Where RUN steps' network comes from (CNI when it can be). */
   readonly network: BuildNetwork;
   private readonly warmRetries = new WarmRetries();
+  /** Volumes a pre-warm is starting a builder on: a build's create waits for it, then takes it. */
+  private readonly launching = new Map<string, Promise<unknown>>();
+  /** Volumes whose builder is stopping: buildkitd locks its root until it has exited. */
+  private readonly stopping = new Map<string, Promise<void>>();
   private timer: NodeJS.Timeout | null = null;
   private ticking: Promise<void> | null = null;
   private closed = false;
@@ -159,8 +172,10 @@ export class LocalDriver implements BuilderDriver {
     this.timer.unref();
   }
 
-  async create(spec: BuilderSpec): Promise<{ builderId: string; tier: BuilderTier }> {
+  async create(spec: BuilderSpec): Promise<CreatedBuilder> {
     const key = spec.volume ? `${spec.accountId}/${spec.volume.name}` : null;
+    // A builder a pre-warm is starting on the volume is this build's idle one, once it is recorded.
+    if (key) await this.launching.get(key)?.catch(() => {});
     const volumes = this.volumes();
     const now = this.o.clock.now();
     const idle = key ? this.find((d) => d.role === "idle" && d.volumeKey === key, now) : undefined;
@@ -178,32 +193,117 @@ export class LocalDriver implements BuilderDriver {
         this.writeVolumes({ ...volumes, [key]: daemon.root });
         daemon.volumeKey = key;
       }
+      const { prewarmedAt } = daemon;
       Object.assign(daemon, {
         role: "serving",
         buildId: spec.buildId,
         accountId: spec.accountId,
         assignedAt: now,
+        prewarmedFor: null,
+        prewarmedAt: null,
+        expiresAt: null,
       });
-      this.emit("info", "builder assigned", { builderId: daemon.builderId, buildId: spec.buildId, tier });
-      return { builderId: daemon.builderId, tier };
+      this.emit("info", "builder assigned", {
+        builderId: daemon.builderId,
+        buildId: spec.buildId,
+        tier,
+        prewarmed: prewarmedAt !== null,
+      });
+      return { builderId: daemon.builderId, tier, ...(prewarmedAt !== null ? { prewarmedAt } : {}) };
     }
-    let root: string;
-    if (key) {
-      // buildkitd locks its root: an idle builder on it too old to reuse (or dead) goes first.
-      await this.stopIdle(key);
-      root = volumes[key] ?? join(this.volumesDir, spec.accountId, spec.volume!.name);
-      if (!volumes[key]) this.writeVolumes({ ...volumes, [key]: root });
-    } else {
-      root = join(this.volumesDir, `scratch-${randomUUID()}`);
-    }
-    const daemon = await this.launch(spec.shapeName, root, spec.volume?.sizeGiB ?? null);
-    Object.assign(daemon, {
+    const root = key
+      ? await this.accountRoot(spec.accountId, spec.volume!.name)
+      : join(this.volumesDir, `scratch-${randomUUID()}`);
+    const daemon = await this.launch(spec.shapeName, root, spec.volume?.sizeGiB ?? null, {
       role: "serving",
       buildId: spec.buildId,
       accountId: spec.accountId,
       volumeKey: key,
     });
     return { builderId: daemon.builderId, tier };
+  }
+
+  /**
+   * Starts the account's builder on its volume as an idle one, for a build a CI said is coming.
+   * A build that arrives while it boots takes it and waits only the rest of the boot.
+   */
+  async prewarm(spec: PrewarmSpec): Promise<PrewarmStart> {
+    const now = this.o.clock.now();
+    const key = spec.volume ? `${spec.accountId}/${spec.volume.name}` : null;
+    const onVolume = [...this.daemons.values()].filter((d) => d.volumeKey === key && d.state !== "failed");
+    if (key && onVolume.some((d) => d.role === "serving")) {
+      return { outcome: "skipped", reason: "a build's builder holds the cache volume" };
+    }
+    const idle = onVolume.find((d) => d.role === "idle" && reusable(d, now));
+    if (key && idle) {
+      // The job's build is coming: its idle builder stays up for it, as a pre-warmed one would.
+      idle.expiresAt = Math.max(idle.expiresAt ?? 0, now + spec.ttlMs);
+      return {
+        outcome: "already-warm",
+        reason: "the account's idle builder on this volume is kept up for the job",
+      };
+    }
+    if (key && this.launching.has(key)) {
+      return { outcome: "already-warm", reason: "the account's builder on this volume is starting" };
+    }
+    const waiting = [...this.daemons.values()].filter(
+      (d) => d.prewarmedFor === spec.accountId && d.role !== "serving",
+    ).length;
+    if (waiting >= spec.maxPerAccount) {
+      return { outcome: "skipped", reason: `${waiting} pre-warmed builder(s) already wait for this account` };
+    }
+    const prewarmed = { prewarmedFor: spec.accountId, prewarmedAt: now, expiresAt: now + spec.ttlMs };
+    let daemon: Daemon;
+    if (key) {
+      const launched = this.accountRoot(spec.accountId, spec.volume!.name).then((root) =>
+        this.launch(spec.shapeName, root, spec.volume!.sizeGiB, {
+          ...prewarmed,
+          role: "idle",
+          accountId: spec.accountId,
+          volumeKey: key,
+          idleSince: now,
+        }),
+      );
+      this.launching.set(key, launched);
+      daemon = await launched.finally(() => this.launching.delete(key));
+    } else {
+      // A warm builder outside the pool's target, for a job whose builds run cold.
+      const root = join(this.volumesDir, `scratch-${randomUUID()}`);
+      daemon = await this.launch(spec.shapeName, root, this.o.warmVolumeGiB ?? null, {
+        ...prewarmed,
+        role: "warm",
+      });
+    }
+    const role = daemon.role;
+    this.awaitReady(daemon.builderId, WARM_BOOT_TIMEOUT_MS)
+      .catch(async (err: Error) => {
+        if (daemon.role !== role) return; // a build took it; its own awaitReady reports
+        this.emit("warn", `a pre-warmed builder failed to start: ${err.message}`, {
+          builderId: daemon.builderId,
+        });
+        if (this.daemons.has(daemon.builderId)) await this.stop(daemon);
+      })
+      .catch(() => {});
+    this.emit("info", "builder pre-warmed", {
+      builderId: daemon.builderId,
+      accountId: spec.accountId,
+      role,
+      ttlMs: spec.ttlMs,
+    });
+    return { outcome: "started", builderId: daemon.builderId };
+  }
+
+  /** The account's volume folder, recorded on first use; an idle builder on it that cannot serve goes first. */
+  private async accountRoot(accountId: string, name: string): Promise<string> {
+    const key = `${accountId}/${name}`;
+    // buildkitd locks its root: an idle builder on it too old to reuse (or dead) goes first, and
+    // one that the pool's pass is stopping (its TTL ran out a moment ago) must have exited.
+    await this.stopIdle(key);
+    await this.stopping.get(key)?.catch(() => {});
+    const volumes = this.volumes();
+    const root = volumes[key] ?? join(this.volumesDir, accountId, name);
+    if (!volumes[key]) this.writeVolumes({ ...volumes, [key]: root });
+    return root;
   }
 
   async awaitReady(builderId: string, timeoutMs: number): Promise<{ endpoint: string }> {
@@ -230,7 +330,13 @@ export class LocalDriver implements BuilderDriver {
     // Idle since, and maybe serving a later build: a late or repeated terminate leaves it alone.
     if (buildId !== undefined && daemon.buildId !== buildId) return;
     if (daemon.role === "serving" && daemon.volumeKey && daemon.state === "ready" && this.o.idleTtlMs > 0) {
-      Object.assign(daemon, { role: "idle", buildId: null, idleSince: this.o.clock.now() });
+      const now = this.o.clock.now();
+      Object.assign(daemon, {
+        role: "idle",
+        buildId: null,
+        idleSince: now,
+        expiresAt: now + this.o.idleTtlMs,
+      });
       return;
     }
     await this.stop(daemon);
@@ -292,12 +398,19 @@ export class LocalDriver implements BuilderDriver {
     const now = this.o.clock.now();
     for (const daemon of this.daemons.values()) {
       if (daemon.role === "serving") continue;
-      const expired = daemon.role === "idle" && now - daemon.idleSince >= this.o.idleTtlMs;
-      if (expired || daemon.state === "failed" || !reusable(daemon, now)) await this.stop(daemon);
+      const expired = daemon.expiresAt !== null && now >= daemon.expiresAt;
+      if (expired || daemon.state === "failed" || !reusable(daemon, now)) {
+        // Pre-warmed and never taken: pod time no build used (stop() forgets it first, so none can now).
+        const { prewarmedFor, prewarmedAt } = daemon;
+        await this.stop(daemon);
+        if (prewarmedFor !== null) this.o.onPrewarmExpired?.(prewarmedFor, (now - prewarmedAt!) / 1000);
+      }
     }
     const current: Record<string, number> = {};
     for (const d of this.daemons.values()) {
-      if (d.role === "warm") current[d.shapeName] = (current[d.shapeName] ?? 0) + 1;
+      // A pre-warmed warm builder is a job's, not the pool's: the pool keeps its own count.
+      if (d.role === "warm" && d.prewarmedFor === null)
+        current[d.shapeName] = (current[d.shapeName] ?? 0) + 1;
     }
     for (const { shape, missing } of warmDeficit(this.o.warmPool, current)) {
       // A shape whose builders keep failing waits out its back-off rather than crash-looping.
@@ -343,7 +456,15 @@ export class LocalDriver implements BuilderDriver {
     });
   }
 
-  private async launch(shapeName: string, root: string, sizeGiB: number | null): Promise<Daemon> {
+  /** Starts buildkitd on `root`; `as` says whose it is (a warm builder's by default), before anyone can see it. */
+  private async launch(
+    shapeName: string,
+    root: string,
+    sizeGiB: number | null,
+    as: Partial<
+      Pick<Daemon, "role" | "buildId" | "accountId" | "volumeKey" | "idleSince" | "prewarmedAt" | "expiresAt">
+    > = {},
+  ): Promise<Daemon> {
     const builderId = `local-${randomUUID()}`;
     const runDir = join(this.runRoot, builderId);
     mkdirSync(runDir, { recursive: true, mode: 0o700 });
@@ -395,8 +516,12 @@ export class LocalDriver implements BuilderDriver {
       createdAt: this.o.clock.now(),
       assignedAt: this.o.clock.now(),
       idleSince: 0,
+      prewarmedFor: null,
+      prewarmedAt: null,
+      expiresAt: null,
       stderr: "",
       exited: new Promise((resolve) => child.once("exit", () => resolve())),
+      ...as,
     };
     child.stderr!.on("data", (chunk: Buffer) => {
       daemon.stderr = (daemon.stderr + chunk.toString()).slice(-4096);
@@ -422,8 +547,25 @@ export class LocalDriver implements BuilderDriver {
     return daemon;
   }
 
-  private async stop(daemon: Daemon): Promise<void> {
+  /**
+   * Stops a builder. It is forgotten at once (nothing takes it any more), but holds its volume's
+   * lock until it has exited: a builder started on that volume meanwhile waits for that (accountRoot).
+   */
+  private stop(daemon: Daemon): Promise<void> {
     this.daemons.delete(daemon.builderId);
+    const halted = this.halt(daemon);
+    const key = daemon.volumeKey;
+    if (key) {
+      this.stopping.set(key, halted);
+      const forget = () => {
+        if (this.stopping.get(key) === halted) this.stopping.delete(key);
+      };
+      halted.then(forget, forget);
+    }
+    return halted;
+  }
+
+  private async halt(daemon: Daemon): Promise<void> {
     if (daemon.child.exitCode === null && daemon.child.signalCode === null) {
       daemon.child.kill("SIGTERM");
       const grace = new AbortController();

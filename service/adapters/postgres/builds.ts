@@ -3,6 +3,7 @@ import type { Build, BuildPatch } from "../../core/build.js";
 import type { LedgerEntry } from "../../core/ledger.js";
 import type { BuildState, StateChange } from "../../core/lifecycle.js";
 import type { BuildStore } from "../../core/ports.js";
+import type { PastBuild } from "../../core/prewarm-policy.js";
 import { LEDGER_COLUMNS, LEDGER_TYPES, ledgerRow } from "./ledger.js";
 
 /** Build field → column. Timestamps are epoch milliseconds in the core, timestamptz here. */
@@ -20,6 +21,7 @@ const COLUMNS = {
   labels: "labels",
   builderId: "builder_id",
   tier: "tier",
+  prewarmed: "prewarmed",
   endpoint: "endpoint",
   claimFence: "claim_fence",
   volumeFence: "volume_fence",
@@ -40,6 +42,7 @@ const COLUMNS = {
   ref: "ref",
   workflow: "workflow",
   run: "run",
+  repositoryKey: "repository_key",
   runKey: "run_key",
   cacheWrite: "cache_write",
   insights: "insights",
@@ -151,6 +154,30 @@ export class PostgresBuildStore implements BuildStore {
       [accountId, new Date(since), new Date(now)],
     );
     return Math.max(0, Number(rows[0]?.seconds ?? 0));
+  }
+
+  async history(accountId: string, repositoryKey: string, since: number, limit: number): Promise<PastBuild[]> {
+    const { rows } = await this.pool.query<{
+      created_at: Date;
+      workflow: string | null;
+      ref: string | null;
+      shape: string;
+      cache_volume: string;
+      cache_mode: PastBuild["cacheMode"];
+    }>(
+      `SELECT created_at, workflow, ref, shape, cache_volume, cache_mode FROM builds
+        WHERE account_id = $1 AND repository_key = $2 AND created_at >= $3
+        ORDER BY created_at DESC LIMIT $4`,
+      [accountId, repositoryKey, new Date(since), limit],
+    );
+    return rows.map((r) => ({
+      createdAt: r.created_at.getTime(),
+      workflow: r.workflow,
+      ref: r.ref,
+      shape: r.shape,
+      cacheVolume: r.cache_volume,
+      cacheMode: r.cache_mode,
+    }));
   }
 
   private update(id: string, state: BuildState, patch: Partial<Build>): Promise<Build | null> {

@@ -43,6 +43,14 @@ export class RedisKeys {
     return `${this.prefix}dashboard:session:${hashHex}`;
   }
 
+  /**
+   * A hook delivery an installation received, by installation and delivery id (both of a fixed,
+   * checked form); kept past the CI's redelivery window to refuse replays.
+   */
+  hookDelivery(installationId: string, deliveryId: string): string {
+    return `${this.prefix}hooks:delivery:${installationId}:${deliveryId}`;
+  }
+
   /** The last good key set (JWKS) of an issuer, for a replica that starts while the issuer is down. */
   jwks(issuer: string): string {
     return `${this.prefix}oidc:jwks:${issuer}`;

@@ -1,5 +1,7 @@
 import { z } from "zod";
+import type { IssuedCredential } from "../../core/account-credentials.js";
 import type { OidcExchange } from "../../core/oidc-exchange.js";
+import { bearerProof } from "../auth.js";
 import { route, type RouteSpec } from "../route.js";
 
 export const ExchangeBody = z
@@ -26,6 +28,11 @@ export const ExchangedCredential = z.object({
   tokenType: z.literal("Bearer"),
   expiresAt: z.iso.datetime(),
   expiresIn: z.number().int().describe("seconds until the credential expires (at most 3600)"),
+  renewableUntil: z.iso
+    .datetime()
+    .describe(
+      "until when POST /api/v1/auth/refresh renews it: the run's first exchange plus the build deadline",
+    ),
   account: z.object({ id: z.string(), handle: z.string() }),
   trustRelationship: z.string().describe("the id of the trust relationship that admitted the token"),
   scope: z.object({
@@ -74,29 +81,44 @@ export function oidcRoutes(exchange: OidcExchange): RouteSpec[] {
         "unavailable",
       ],
       async handle({ body }) {
-        const x = await exchange.exchange(body.token, body.account);
-        return {
-          headers: { "Cache-Control": "no-store" },
-          body: {
-            credential: x.credential,
-            tokenType: "Bearer",
-            expiresAt: new Date(x.expiresAt).toISOString(),
-            expiresIn: Math.floor(x.expiresInSeconds),
-            account: x.account,
-            trustRelationship: x.relationship.id,
-            scope: {
-              issuer: x.identity.issuer,
-              ownerId: x.identity.ownerId,
-              repositoryId: x.identity.repositoryId,
-              repository: x.identity.repository,
-              ref: x.identity.ref,
-              workflow: x.identity.workflow,
-              run: x.identity.run,
-            },
-            cache: { write: x.cache.write, policy: x.cache.reason },
-          },
-        };
+        return credentialReply(await exchange.exchange(body.token, body.account));
+      },
+    }),
+    route({
+      method: "post",
+      path: "/api/v1/auth/refresh",
+      operationId: "refreshCredential",
+      summary:
+        "Renew a live account credential (rbc_…) before it expires: a new one with the same scope; the old one stays good until its own expiry",
+      tag: "auth",
+      auth: "agent",
+      response: {
+        status: 200,
+        schema: ExchangedCredential,
+        description: "The new credential and what it is scoped to (the same as the old one's)",
+      },
+      problems: ["unauthorized", "refresh-not-allowed", "unavailable"],
+      async handle({ req }) {
+        return credentialReply(await exchange.refresh(bearerProof(req)));
       },
     }),
   ];
+}
+
+/** The exchange's and the refresh's answer: the credential and its scope, never cached. */
+function credentialReply(x: IssuedCredential) {
+  return {
+    headers: { "Cache-Control": "no-store" },
+    body: {
+      credential: x.credential,
+      tokenType: "Bearer",
+      expiresAt: new Date(x.expiresAt).toISOString(),
+      expiresIn: Math.floor(x.expiresInSeconds),
+      renewableUntil: new Date(x.renewableUntil).toISOString(),
+      account: x.account,
+      trustRelationship: x.relationshipId,
+      scope: x.scope,
+      cache: { write: x.cache.write, policy: x.cache.reason },
+    } satisfies z.input<typeof ExchangedCredential>,
+  };
 }

@@ -18,6 +18,9 @@ export interface BuilderPodView {
   readonly idleSince: number | undefined;
   /** When it got its build (ms since the epoch), while serving. */
   readonly assignedAt: number | undefined;
+  /** Started ahead of a build (prewarm) and not taken yet: when, and when it stops unless taken. */
+  readonly prewarmedAt: number | undefined;
+  readonly prewarmExpiresAt: number | undefined;
   /** The claim mounted as its cache; none for a throw-away cache. */
   readonly cacheClaim: string | undefined;
   /** Kubernetes is deleting it. */
@@ -37,6 +40,8 @@ export function viewBuilderPod(pod: V1Pod): BuilderPodView {
     buildId: labels[LABELS.build],
     idleSince: millis(annotations[ANNOTATIONS.idleSince]),
     assignedAt: millis(annotations[ANNOTATIONS.assignedAt]),
+    prewarmedAt: millis(annotations[ANNOTATIONS.prewarmedAt]),
+    prewarmExpiresAt: millis(annotations[ANNOTATIONS.prewarmExpiresAt]),
     cacheClaim: pod.spec?.volumes?.find((v) => v.name === "cache")?.persistentVolumeClaim?.claimName,
     deleting: Boolean(pod.metadata?.deletionTimestamp),
   };
@@ -45,6 +50,11 @@ export function viewBuilderPod(pod: V1Pod): BuilderPodView {
 /** The builder an account's volume stays booted in between its builds. */
 export function isIdleBuilderOf(b: BuilderPodView, accountId: string, volume: string): boolean {
   return b.role === "idle" && b.accountId === accountId && b.volume === volume;
+}
+
+/** An idle builder started ahead of a build (prewarm) that no build has taken yet. */
+export function isPrewarmed(b: BuilderPodView): boolean {
+  return b.role === "idle" && b.prewarmedAt !== undefined;
 }
 
 /** A pool builder: pre-booted (warm) or kept for its account (idle); neither serves a build. */

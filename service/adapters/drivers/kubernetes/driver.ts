@@ -7,13 +7,20 @@ import {
   type V1PersistentVolumeClaim,
   type V1Pod,
 } from "@kubernetes/client-node";
-import type { BuilderTier } from "../../../core/build.js";
 import { BUILDER_MAX_REUSE_AGE_MS } from "../../../core/builder-credentials.js";
 import type { Volume } from "../../../core/ledger.js";
 import { WarmRetries } from "../../../core/fleet-policy.js";
 import { choosePlacement } from "../../../core/placement.js";
-import type { Builder, BuilderDriver, BuilderSpec, FleetReport } from "../../../core/ports.js";
-import { type BuilderPodView, isIdleBuilderOf, viewBuilderPod } from "./builder-pod.js";
+import type {
+  Builder,
+  BuilderDriver,
+  BuilderSpec,
+  CreatedBuilder,
+  FleetReport,
+  PrewarmSpec,
+  PrewarmStart,
+} from "../../../core/ports.js";
+import { type BuilderPodView, isIdleBuilderOf, isPrewarmed, viewBuilderPod } from "./builder-pod.js";
 import { isAccountClaimOf, viewCacheClaim } from "./cache-claim.js";
 import { type BuilderRole, MANAGED } from "./labels.js";
 import { maintainFleet } from "./maintenance.js";
@@ -77,7 +84,7 @@ export class KubernetesDriver implements BuilderDriver {
     this.changes.on("change", listener);
   }
 
-  async create(spec: BuilderSpec): Promise<{ builderId: string; tier: BuilderTier }> {
+  async create(spec: BuilderSpec): Promise<CreatedBuilder> {
     await this.start();
     const now = this.o.clock.now();
     const volume = spec.volume;
@@ -93,14 +100,92 @@ export class KubernetesDriver implements BuilderDriver {
     if (tier !== "cold") {
       // Another replica may take the same pod: the patch carries its resourceVersion, so one wins.
       for (const pod of tier === "idle" ? idle : warm) {
-        const taken = await this.writer.assign(pod, spec, now);
-        if (!taken) continue;
-        if (tier === "warm" && volume) await this.writer.adoptClaim(pod, spec.accountId, volume.name);
-        this.emit("info", "builder assigned", { builderId: taken, buildId: spec.buildId, tier });
-        return { builderId: taken, tier };
+        const taken = await this.take(pod, spec, tier, now);
+        if (taken) return taken;
+      }
+    }
+    if (volume && accountClaim) {
+      // A pre-warm another replica started a moment ago may not be in this one's cache yet.
+      const prewarmed = await this.writer.readPod(prewarmBuilderId(spec.accountId, volume.name));
+      const seen = prewarmed && viewBuilderPod(prewarmed);
+      if (seen && isIdleBuilderOf(seen, spec.accountId, volume.name) && this.takeable(seen, now)) {
+        const taken = await this.take(seen.pod, spec, "idle", now);
+        if (taken) return taken;
       }
     }
     return { builderId: await this.coldStart(spec, now), tier: "cold" };
+  }
+
+  /**
+   * Starts the account's builder on its volume's claim as an idle one that no build holds yet,
+   * for a build a CI said is coming (`PrewarmService`); the leader's pass stops it at
+   * `spec.ttlMs` unless a build takes it first, booting or ready. It takes no warm-pool pod and
+   * no concurrency slot: it is the cold start that build would make, made early.
+   *
+   * Its pod's name is a function of the account and volume (prewarmBuilderId), so the create is a
+   * condition any replica can meet: two pre-warms of one volume at once, on one replica or two,
+   * start one pod, and the second gets 409 (already warm). A lock (a Lease, an annotation on the
+   * claim set by compare-and-set) would do the same with a second object to keep and clean up;
+   * the name is also what lets a build on another replica find the pod before its cache does.
+   */
+  async prewarm(spec: PrewarmSpec): Promise<PrewarmStart> {
+    await this.start();
+    const { accountId } = spec;
+    if (spec.volume === null) return { outcome: "skipped", reason: "no warm builders are pre-warmed here yet" };
+    const volume = spec.volume.name;
+    const now = this.o.clock.now();
+    const skipped = (reason: string): PrewarmStart => ({ outcome: "skipped", reason });
+    const onVolume = this.builders().filter(
+      (b) => !b.deleting && b.accountId === accountId && b.volume === volume,
+    );
+    // Single writer (ReadWriteOncePod): the build's builder keeps the volume, and idles after it.
+    if (onVolume.some((b) => b.role === "serving")) return skipped(VOLUME_BUSY);
+    const idle = onVolume.filter((b) => isIdleBuilderOf(b, accountId, volume));
+    if (idle.some((b) => this.takeable(b, now))) return ALREADY_WARM;
+    const waiting = this.builders().filter((b) => !b.deleting && isPrewarmed(b) && b.accountId === accountId);
+    if (waiting.length >= spec.maxPerAccount) {
+      return skipped(`${waiting.length} pre-warmed builder(s) already wait for this account`);
+    }
+    const claim = (await this.writer.accountClaims(accountId, volume))
+      .map(viewCacheClaim)
+      .find((c) => isAccountClaimOf(c, accountId, volume));
+    // Its first build takes a warm pool builder, whose fresh volume becomes the account's.
+    if (!claim) return skipped("no cache volume yet");
+    // An idle builder that can no longer serve (failed, too old) holds the volume: it goes first,
+    // unless a build took it since the cache was read.
+    for (const b of idle) {
+      if (!(await this.writer.deleteBuilder(b.name, { seen: b.pod }))) return skipped(VOLUME_BUSY);
+    }
+    const builderId = prewarmBuilderId(accountId, volume);
+    const pod = await this.podWithSecret({
+      builderId,
+      role: "idle",
+      shapeName: spec.shapeName,
+      accountId,
+      buildId: null,
+      claim: { name: claim.name, volume },
+      sizeGiB: spec.volume.sizeGiB,
+      now,
+      prewarmExpiresAt: now + spec.ttlMs,
+    });
+    if (!(await this.writer.createPod(pod))) {
+      // Another pre-warm's pod (or this one's, its answer lost and the create retried), or the
+      // last one of that name still stopping: a volume holds one builder at a time.
+      const existing = await this.writer.readPod(builderId);
+      return existing?.metadata?.deletionTimestamp
+        ? skipped("the volume's last builder is still stopping")
+        : ALREADY_WARM;
+    }
+    // A build on another replica may have cold-started on the volume while this one created its
+    // pod: each side looks again after its own create (coldStart too), so at least one sees the
+    // other, and the pre-warmed pod is the one that goes.
+    const current = (await this.writer.volumePods(accountId, volume)).map(viewBuilderPod);
+    const mine = current.find((b) => b.name === builderId);
+    if (mine && isPrewarmed(mine) && current.some((b) => b.role === "serving" && !b.deleting)) {
+      if (await this.writer.deleteBuilder(builderId, { seen: mine.pod })) return skipped(VOLUME_BUSY);
+    }
+    this.emit("info", "builder pre-warmed", { builderId, accountId, volume, ttlMs: spec.ttlMs });
+    return { outcome: "started", builderId };
   }
 
   async awaitReady(builderId: string, timeoutMs: number): Promise<{ endpoint: string }> {
@@ -212,12 +297,46 @@ export class KubernetesDriver implements BuilderDriver {
     return this.pods.list(this.o.settings.namespace).map(viewBuilderPod);
   }
 
-  /** Ready builders that `match`, youngest first (their certificates have the longest to live). */
+  /**
+   * Builders that `match` and can take a build, the ready ones first, then youngest first (their
+   * certificates have the longest to live).
+   */
   private candidates(match: (b: BuilderPodView) => boolean, now: number): V1Pod[] {
     return this.builders()
-      .filter((b) => match(b) && !b.deleting && podReady(b.pod) && reusable(b.pod, now))
+      .filter((b) => match(b) && this.takeable(b, now))
       .map((b) => b.pod)
-      .sort((a, b) => created(b) - created(a));
+      .sort((a, b) => Number(podReady(b)) - Number(podReady(a)) || created(b) - created(a));
+  }
+
+  /**
+   * Ready, or a pre-warmed builder still booting: the build that takes it waits out the rest of
+   * its boot in awaitReady, on the pod that holds the volume already, where a cold start would
+   * delete it and boot another on the same claim. A warm or idle pod that is not ready is either
+   * booting for no one's build or broken: neither is waited for.
+   */
+  private takeable(b: BuilderPodView, now: number): boolean {
+    if (b.deleting || !reusable(b.pod, now)) return false;
+    return podReady(b.pod) || (isPrewarmed(b) && podFailure(b.pod) === null);
+  }
+
+  /** Takes a pool pod for the build if it is still what was seen. */
+  private async take(
+    pod: V1Pod,
+    spec: BuilderSpec,
+    tier: "idle" | "warm",
+    now: number,
+  ): Promise<CreatedBuilder | null> {
+    const taken = await this.writer.assign(pod, spec, now);
+    if (!taken) return null;
+    const { builderId, prewarmedAt } = taken;
+    if (tier === "warm" && spec.volume) await this.writer.adoptClaim(pod, spec.accountId, spec.volume.name);
+    this.emit("info", "builder assigned", {
+      builderId,
+      buildId: spec.buildId,
+      tier,
+      prewarmed: prewarmedAt !== undefined,
+    });
+    return { builderId, tier, ...(prewarmedAt !== undefined ? { prewarmedAt } : {}) };
   }
 
   private accountClaim(accountId: string, name: string): V1PersistentVolumeClaim | undefined {
@@ -249,7 +368,7 @@ export class KubernetesDriver implements BuilderDriver {
       );
       claim = { name, volume: spec.volume.name };
     }
-    return this.launch({
+    const builderId = await this.launch({
       role: "serving",
       shapeName: spec.shapeName,
       accountId: spec.accountId,
@@ -258,6 +377,15 @@ export class KubernetesDriver implements BuilderDriver {
       sizeGiB: spec.volume?.sizeGiB ?? this.o.warmVolumeGiB,
       now,
     });
+    if (spec.volume) {
+      // A pre-warm on another replica may have created its pod on the claim meanwhile (prewarm()
+      // looks again after its create too): the build's pod keeps the volume, the pre-warmed goes.
+      const prewarmed = await this.writer.readPod(prewarmBuilderId(spec.accountId, spec.volume.name));
+      if (prewarmed && isPrewarmed(viewBuilderPod(prewarmed))) {
+        await this.writer.deleteBuilder(prewarmed.metadata!.name!, { seen: prewarmed });
+      }
+    }
+    return builderId;
   }
 
   /**
@@ -301,16 +429,16 @@ export class KubernetesDriver implements BuilderDriver {
     });
   }
 
-  private async launch(i: {
-    builderId?: string;
-    role: BuilderRole;
-    shapeName: string;
-    accountId: string | null;
-    buildId: string | null;
-    claim: { name: string; volume: string | null } | null;
-    sizeGiB: number;
-    now: number;
-  }): Promise<string> {
+  private async launch(i: LaunchInput): Promise<string> {
+    const pod = await this.podWithSecret(i);
+    await this.writer.ensure("pod", pod);
+    const builderId = pod.metadata!.name!;
+    this.emit("info", "builder pod created", { builderId, role: i.role, shape: i.shapeName });
+    return builderId;
+  }
+
+  /** Issues the builder's credentials and creates its Secret; returns its pod, to be created. */
+  private async podWithSecret(i: LaunchInput): Promise<V1Pod> {
     const { settings, shapes, credentials } = this.o;
     const shape = shapes[i.shapeName];
     if (!shape) throw new Error(`shape ${i.shapeName} is not in the catalog`);
@@ -319,22 +447,18 @@ export class KubernetesDriver implements BuilderDriver {
     // The Secret first: a pod whose Secret is missing would sit in ContainerCreating.
     const config = builderConfig({ shape, volumeSizeGiB: i.sizeGiB });
     await this.writer.ensure("secret", builderSecret(settings, builderId, i.shapeName, tls, config));
-    await this.writer.ensure(
-      "pod",
-      builderPod(settings, {
-        builderId,
-        shapeName: i.shapeName,
-        shape,
-        role: i.role,
-        accountId: i.accountId,
-        buildId: i.buildId,
-        claim: i.claim,
-        volumeSizeGiB: i.sizeGiB,
-        now: i.now,
-      }),
-    );
-    this.emit("info", "builder pod created", { builderId, role: i.role, shape: i.shapeName });
-    return builderId;
+    return builderPod(settings, {
+      builderId,
+      shapeName: i.shapeName,
+      shape,
+      role: i.role,
+      accountId: i.accountId,
+      buildId: i.buildId,
+      claim: i.claim,
+      volumeSizeGiB: i.sizeGiB,
+      now: i.now,
+      ...(i.prewarmExpiresAt !== undefined ? { prewarmExpiresAt: i.prewarmExpiresAt } : {}),
+    });
   }
 
   /** Resolves on the next change to the fleet, or after `ms`. */
@@ -355,8 +479,34 @@ export class KubernetesDriver implements BuilderDriver {
   }
 }
 
+interface LaunchInput {
+  builderId?: string;
+  role: BuilderRole;
+  shapeName: string;
+  accountId: string | null;
+  buildId: string | null;
+  claim: { name: string; volume: string | null } | null;
+  sizeGiB: number;
+  now: number;
+  prewarmExpiresAt?: number;
+}
+
+const VOLUME_BUSY = "a build's builder holds the cache volume";
+const ALREADY_WARM: PrewarmStart = {
+  outcome: "already-warm",
+  reason: "the account's builder on this volume is up or starting",
+};
+
 export function newBuilderId(): string {
   return `rb-${randomBytes(6).toString("hex")}`;
+}
+
+/**
+ * The pod a pre-warm starts on an account's volume: a function of the volume, so that a second
+ * pre-warm meets the first (409) and a build finds it by name. The same form as any builder's id.
+ */
+export function prewarmBuilderId(accountId: string, volume: string): string {
+  return `rb-${createHash("sha256").update(`prewarm/${accountId}/${volume}`).digest("hex").slice(0, 12)}`;
 }
 
 /** The account volume's claim name: a function of the volume, so creating it twice is harmless. */

@@ -19,6 +19,7 @@ export function kubernetesFleet(o: {
   creationGraceMs?: number;
   requestTimeoutMs?: number;
   onEvent?: DriverEvents;
+  onPrewarmExpired?: (accountId: string, seconds: number) => void;
 }): { driver: KubernetesDriver; elector: LeaseElector } {
   const k = o.config;
   const cluster = o.cluster ?? connectCluster();
@@ -38,6 +39,7 @@ export function kubernetesFleet(o: {
     creationGraceMs: o.creationGraceMs ?? 60_000,
     ...(o.requestTimeoutMs ? { requestTimeoutMs: o.requestTimeoutMs } : {}),
     ...(o.onEvent ? { onEvent: o.onEvent } : {}),
+    ...(o.onPrewarmExpired ? { onPrewarmExpired: o.onPrewarmExpired } : {}),
   });
   const elector = new LeaseElector({
     cluster,

@@ -20,6 +20,13 @@ export const ANNOTATIONS = {
   idleSince: `${PREFIX}/idle-since`,
   /** When a serving builder got its build: the core's orphan grace counts from it. */
   assignedAt: `${PREFIX}/assigned-at`,
+  /**
+   * When a pre-warmed builder started (ms since the epoch), until a build takes it: the build
+   * reports how early it was started. Only on an idle builder no build has taken yet.
+   */
+  prewarmedAt: `${PREFIX}/prewarmed-at`,
+  /** When that pre-warmed builder stops if no build takes it (ms since the epoch): its own TTL. */
+  prewarmExpiresAt: `${PREFIX}/prewarm-expires-at`,
   /** The cache volume size the builder's GC keeps within (GiB). */
   volumeSizeGiB: `${PREFIX}/volume-size-gib`,
 } as const;

@@ -47,6 +47,8 @@ export interface BuilderPodInput {
   /** The cache's size: GC keeps the cache within it. */
   volumeSizeGiB: number;
   now: number;
+  /** An idle builder started ahead of a build: when it stops if no build takes it (ms since the epoch). */
+  prewarmExpiresAt?: number;
 }
 
 export function builderPodName(builderId: string): string {
@@ -100,6 +102,13 @@ export function builderPod(s: FleetSettings, i: BuilderPodInput): V1Pod {
       annotations: {
         [ANNOTATIONS.volumeSizeGiB]: String(i.volumeSizeGiB),
         ...(i.role === "serving" ? { [ANNOTATIONS.assignedAt]: String(i.now) } : {}),
+        ...(i.prewarmExpiresAt !== undefined
+          ? {
+              [ANNOTATIONS.idleSince]: String(i.now),
+              [ANNOTATIONS.prewarmedAt]: String(i.now),
+              [ANNOTATIONS.prewarmExpiresAt]: String(i.prewarmExpiresAt),
+            }
+          : {}),
       },
     },
     spec: {

@@ -23,4 +23,6 @@ export interface KubernetesDriverOptions {
   /** How long one API call may take before it is given up on and retried. */
   requestTimeoutMs?: number;
   onEvent?: DriverEvents;
+  /** A pre-warmed builder stopped with no build (its TTL, or it failed): the seconds it ran for nothing. */
+  onPrewarmExpired?: (accountId: string, seconds: number) => void;
 }

@@ -97,15 +97,36 @@ export class ClusterWriter {
   }
 
   /**
-   * Takes a pool builder (warm or idle) for a build, only if it is still what was seen: the
-   * patch carries the resourceVersion. Returns the builder's id, or null if another build took it.
+   * Creates a pod whose name says what it is for, unless one of that name exists: false then. The
+   * only create that is a condition: a pre-warmed builder's name is a function of its volume, so
+   * that two replicas pre-warming one volume at once start one pod (the other gets 409).
    */
-  async assign(pod: V1Pod, spec: BuilderSpec, now: number): Promise<string | null> {
+  async createPod(body: V1Pod): Promise<boolean> {
+    const made = await this.kube(
+      `create pod ${body.metadata?.name}`,
+      () => this.c.core.createNamespacedPod({ namespace: this.namespace, body }),
+      { ignore: [409] },
+    );
+    return made !== null;
+  }
+
+  /**
+   * Takes a pool builder (warm or idle) for a build, only if it is still what was seen: the
+   * patch carries the resourceVersion. Returns the builder's id (and when it was pre-warmed, if it
+   * was: the patch clears that, so after this build it idles as any other), or null if another
+   * build took it.
+   */
+  async assign(
+    pod: V1Pod,
+    spec: BuilderSpec,
+    now: number,
+  ): Promise<{ builderId: string; prewarmedAt: number | undefined } | null> {
     const name = pod.metadata!.name!;
     let seen: V1Pod | null = pod;
     for (let attempt = 0; attempt < 3 && seen; attempt++) {
       const builder = viewBuilderPod(seen);
-      if (builder.buildId === spec.buildId) return name;
+      // Ours already (an answer lost): the pre-warm annotations it had are gone with it.
+      if (builder.buildId === spec.buildId) return { builderId: name, prewarmedAt: undefined };
       if (!inPool(builder)) return null;
       const patched = await this.relabel(name, `assign pod ${name}`, {
         resourceVersion: seen.metadata!.resourceVersion,
@@ -115,9 +136,14 @@ export class ClusterWriter {
           [LABELS.account]: spec.accountId,
           ...(spec.volume && builder.role === "warm" ? { [LABELS.volume]: spec.volume.name } : {}),
         },
-        annotations: { [ANNOTATIONS.assignedAt]: String(now), [ANNOTATIONS.idleSince]: null },
+        annotations: {
+          [ANNOTATIONS.assignedAt]: String(now),
+          [ANNOTATIONS.idleSince]: null,
+          [ANNOTATIONS.prewarmedAt]: null,
+          [ANNOTATIONS.prewarmExpiresAt]: null,
+        },
       });
-      if (patched) return name;
+      if (patched) return { builderId: name, prewarmedAt: builder.prewarmedAt };
       // A status update (or another replica) moved it on: look again.
       seen = await this.readPod(name);
     }
@@ -238,6 +264,17 @@ export class ClusterWriter {
   async accountClaims(accountId: string, volume: string): Promise<V1PersistentVolumeClaim[]> {
     const list = await this.kube("list claims", () =>
       this.c.core.listNamespacedPersistentVolumeClaim({
+        namespace: this.namespace,
+        labelSelector: `${MANAGED},${LABELS.account}=${accountId},${LABELS.volume}=${volume}`,
+      }),
+    );
+    return list?.items ?? [];
+  }
+
+  /** Read from the API server, not a cache: the builder pods on an account's volume right now. */
+  async volumePods(accountId: string, volume: string): Promise<V1Pod[]> {
+    const list = await this.kube("list pods", () =>
+      this.c.core.listNamespacedPod({
         namespace: this.namespace,
         labelSelector: `${MANAGED},${LABELS.account}=${accountId},${LABELS.volume}=${volume}`,
       }),
