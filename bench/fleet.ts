@@ -9,25 +9,41 @@
  * it. Then runs the default configuration (DEFAULT_CONFIG below). All runs see the same workload,
  * drawn from one seed: FLEET_SEED overrides it, and a seed gives the same output byte for byte.
  *
- * Prints the table, writes docs/fleet-simulation.svg, and ends with
- * `RESULT modelled=1 modelled_p95_ready_s=<n> modelled_warm_share=<n> modelled_idle_pod_hours=<n>`
- * for the default configuration: p95 time to ready in seconds, the share of builds a warm pod
- * served (0–1), and the pod-hours a day that idle builders and warm pods hold. Every figure is
- * modelled, not measured: no pod, cluster or service runs; boot and schedule times are the model's
- * inputs (bench/fleet/model.ts), so the line says so in every key.
+ * Then pre-warming (issue 18): the default configuration again with the CI's queued events
+ * judged by the service's own decidePrewarm (DEFAULT_PREWARM), on the same workload, and with
+ * pre-warming at other warm-pool sizes.
+ *
+ * Prints the tables, writes docs/fleet-simulation.svg, and ends with
+ * `RESULT modelled=1 p95_ready_s=<n> p95_ready_prewarm_s=<n> wasted_pod_hours_prewarm=<n>
+ * modelled_p95_ready_s=<n> modelled_warm_share=<n> modelled_idle_pod_hours=<n>`: the default
+ * configuration's p95 time to ready in seconds without and with pre-warming, the pod-hours a day
+ * unused pre-warmed builders held, then (as before issue 18) the default's p95 again, the share of
+ * builds a warm pod served (0–1), and the pod-hours a day idle builders and warm pods hold. Every
+ * figure is modelled, not measured: no pod, cluster or service runs; boot, schedule and lead
+ * times are the model's inputs (bench/fleet/model.ts).
  */
 import { writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { renderChart } from "./fleet/chart.js";
-import { DEFAULT_MODEL, type PoolConfig, uniformPool } from "./fleet/model.js";
+import { DEFAULT_MODEL, DEFAULT_PREWARM, type PoolConfig, uniformPool } from "./fleet/model.js";
 import { parseSeed } from "./fleet/random.js";
-import { coverageTable, poolLabel, type Summary, summarize, table } from "./fleet/report.js";
+import {
+  coldCauseTable,
+  coverageTable,
+  poolLabel,
+  prewarmTable,
+  type Summary,
+  summarize,
+  table,
+} from "./fleet/report.js";
 import { simulate } from "./fleet/simulation.js";
-import { generateWorkload } from "./fleet/workload.js";
+import { generateWorkload, type Workload } from "./fleet/workload.js";
+import { percentile } from "./support.js";
 
 const DEFAULT_SEED = 20261129;
 const POOLS = [0, 1, 2, 4, 8, 16];
 const TTLS = [0, 300, 600, 1800];
+const PREWARM_POOLS = [0, 1, 2, 4, 8];
 /** The configuration this project recommends; docs/fleet-simulation.md says why. */
 const DEFAULT_CONFIG: PoolConfig = { warmPool: { small: 2, medium: 2, large: 1 }, idleTtlS: 600 };
 const CHART = fileURLToPath(new URL("../docs/fleet-simulation.svg", import.meta.url));
@@ -49,6 +65,14 @@ function main(): void {
   }
   const baseline = sweep[0]!;
   const chosen = run("default", DEFAULT_CONFIG);
+  const prewarmed = run("default", { ...DEFAULT_CONFIG, prewarm: DEFAULT_PREWARM });
+  const byPool = PREWARM_POOLS.map((pool) =>
+    run("by pool", {
+      warmPool: uniformPool(pool),
+      idleTtlS: DEFAULT_CONFIG.idleTtlS,
+      prewarm: DEFAULT_PREWARM,
+    }),
+  );
 
   const perDay = workload.builds.filter((b) => b.at >= 0).length / model.days;
   console.log(`fleet simulation, seed ${seed} (FLEET_SEED to change it)`);
@@ -93,6 +117,9 @@ function main(): void {
     );
   }
 
+  console.log("");
+  printPrewarm(workload, chosen, prewarmed, byPool);
+
   writeFileSync(
     CHART,
     renderChart({
@@ -111,12 +138,63 @@ function main(): void {
     }),
   );
   process.stderr.write(
-    `bench: ${sweep.length + 1} runs in ${((performance.now() - started) / 1000).toFixed(1)} s; chart in ${CHART}\n`,
+    `bench: ${sweep.length + 2 + byPool.length} runs in ${((performance.now() - started) / 1000).toFixed(1)} s; chart in ${CHART}\n`,
   );
   console.log(
-    `RESULT modelled=1 modelled_p95_ready_s=${c.p95.toFixed(2)} ` +
+    `RESULT modelled=1 p95_ready_s=${c.p95.toFixed(2)} p95_ready_prewarm_s=${prewarmed.p95.toFixed(2)} ` +
+      `wasted_pod_hours_prewarm=${prewarmed.prewarm.wastedHours.toFixed(1)} ` +
+      `modelled_p95_ready_s=${c.p95.toFixed(2)} ` +
       `modelled_warm_share=${c.warmShare.toFixed(3)} modelled_idle_pod_hours=${c.totalHours.toFixed(1)}`,
   );
 }
+
+function printPrewarm(workload: Workload, without: Summary, withIt: Summary, byPool: Summary[]): void {
+  const s = DEFAULT_PREWARM;
+  const lead = DEFAULT_MODEL.jobs.leadS;
+  const leads = workload.jobs
+    .filter((j) => j.build !== null)
+    .map((j) => workload.builds[j.build!]!.at - j.at);
+  const noBuild = workload.jobs.filter((j) => j.build === null).length;
+  console.log(
+    `pre-warm from queued jobs: the service's decidePrewarm (${s.historyDays} days of history, ${s.minBuilds} builds ` +
+      `of the workflow, most on the volume), TTL ${s.ttlMs / 1000} s once booted, ${s.maxPerAccount} per account; ` +
+      `never on a busy volume, never preempting; same workload`,
+  );
+  console.log(
+    `lead from queued event to build (assumed, lognormal median ${lead.median} s, σ ${lead.sigma}): drawn ` +
+      `p10/p50/p90 ${[10, 50, 90].map((p) => percentile(leads, p).toFixed(0)).join(" / ")} s; ` +
+      `${(noBuild / DEFAULT_MODEL.days).toFixed(0)} queued runs a day never ask for a builder ` +
+      `(${pct(noBuild / workload.jobs.length)} of queued events)`,
+  );
+  console.log(
+    `pre-warmed: builds that took a pre-warmed builder (of them booting: it was still booting); ` +
+      `wasted pod-h/d: pre-warmed builders no build took, start to stop; used pod-h/d: taken ones, ` +
+      `start to their build (not wasted: it stood in for the boot)`,
+  );
+  console.log("");
+  for (const line of prewarmTable([without, withIt, ...byPool])) console.log(line);
+  console.log("");
+  console.log(
+    `cold builds by cause, as shares of all builds (docs/fleet-simulation.md says what each means)`,
+  );
+  for (const line of coldCauseTable([without, withIt, ...byPool])) console.log(line);
+  console.log("");
+  const o = withIt.prewarm.outcomes;
+  const perDay = (n: number) => (n / DEFAULT_MODEL.days).toFixed(0);
+  const e = withIt.prewarm.expiredPerDay;
+  console.log(
+    `default with pre-warm, queued events a day: ${perDay(o.started)} started, ${perDay(o.declined)} declined by ` +
+      `the history, ${perDay(o["already-warm"])} found a builder on the volume, ${perDay(o["volume-busy"])} the volume ` +
+      `busy, ${perDay(o.cap)} the cap, ${perDay(o["no-room"])} no room; unused to their TTL a day: ` +
+      `${e.noBuild.toFixed(0)} no build came, ${e.noVolume.toFixed(0)} its build wanted no volume, ` +
+      `${e.late.toFixed(0)} its build came later`,
+  );
+  console.log(
+    `default with pre-warm: p95 ${withIt.p95.toFixed(2)} s against ${without.p95.toFixed(2)} s without ` +
+      `(×${(without.p95 / withIt.p95).toFixed(2)} lower), ${withIt.prewarm.wastedHours.toFixed(1)} pod-hours a day wasted`,
+  );
+}
+
+const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 
 main();

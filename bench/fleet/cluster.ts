@@ -22,8 +22,14 @@ export interface Volume {
   lastUsed: number;
 }
 
-/** booting-warm and warm pods hold a fresh volume; idle ones the account's, attached. */
-export type PodRole = "booting-warm" | "warm" | "serving" | "idle";
+/**
+ * booting-warm and warm pods hold a fresh volume; idle ones the account's, attached; prewarm ones
+ * too, started for a queued job, booting until `readyAt`.
+ */
+export type PodRole = "booting-warm" | "warm" | "serving" | "idle" | "prewarm";
+
+/** Pod time is counted by role; a pre-warmed builder's by whether a build took it. */
+export type PodTime = "idle" | "warm" | "serving" | "prewarmUsed" | "prewarmWasted";
 
 export interface Pod {
   node: Node;
@@ -34,6 +40,8 @@ export interface Pod {
   account: number | null;
   /** Since when the pod has had its role: pod-hours are counted per role. */
   since: number;
+  /** When it is booted; a build that takes it earlier waits for the rest. */
+  readyAt: number;
   /** Holds a volume that is no account's: a warm pod's fresh one, or a throw-away build's. */
   scratch: boolean;
   gone: boolean;
@@ -41,7 +49,10 @@ export interface Pod {
 
 export interface AccountState {
   volume: Volume | null;
+  /** The builder holding the volume between builds: idle after one, or pre-warmed for one. */
   idle: Pod | null;
+  /** Pre-warmed builders waiting (booting or booted) for a build. */
+  prewarmed: number;
   /** A build holds the account's volume claim (single writer), whether or not the volume exists yet. */
   claimed: boolean;
 }
@@ -61,14 +72,18 @@ export interface Counters {
 
 const DAY = 86_400;
 
+function noTime(): Record<PodTime, number> {
+  return { idle: 0, warm: 0, serving: 0, prewarmUsed: 0, prewarmWasted: 0 };
+}
+
 export class Cluster {
   readonly nodes: Node[];
   readonly accounts: AccountState[];
   /** Ready warm pods per shape, oldest first. */
   readonly warm: Record<ShapeName, Pod[]> = { small: [], medium: [], large: [] };
   /** Pod-seconds and vCPU-seconds per role, inside the measured window. */
-  readonly podS: Record<"idle" | "warm" | "serving", number> = { idle: 0, warm: 0, serving: 0 };
-  readonly cpuS: Record<"idle" | "warm" | "serving", number> = { idle: 0, warm: 0, serving: 0 };
+  readonly podS: Record<PodTime, number> = noTime();
+  readonly cpuS: Record<PodTime, number> = noTime();
   readonly counters: Counters = {
     boots: 0,
     preemptions: 0,
@@ -97,6 +112,7 @@ export class Cluster {
     this.accounts = Array.from({ length: accountCount }, () => ({
       volume: null,
       idle: null,
+      prewarmed: 0,
       claimed: false,
     }));
     // Most recent first, so a node over its budget keeps the volumes LRU eviction would keep.
@@ -109,7 +125,17 @@ export class Cluster {
 
   startPod(node: Node, shape: ShapeName, role: PodRole, scratch: boolean, now: number): Pod {
     const cpu = this.model.shapes[shape].cpu;
-    const pod: Pod = { node, shape, cpu, role, account: null, since: now, scratch, gone: false };
+    const pod: Pod = {
+      node,
+      shape,
+      cpu,
+      role,
+      account: null,
+      since: now,
+      readyAt: now,
+      scratch,
+      gone: false,
+    };
     node.cpuFree -= pod.cpu;
     if (scratch) node.diskUsedGiB += this.model.volumeGiB;
     node.pods.add(pod);
@@ -122,7 +148,8 @@ export class Cluster {
   }
 
   setRole(pod: Pod, role: PodRole, now: number): void {
-    this.leaveRole(pod, now);
+    this.leaveRole(pod, now, role === "serving" ? "prewarmUsed" : "prewarmWasted");
+    if (pod.role === "prewarm") this.accounts[pod.account!]!.prewarmed--;
     pod.role = role;
     pod.since = now;
     if (role === "warm") this.warm[pod.shape].push(pod);
@@ -130,8 +157,9 @@ export class Cluster {
 
   terminate(pod: Pod, now: number): void {
     if (pod.gone) return;
-    this.leaveRole(pod, now);
-    if (pod.role === "idle") this.releaseIdle(pod);
+    this.leaveRole(pod, now, "prewarmWasted");
+    if (pod.role === "idle" || pod.role === "prewarm") this.releaseIdle(pod);
+    if (pod.role === "prewarm") this.accounts[pod.account!]!.prewarmed--;
     pod.gone = true;
     pod.node.pods.delete(pod);
     pod.node.cpuFree += pod.cpu;
@@ -188,9 +216,12 @@ export class Cluster {
     return cpu;
   }
 
-  /** Warm pods go first (another node can host the refill), then idle ones, longest idle first. */
+  /**
+   * Warm pods go first (another node can host the refill), then idle ones, longest idle first,
+   * then pre-warmed ones: a build is on its way to those.
+   */
   preempt(node: Node, cpu: number, now: number): void {
-    const rank = (p: Pod) => (p.role === "idle" ? 1 : 0);
+    const rank = (p: Pod) => (p.role === "prewarm" ? 2 : p.role === "idle" ? 1 : 0);
     const victims = [...node.pods]
       .filter((p) => p.role !== "serving")
       .sort((a, b) => rank(a) - rank(b) || a.since - b.since);
@@ -236,9 +267,9 @@ export class Cluster {
     return serving;
   }
 
-  /** Counts every live pod's current span up to the window's end. */
+  /** Counts every live pod's current span up to the window's end; a waiting pre-warm as wasted. */
   close(): void {
-    for (const n of this.nodes) for (const p of n.pods) this.count(p, this.window.to);
+    for (const n of this.nodes) for (const p of n.pods) this.count(p, this.window.to, "prewarmWasted");
   }
 
   private releaseIdle(pod: Pod): void {
@@ -246,8 +277,8 @@ export class Cluster {
     if (owner?.idle === pod) owner.idle = null;
   }
 
-  private leaveRole(pod: Pod, now: number): void {
-    this.count(pod, now);
+  private leaveRole(pod: Pod, now: number, prewarm: PodTime): void {
+    this.count(pod, now, prewarm);
     if (pod.role === "warm") this.warm[pod.shape] = this.warm[pod.shape].filter((p) => p !== pod);
   }
 
@@ -263,10 +294,11 @@ export class Cluster {
     if (a.volume === v) a.volume = null;
   }
 
-  private count(pod: Pod, now: number): void {
+  /** `prewarm`: how a pre-warmed pod's span counts, by what ends it. */
+  private count(pod: Pod, now: number, prewarm: PodTime): void {
     const span = Math.min(now, this.window.to) - Math.max(pod.since, this.window.from);
     if (span <= 0) return;
-    const kind = pod.role === "booting-warm" ? "warm" : pod.role;
+    const kind = pod.role === "booting-warm" ? "warm" : pod.role === "prewarm" ? prewarm : pod.role;
     this.podS[kind] += span;
     this.cpuS[kind] += span * pod.cpu;
   }

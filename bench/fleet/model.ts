@@ -3,6 +3,7 @@
  * in seconds. They are estimates, not measurements of a production fleet: the point of the
  * simulation is how the answer moves with the pool size and the idle TTL, not its third digit.
  */
+import type { PrewarmSettings } from "../../service/core/prewarm-policy.js";
 import type { LogNormal } from "./random.js";
 
 export const SHAPES = ["small", "medium", "large"] as const;
@@ -48,11 +49,43 @@ export interface FleetModel {
   preemptS: number;
   nodeLossPerNodeDay: number;
   nodeReplaceS: number;
+  /** Where builds come from, and the CI's "job queued" events that precede them (pre-warming). */
+  jobs: JobModel;
+}
+
+/**
+ * The repositories and workflows an account builds, and the CI's queued events. Assumptions, not
+ * measurements (this machine has no network and the service has no pre-warm data yet); production
+ * measures the lead as `remote_builder_prewarm_lead_seconds` (build arrival − queued event) and
+ * the no-build share as the pre-warms that stop unused.
+ */
+export interface JobModel {
+  /** Repositories that build images, per account (weights for 1, 2, 3…); a session picks one, by rank 1/k. */
+  repositories: number[];
+  /** Workflows that ask for a builder, per repository (weights for 1, 2…); a run picks one, by rank 1/k. */
+  workflows: number[];
+  /**
+   * From the CI's queued event to the build's request (its builder-setup step): runner assignment
+   * (queued → in_progress) plus the job's steps before the setup (checkout, logins, the action).
+   */
+  leadS: LogNormal;
+  /**
+   * Per workflow, the share of its queued runs whose jobs never ask for a builder (cancelled by a
+   * newer push, failed or skipped before the build step): uniform in [0, max]. The history holds
+   * only the builds, so these are the decision's false positives.
+   */
+  noBuildShareMax: number;
+  /** Such a job was queued this long (exponential mean) before the run it goes with. */
+  noBuildGapS: number;
+  /** Builds drawn before the simulated span, as the service's history of them (not simulated). */
+  historyDays: number;
 }
 
 export interface PoolConfig {
   warmPool: Record<ShapeName, number>;
   idleTtlS: number;
+  /** Pre-warming from queued events, with the service's settings; none when absent. */
+  prewarm?: PrewarmSettings;
 }
 
 export const DEFAULT_MODEL: FleetModel = {
@@ -85,6 +118,26 @@ export const DEFAULT_MODEL: FleetModel = {
   preemptS: 1,
   nodeLossPerNodeDay: 1 / 60,
   nodeReplaceS: 1800,
+  jobs: {
+    repositories: [0.5, 0.3, 0.2],
+    workflows: [0.7, 0.3],
+    leadS: { median: 40, sigma: 1 },
+    noBuildShareMax: 0.3,
+    noBuildGapS: 3600,
+    historyDays: 14,
+  },
+};
+
+/**
+ * The service's pre-warm settings this project proposes (RB_PREWARM_*): 14 days of history, 2
+ * builds of the workflow, a 300 s TTL. One per account: the model gives each account one volume,
+ * and a volume takes one builder.
+ */
+export const DEFAULT_PREWARM: PrewarmSettings = {
+  historyDays: 14,
+  minBuilds: 2,
+  ttlMs: 300_000,
+  maxPerAccount: 1,
 };
 
 /** Every pool size the same for each shape. */

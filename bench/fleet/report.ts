@@ -1,7 +1,7 @@
 /** The figures a sweep reports per configuration, and the table they are printed in. */
 import { percentile } from "../support.js";
 import { type PoolConfig, SHAPES } from "./model.js";
-import type { FleetResult } from "./simulation.js";
+import type { FleetResult, PrewarmOutcome } from "./simulation.js";
 
 export interface Summary {
   label: string;
@@ -28,6 +28,58 @@ export interface Summary {
   lostBuilds: number;
   warmEligible: FleetResult["warmEligible"];
   counters: FleetResult["counters"];
+  prewarm: PrewarmSummary;
+  /** Cold builds by what kept them from an idle or pre-warmed builder (coldCauses). */
+  coldCauses: Record<ColdCause, number>;
+}
+
+export interface PrewarmSummary {
+  /** Shares of builds, 0–1: served by a pre-warmed builder, and by one still booting. */
+  servedShare: number;
+  servedBootingShare: number;
+  /** Per simulated day. */
+  startsPerDay: number;
+  /** Pod-hours a day of pre-warmed builders no build took (wasted), and of taken ones before their build. */
+  wastedHours: number;
+  usedHours: number;
+  /** Of the pre-warms that reached their TTL, by why (per day). */
+  expiredPerDay: FleetResult["prewarm"]["expired"];
+  outcomes: Record<PrewarmOutcome, number>;
+}
+
+/**
+ * Why a cold build was cold. `no-volume`: it held no volume (a pull request, a job that found the
+ * volume busy) and found no warm pod; the others wanted the volume, and its queued job was
+ * `declined` by the history, `expired` (pre-warm started, gone before the build: TTL, preemption),
+ * found an idle builder that was gone by the build (`idle-gone`), found the volume `busy`, or
+ * found `no-room`; `no-prewarm`: run without pre-warming.
+ */
+export type ColdCause =
+  "no-volume" | "declined" | "expired" | "idle-gone" | "busy" | "no-room" | "no-prewarm";
+
+export function coldCauses(r: FleetResult): Record<ColdCause, number> {
+  const causes: Record<ColdCause, number> = {
+    "no-volume": 0,
+    declined: 0,
+    expired: 0,
+    "idle-gone": 0,
+    busy: 0,
+    "no-room": 0,
+    "no-prewarm": 0,
+  };
+  const byOutcome: Record<PrewarmOutcome, ColdCause> = {
+    started: "expired",
+    declined: "declined",
+    "already-warm": "idle-gone",
+    "volume-busy": "busy",
+    cap: "busy",
+    "no-room": "no-room",
+  };
+  for (const p of r.placements) {
+    if (p.tier !== "cold") continue;
+    causes[!p.volume ? "no-volume" : p.job === null ? "no-prewarm" : byOutcome[p.job]]++;
+  }
+  return causes;
 }
 
 export function summarize(label: string, r: FleetResult, days: number): Summary {
@@ -54,6 +106,20 @@ export function summarize(label: string, r: FleetResult, days: number): Summary 
     lostBuilds: r.lostBuilds,
     warmEligible: r.warmEligible,
     counters: r.counters,
+    prewarm: {
+      servedShare: share(r.prewarm.served),
+      servedBootingShare: share(r.prewarm.servedBooting),
+      startsPerDay: r.prewarm.outcomes.started / days,
+      wastedHours: r.podHours.prewarmWasted,
+      usedHours: r.podHours.prewarmUsed,
+      expiredPerDay: {
+        noBuild: r.prewarm.expired.noBuild / days,
+        noVolume: r.prewarm.expired.noVolume / days,
+        late: r.prewarm.expired.late / days,
+      },
+      outcomes: r.prewarm.outcomes,
+    },
+    coldCauses: coldCauses(r),
   };
 }
 
@@ -128,4 +194,63 @@ export function coverageTable(rows: Summary[], days: number): string[] {
   const all = [header, ...cells];
   const widths = header.map((_, i) => Math.max(...all.map((r) => r[i]!.length)));
   return all.map((r) => r.map((c, i) => c.padStart(widths[i]!)).join("  "));
+}
+
+/**
+ * Configurations with and without pre-warming: times to ready, the builds a pre-warmed builder
+ * served, the pre-warms started, and the pod-hours a day: wasted by unused pre-warms, held by taken
+ * ones before their build, and held by idle builders and warm pods as in the sweep.
+ */
+export function prewarmTable(rows: Summary[]): string[] {
+  const header = [
+    "config",
+    "pool s/m/l",
+    "pre-warm",
+    "p50 s",
+    "p95 s",
+    "p99 s",
+    "cold",
+    "pre-warmed",
+    "of them booting",
+    "pre-warms/d",
+    "wasted pod-h/d",
+    "used pod-h/d",
+    "idle+warm pod-h/d",
+  ];
+  const cells = rows.map((r) => [
+    r.label,
+    poolLabel(r.config.warmPool),
+    r.config.prewarm ? `TTL ${r.config.prewarm.ttlMs / 1000} s` : "off",
+    r.p50.toFixed(2),
+    r.p95.toFixed(2),
+    r.p99.toFixed(2),
+    pct(r.coldShare),
+    pct(r.prewarm.servedShare),
+    pct(r.prewarm.servedBootingShare),
+    r.prewarm.startsPerDay.toFixed(0),
+    hours(r.prewarm.wastedHours),
+    hours(r.prewarm.usedHours),
+    hours(r.totalHours),
+  ]);
+  return align([header, ...cells]);
+}
+
+/** Per row, its cold builds by cause, as shares of all its builds. */
+export function coldCauseTable(rows: Summary[]): string[] {
+  const causes = Object.keys(rows[0]!.coldCauses) as ColdCause[];
+  const header = ["config", "pool s/m/l", "pre-warm", ...causes];
+  const cells = rows.map((r) => [
+    r.label,
+    poolLabel(r.config.warmPool),
+    r.config.prewarm ? "on" : "off",
+    ...causes.map((c) => pct(r.coldCauses[c] / r.builds)),
+  ]);
+  return align([header, ...cells]);
+}
+
+function align(all: string[][]): string[] {
+  const widths = all[0]!.map((_, i) => Math.max(...all.map((r) => r[i]!.length)));
+  return all.map((r) =>
+    r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  "),
+  );
 }

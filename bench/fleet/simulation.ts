@@ -1,15 +1,42 @@
 /**
  * A discrete-event simulation of the builder fleet: every build is placed by the service's own
- * rule (choosePlacement) on the simulated cluster, and the warm pool is kept by its own refill rule
- * (warmDeficit). Pure and deterministic: the same workload and configuration give the same result.
+ * rule (choosePlacement) on the simulated cluster, the warm pool is kept by its own refill rule
+ * (warmDeficit), and with pre-warming each queued job is judged by its own decidePrewarm. Pure and
+ * deterministic: the same workload and configuration give the same result.
  */
 import type { BuilderTier } from "../../service/core/build.js";
 import { choosePlacement, warmDeficit } from "../../service/core/placement.js";
-import { Cluster, type Node, type Pod } from "./cluster.js";
+import { decidePrewarm, type PrewarmSettings } from "../../service/core/prewarm-policy.js";
+import { Cluster, type Node, type Pod, type PodTime } from "./cluster.js";
 import { EventQueue } from "./events.js";
+import { BuildHistory } from "./history.js";
+import type { JobQueued } from "./jobs.js";
 import { type FleetModel, type PoolConfig, type ShapeName } from "./model.js";
 import { type Random, stream } from "./random.js";
-import { type BuildRequest, coldStartS, type Workload } from "./workload.js";
+import { type BuildRequest, coldStartS, VOLUME, type Workload } from "./workload.js";
+
+/**
+ * What came of a queued job: a builder started, or why not. `declined`: decidePrewarm said no
+ * (too few builds of the workflow, or most ran cold); `volume-busy`: a build holds the volume (one
+ * writer); `already-warm`: an idle or pre-warmed builder holds it; `cap`: the account has
+ * maxPerAccount waiting; `no-room`: the volume's node (any node, for an account with no volume)
+ * has no free vCPU; a pre-warm preempts nothing.
+ */
+export type PrewarmOutcome = "started" | "declined" | "volume-busy" | "already-warm" | "cap" | "no-room";
+
+export interface PrewarmStats {
+  /** Queued events inside the measured window, by outcome. */
+  outcomes: Record<PrewarmOutcome, number>;
+  /** Builds inside the window that took a pre-warmed builder, and those of them it was still booting for. */
+  served: number;
+  servedBooting: number;
+  /**
+   * Pre-warmed builders that reached their TTL inside the window, by their job: it never asked for
+   * a builder (`noBuild`), its build wanted no volume (a pull request, a build that found the
+   * volume busy: `noVolume`), or its build came after the TTL (`late`).
+   */
+  expired: { noBuild: number; noVolume: number; late: number };
+}
 
 export interface FleetResult {
   config: PoolConfig;
@@ -17,8 +44,19 @@ export interface FleetResult {
   builds: number;
   /** Their times from arrival to a ready builder, ascending. */
   readyS: number[];
-  /** Each of them, in the order they were placed. */
-  placements: Array<{ build: number; tier: BuilderTier; readyS: number }>;
+  /**
+   * Each of them, in the order they were placed. `volume`: it held the account's volume;
+   * `prewarmed`: its builder was started for a queued job; `job`: what came of its own queued event
+   * (null without pre-warming).
+   */
+  placements: Array<{
+    build: number;
+    tier: BuilderTier;
+    readyS: number;
+    volume: boolean;
+    prewarmed: boolean;
+    job: PrewarmOutcome | null;
+  }>;
   tiers: Record<BuilderTier, number>;
   /** Per shape: builds a warm pod could serve (no volume wanted, or none yet), and those it did. */
   warmEligible: Record<ShapeName, { builds: number; served: number }>;
@@ -26,9 +64,14 @@ export interface FleetResult {
   queued: number;
   /** Builds whose node was lost under them. */
   lostBuilds: number;
-  /** Per simulated day. */
-  podHours: { idle: number; warm: number; serving: number };
-  vcpuHours: { idle: number; warm: number; serving: number };
+  /**
+   * Per simulated day. prewarmWasted: pre-warmed builders no build took, from their start to their
+   * stop (TTL, preemption, node loss, or the window's end); prewarmUsed: the time the taken ones
+   * waited (or booted) before their build came: not wasted, it stood in for the build's boot.
+   */
+  podHours: Record<PodTime, number>;
+  vcpuHours: Record<PodTime, number>;
+  prewarm: PrewarmStats;
   counters: Cluster["counters"];
 }
 
@@ -36,6 +79,8 @@ type Event =
   | { kind: "arrive"; build: BuildRequest }
   | { kind: "end"; pod: Pod; account: number; persistent: boolean }
   | { kind: "idle-expire"; pod: Pod; since: number }
+  | { kind: "queued"; job: JobQueued }
+  | { kind: "prewarm-expire"; pod: Pod; since: number; job: JobQueued }
   | { kind: "warm-ready"; pod: Pod }
   | { kind: "node-lost"; node: number }
   | { kind: "node-back"; node: number }
@@ -75,6 +120,14 @@ class Simulation {
   };
   private queued = 0;
   private lostBuilds = 0;
+  private readonly history: BuildHistory | null;
+  private readonly prewarm: PrewarmStats = {
+    outcomes: { started: 0, declined: 0, "volume-busy": 0, "already-warm": 0, cap: 0, "no-room": 0 },
+    served: 0,
+    servedBooting: 0,
+    expired: { noBuild: 0, noVolume: 0, late: 0 },
+  };
+  private readonly jobOutcomes = new Map<number, PrewarmOutcome>();
 
   constructor(
     private readonly model: FleetModel,
@@ -85,18 +138,25 @@ class Simulation {
     this.end = model.days * DAY;
     this.cluster = new Cluster(model, workload.accounts.length, workload.volumes, { from: 0, to: this.end });
     this.nodeQueues = this.cluster.nodes.map(() => []);
+    this.history = config.prewarm ? new BuildHistory(workload.history) : null;
   }
 
   run(): FleetResult {
     const start = -this.model.warmupS;
     for (const build of this.workload.builds) this.events.push(build.at, { kind: "arrive", build });
+    if (this.config.prewarm)
+      for (const job of this.workload.jobs) this.events.push(job.at, { kind: "queued", job });
     for (const loss of this.workload.nodeLosses)
       this.events.push(loss.at, { kind: "node-lost", node: loss.node });
     this.events.push(start, { kind: "sweep" });
     this.refill(start);
     for (let e = this.events.pop(); e; e = this.events.pop()) this.handle(e.at, e.event);
     this.cluster.close();
-    const perDay = (s: number) => s / HOUR / this.model.days;
+    const perDay = (time: Record<PodTime, number>) =>
+      Object.fromEntries(Object.entries(time).map(([k, s]) => [k, s / HOUR / this.model.days])) as Record<
+        PodTime,
+        number
+      >;
     const { podS, cpuS } = this.cluster;
     return {
       config: this.config,
@@ -107,8 +167,9 @@ class Simulation {
       warmEligible: this.warmEligible,
       queued: this.queued,
       lostBuilds: this.lostBuilds,
-      podHours: { idle: perDay(podS.idle), warm: perDay(podS.warm), serving: perDay(podS.serving) },
-      vcpuHours: { idle: perDay(cpuS.idle), warm: perDay(cpuS.warm), serving: perDay(cpuS.serving) },
+      podHours: perDay(podS),
+      vcpuHours: perDay(cpuS),
+      prewarm: this.prewarm,
       counters: this.cluster.counters,
     };
   }
@@ -121,6 +182,13 @@ class Simulation {
         return this.finish(e, now);
       case "idle-expire":
         if (e.pod.gone || e.pod.role !== "idle" || e.pod.since !== e.since) return;
+        this.cluster.terminate(e.pod, now);
+        return this.settle(now);
+      case "queued":
+        return this.jobQueued(e.job, this.config.prewarm!, now);
+      case "prewarm-expire":
+        if (e.pod.gone || e.pod.role !== "prewarm" || e.pod.since !== e.since) return;
+        if (now >= 0 && now < this.end) this.prewarm.expired[this.whyUnused(e.job, now)]++;
         this.cluster.terminate(e.pod, now);
         return this.settle(now);
       case "warm-ready":
@@ -152,6 +220,14 @@ class Simulation {
       volumeExists: account.volume !== null,
     });
     if (wantsVolume) account.claimed = true;
+    this.history?.add(build.account, build.repository, {
+      createdAt: build.at * 1000,
+      workflow: build.workflow,
+      ref: build.ref,
+      shape,
+      cacheVolume: VOLUME,
+      cacheMode: wantsVolume ? "persistent" : "cold",
+    });
     if (build.at >= 0 && (!wantsVolume || account.volume === null)) {
       this.warmEligible[shape].builds++;
       if (tier === "warm") this.warmEligible[shape].served++;
@@ -159,11 +235,18 @@ class Simulation {
     if (tier === "idle" || tier === "warm") {
       const pod = tier === "idle" ? account.idle! : warm!;
       if (tier === "idle") account.idle = null;
+      const prewarmed = pod.role === "prewarm";
+      if (prewarmed && build.at >= 0) {
+        this.prewarm.served++;
+        if (pod.readyAt > now) this.prewarm.servedBooting++;
+      }
       this.cluster.setRole(pod, "serving", now);
       pod.account = build.account;
       if (tier === "warm" && wantsVolume) this.cluster.adoptVolume(pod, build.account, now);
-      const ready = now + (tier === "idle" ? this.model.idleReadyS : this.model.warmReadyS);
-      this.serve(build, tier, pod, wantsVolume, ready);
+      // A pre-warmed builder still booting is taken as it is: the build waits the rest of its boot.
+      const handover = tier === "idle" ? this.model.idleReadyS : this.model.warmReadyS;
+      const ready = Math.max(now, pod.readyAt) + handover;
+      this.serve(build, tier, pod, wantsVolume, ready, prewarmed);
       if (tier === "warm") this.refill(now);
       return;
     }
@@ -205,9 +288,18 @@ class Simulation {
     return true;
   }
 
-  private serve(build: BuildRequest, tier: BuilderTier, pod: Pod, persistent: boolean, ready: number): void {
+  private serve(
+    build: BuildRequest,
+    tier: BuilderTier,
+    pod: Pod,
+    persistent: boolean,
+    ready: number,
+    prewarmed = false,
+  ): void {
     if (build.at >= 0) {
-      this.placements.push({ build: build.id, tier, readyS: ready - build.at });
+      const job = this.jobOutcomes.get(build.id) ?? null;
+      const placement = { build: build.id, tier, readyS: ready - build.at, volume: persistent };
+      this.placements.push({ ...placement, prewarmed, job });
       this.tiers[tier]++;
     }
     this.events.push(ready + build.durationS, { kind: "end", pod, account: build.account, persistent });
@@ -226,6 +318,55 @@ class Simulation {
       this.events.push(now + this.config.idleTtlS, { kind: "idle-expire", pod: e.pod, since: now });
     } else this.cluster.terminate(e.pod, now);
     this.settle(now);
+  }
+
+  /**
+   * A CI queued a job: the service's decision from the account's history of the repository, then
+   * what the prewarmer checks before it starts the builder on the account's volume. The builder
+   * takes no concurrency slot and waits `ttlMs` once booted; a build that comes first takes it as
+   * its idle builder, booted or not.
+   */
+  private jobQueued(job: JobQueued, settings: PrewarmSettings, now: number): void {
+    const outcome = this.startPrewarm(job, settings, now);
+    if (now >= 0 && now < this.end) this.prewarm.outcomes[outcome]++;
+    if (job.build !== null) this.jobOutcomes.set(job.build, outcome);
+  }
+
+  private startPrewarm(job: JobQueued, settings: PrewarmSettings, now: number): PrewarmOutcome {
+    const history = this.history!.of(job.account, job.repository, now * 1000, settings.historyDays);
+    const decision = decidePrewarm({ workflow: job.workflow, ref: job.ref }, history, now * 1000, settings);
+    if (!decision.prewarm) return "declined";
+    const account = this.cluster.accounts[job.account]!;
+    if (account.claimed) return "volume-busy";
+    if (account.idle !== null) return "already-warm";
+    if (account.prewarmed >= settings.maxPerAccount) return "cap";
+    const shape = decision.shape as ShapeName;
+    const cpu = this.model.shapes[shape].cpu;
+    const volume = account.volume;
+    const node = volume
+      ? volume.node.cpuFree >= cpu
+        ? volume.node
+        : undefined
+      : this.cluster.pickNode(cpu, false)?.node;
+    if (!node) return "no-room";
+    if (!volume) {
+      // An account whose volume is gone (evicted, lost) gets a fresh one, as its build would.
+      this.cluster.reserveDisk(node);
+      this.cluster.addVolume(job.account, node, now);
+    }
+    const pod = this.cluster.startPod(node, shape, "prewarm", false, now);
+    pod.account = job.account;
+    pod.readyAt = now + this.model.scheduleS + job.coldS + (volume ? 0 : this.model.formatS);
+    account.idle = pod;
+    account.prewarmed++;
+    this.events.push(pod.readyAt + settings.ttlMs / 1000, { kind: "prewarm-expire", pod, since: now, job });
+    return "started";
+  }
+
+  /** A build that came while its job's builder waited and wanted the volume would have taken it. */
+  private whyUnused(job: JobQueued, now: number): keyof PrewarmStats["expired"] {
+    if (job.build === null) return "noBuild";
+    return this.workload.builds[job.build]!.at > now ? "late" : "noVolume";
   }
 
   private loseNode(node: Node, now: number): void {

@@ -1,9 +1,17 @@
 import { describe, expect, it } from "@jest/globals";
 import { niceTicks, renderChart } from "../../bench/fleet/chart.js";
-import { DEFAULT_MODEL, type FleetModel, type PoolConfig, uniformPool } from "../../bench/fleet/model.js";
+import type { JobQueued } from "../../bench/fleet/jobs.js";
+import {
+  DEFAULT_MODEL,
+  DEFAULT_PREWARM,
+  type FleetModel,
+  type PoolConfig,
+  uniformPool,
+} from "../../bench/fleet/model.js";
 import { parseSeed } from "../../bench/fleet/random.js";
+import { summarize } from "../../bench/fleet/report.js";
 import { simulate } from "../../bench/fleet/simulation.js";
-import { generateWorkload } from "../../bench/fleet/workload.js";
+import { type BuildRequest, generateWorkload, VOLUME, type Workload } from "../../bench/fleet/workload.js";
 
 // A day of a small fleet with room to spare, no node losses: fast, and nothing but the pool and
 // the TTL decides a build's tier.
@@ -66,6 +74,150 @@ describe("fleet simulation", () => {
     const r = simulate(MODEL, workload, config(2, 0), SEED);
     // 2 pods × 3 shapes × 24 h: a taken pod is replaced at once, and a booting one counts.
     expect(r.podHours.warm).toBeCloseTo(144, 0);
+  });
+});
+
+describe("fleet simulation with pre-warming", () => {
+  const prewarm = (pool: number, idleTtlS: number, settings = DEFAULT_PREWARM): PoolConfig => ({
+    ...config(pool, idleTtlS),
+    prewarm: settings,
+  });
+
+  it("is never worse at the p95 than without, on the same workload, and serves builds pre-warmed", () => {
+    for (const pool of [0, 2]) {
+      const without = summarize("off", simulate(MODEL, workload, config(pool, 600), SEED), MODEL.days);
+      const withIt = summarize("on", simulate(MODEL, workload, prewarm(pool, 600), SEED), MODEL.days);
+      expect(withIt.builds).toBe(without.builds);
+      expect(withIt.p95).toBeLessThanOrEqual(without.p95);
+      expect(withIt.coldShare).toBeLessThan(without.coldShare);
+      expect(withIt.prewarm.servedShare).toBeGreaterThan(0.1);
+      expect(without.prewarm.servedShare).toBe(0);
+    }
+  });
+
+  it("wastes no pod-hours when every queued job is followed by its build within the TTL", () => {
+    // No jobs without a build, no pull requests, every lead 40 s: each pre-warm is taken.
+    const model: FleetModel = {
+      ...MODEL,
+      noCacheWriteShare: 0,
+      jobs: { ...MODEL.jobs, noBuildShareMax: 0, leadS: { median: 40, sigma: 0 } },
+    };
+    const w = generateWorkload(model, SEED);
+    expect(w.jobs.every((j) => j.build !== null)).toBe(true);
+    const r = simulate(model, w, prewarm(0, 600), SEED);
+    expect(r.prewarm.outcomes.started).toBeGreaterThan(100);
+    expect(r.prewarm.served).toBeGreaterThan(100);
+    expect(r.podHours.prewarmWasted).toBe(0);
+    expect(r.prewarm.expired).toEqual({ noBuild: 0, noVolume: 0, late: 0 });
+    // With jobs that never build, the same day wastes some.
+    const noisy = { ...model, jobs: { ...model.jobs, noBuildShareMax: 0.3 } };
+    const wasted = simulate(noisy, generateWorkload(noisy, SEED), prewarm(0, 600), SEED);
+    expect(wasted.prewarm.expired.noBuild).toBeGreaterThan(0);
+    expect(wasted.podHours.prewarmWasted).toBeGreaterThan(0);
+  });
+
+  it("gives the same result for the same seed with pre-warming on", () => {
+    const again = simulate(MODEL, generateWorkload(MODEL, SEED), prewarm(2, 600), SEED);
+    expect(again).toEqual(simulate(MODEL, workload, prewarm(2, 600), SEED));
+    expect(again.prewarm.outcomes.started).toBeGreaterThan(0);
+  });
+});
+
+/**
+ * One account on one roomy node, with two push builds of its workflow `ci` in its history, and the
+ * builds and queued jobs each test gives: what the service decides, and when, is then exact.
+ */
+describe("a pre-warmed builder, one account at a time", () => {
+  const ONE: FleetModel = { ...MODEL, accounts: 1, nodes: 1, nodeCpu: 40, warmupS: 0 };
+  const COLD_S = 4;
+  const TTL_S = DEFAULT_PREWARM.ttlMs / 1000;
+  const boot = ONE.scheduleS + COLD_S;
+
+  function build(id: number, at: number, durationS = 60): BuildRequest {
+    const origin = { repository: 0, workflow: "ci", ref: "refs/heads/main", run: id, job: 0 };
+    return { id, account: 0, at, durationS, cacheWrite: true, coldS: COLD_S, ...origin };
+  }
+  function job(at: number, b: number | null): JobQueued {
+    return { at, account: 0, repository: 0, workflow: "ci", ref: "refs/heads/main", build: b, coldS: COLD_S };
+  }
+  function past(at: number) {
+    const b = { createdAt: at * 1000, workflow: "ci", ref: "refs/heads/main", shape: "small" };
+    return {
+      account: 0,
+      repository: 0,
+      build: { ...b, cacheVolume: VOLUME, cacheMode: "persistent" as const },
+    };
+  }
+  function run(builds: BuildRequest[], jobs: JobQueued[], history = [past(-7200), past(-3600)]) {
+    const w: Workload = {
+      accounts: [
+        {
+          id: 0,
+          shape: "small",
+          runsPerDay: 1,
+          repositories: [{ workflows: [{ name: "ci", noBuildShare: 0 }] }],
+        },
+      ],
+      builds,
+      jobs,
+      history,
+      volumes: [{ account: 0, node: 0, lastUsed: -3600 }],
+      nodeLosses: [],
+    };
+    return (settings = DEFAULT_PREWARM) =>
+      simulate(ONE, w, { warmPool: uniformPool(0), idleTtlS: 0, prewarm: settings }, SEED);
+  }
+
+  it("serves a build that comes while its builder boots after the rest of the boot only", () => {
+    const r = run([build(0, 1002)], [job(1000, 0)])();
+    expect(r.placements).toHaveLength(1);
+    expect(r.placements[0]).toMatchObject({ tier: "idle", prewarmed: true, job: "started" });
+    expect(r.placements[0]!.readyS).toBeCloseTo(1000 + boot + ONE.idleReadyS - 1002, 9);
+    expect(r.prewarm.servedBooting).toBe(1);
+    expect(r.podHours.prewarmWasted).toBe(0);
+  });
+
+  it("gives a build arriving after the TTL no pre-warmed builder, and counts the pre-warm as wasted", () => {
+    const expires = 1000 + boot + TTL_S;
+    const late = run([build(0, expires + 1)], [job(1000, 0)])();
+    expect(late.placements[0]).toMatchObject({ tier: "cold", prewarmed: false, job: "started" });
+    expect(late.placements[0]!.readyS).toBeCloseTo(boot, 9);
+    expect(late.prewarm.expired).toEqual({ noBuild: 0, noVolume: 0, late: 1 });
+    expect(late.podHours.prewarmWasted * 3600).toBeCloseTo((boot + TTL_S) / ONE.days, 6);
+    const inTime = run([build(0, expires - 1)], [job(1000, 0)])();
+    expect(inTime.placements[0]).toMatchObject({ tier: "idle", prewarmed: true });
+    expect(inTime.podHours.prewarmWasted).toBe(0);
+    expect(inTime.podHours.prewarmUsed * 3600).toBeCloseTo((expires - 1 - 1000) / ONE.days, 6);
+  });
+
+  it("starts no pre-warm while a build holds the volume, and one once it is free", () => {
+    // Build 0 holds the volume from 100 until about 2100; job 1 is queued at 500, job 2 at 3000.
+    const r = run(
+      [build(0, 100, 2000), build(1, 540), build(2, 3040)],
+      [job(60, 0), job(500, 1), job(3000, 2)],
+    )();
+    const byBuild = new Map(r.placements.map((p) => [p.build, p]));
+    expect(byBuild.get(0)).toMatchObject({ job: "started", prewarmed: true });
+    expect(byBuild.get(1)).toMatchObject({ job: "volume-busy", prewarmed: false, volume: false });
+    expect(byBuild.get(2)).toMatchObject({ job: "started", prewarmed: true });
+    expect(r.prewarm.outcomes).toMatchObject({ started: 2, "volume-busy": 1 });
+  });
+
+  it("starts none for a workflow with too little history, or over the per-account cap", () => {
+    const scarce = run([build(0, 1040)], [job(1000, 0)], [past(-3600)])();
+    expect(scarce.placements[0]).toMatchObject({ tier: "cold", job: "declined" });
+    const stale = run([build(0, 1040)], [job(1000, 0)], [past(-15 * 86_400), past(-3600)])();
+    expect(stale.placements[0]).toMatchObject({ tier: "cold", job: "declined" });
+    const capped = run([build(0, 1040)], [job(1000, 0)])({ ...DEFAULT_PREWARM, maxPerAccount: 0 });
+    expect(capped.placements[0]).toMatchObject({ tier: "cold", job: "cap" });
+    expect(capped.prewarm.outcomes.started).toBe(0);
+  });
+
+  it("counts a pre-warm for a job that never builds as wasted, and starts no second one beside it", () => {
+    const r = run([], [job(1000, null), job(1010, null)])();
+    expect(r.prewarm.outcomes).toMatchObject({ started: 1, "already-warm": 1 });
+    expect(r.prewarm.expired).toEqual({ noBuild: 1, noVolume: 0, late: 0 });
+    expect(r.podHours.prewarmWasted * 3600).toBeCloseTo((boot + TTL_S) / ONE.days, 6);
   });
 });
 
