@@ -156,7 +156,12 @@ export class PostgresBuildStore implements BuildStore {
     return Math.max(0, Number(rows[0]?.seconds ?? 0));
   }
 
-  async history(accountId: string, repositoryKey: string, since: number, limit: number): Promise<PastBuild[]> {
+  async history(
+    accountId: string,
+    repositoryKey: string,
+    since: number,
+    limit: number,
+  ): Promise<PastBuild[]> {
     const { rows } = await this.pool.query<{
       created_at: Date;
       workflow: string | null;
