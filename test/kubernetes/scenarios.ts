@@ -16,6 +16,7 @@ import {
 import { prewarmBuilderId } from "../../service/adapters/drivers/kubernetes/driver.js";
 import { ANNOTATIONS, LABELS } from "../../service/adapters/drivers/kubernetes/labels.js";
 import type { PrewarmSpec, PrewarmStart } from "../../service/core/ports.js";
+import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { builderOf, http } from "../harness/context.js";
 import { completeBuild, createBuild, echo, readyBuild, settle, until } from "../drivers/support.js";
@@ -162,6 +163,42 @@ export function driverScenarios(startRig: (o?: { nodes?: string[] }) => Promise<
     expect(cold.spec!.nodeName).toBe(await v.nodeOf(claim.metadata!.name!));
     expect(await echo(service, third, "cold\n")).toBe("cold\n");
     await completeBuild(service, third);
+  });
+
+  it("a second pass placing the same build gets the builder the first took or started, and deletes nothing", async () => {
+    // The volume's release and the reconciler both advance a queued build; the later pass, its
+    // cache showing the builder as taken already, once cold-started beside it or deleted it.
+    rig = await startRig();
+    const r = rig;
+    const v = views(r);
+    const service = await r.start("replica-1", { RB_BUILDER_IDLE_TTL_SECONDS: "60" });
+    const account = await service.account();
+    await completeBuild(service, await readyBuild(service, account, { waitSeconds: 10 }));
+    await until("the builder to go idle", async () => (await v.pods()).some((p) => role(p) === "idle"));
+    const placeTwice = async (volume: string) => {
+      const spec = {
+        buildId: randomUUID(),
+        accountId: account.id,
+        shapeName: "small",
+        shape: service.config.shapes.small!,
+        volume: { name: volume, sizeGiB: 20 },
+      };
+      const first = await service.kube.create(spec);
+      await until("the driver's cache to show it serving", async () =>
+        (await service.kube.list()).some((b) => b.buildId === spec.buildId),
+      );
+      const again = await service.kube.create(spec);
+      const onVolume = (await v.pods()).filter((p) => p.metadata!.labels![LABELS.volume] === volume);
+      return { first, again, onVolume: onVolume.map(nameOf) };
+    };
+    const idle = await placeTwice("buildkit");
+    expect(idle.first.tier).toBe("idle");
+    expect(idle.again).toEqual(idle.first);
+    expect(idle.onVolume).toEqual([idle.first.builderId]);
+    const cold = await placeTwice("other");
+    expect(cold.first.tier).toBe("cold");
+    expect(cold.again).toEqual(cold.first);
+    expect(cold.onVolume).toEqual([cold.first.builderId]);
   });
 
   it("a lost node's volume is given up; the account's next build gets a fresh one and is told why", async () => {

@@ -1,4 +1,5 @@
 import type { V1Pod } from "@kubernetes/client-node";
+import { BUILDER_TIERS, type BuilderTier } from "../../../core/build.js";
 import { ANNOTATIONS, type BuilderRole, LABELS } from "./labels.js";
 
 /**
@@ -18,6 +19,8 @@ export interface BuilderPodView {
   readonly idleSince: number | undefined;
   /** When it got its build (ms since the epoch), while serving. */
   readonly assignedAt: number | undefined;
+  /** The tier it was placed from, while serving. */
+  readonly placedAs: BuilderTier | undefined;
   /** Started ahead of a build (prewarm) and not taken yet: when it started. */
   readonly prewarmedAt: number | undefined;
   /**
@@ -44,6 +47,7 @@ export function viewBuilderPod(pod: V1Pod): BuilderPodView {
     buildId: labels[LABELS.build],
     idleSince: millis(annotations[ANNOTATIONS.idleSince]),
     assignedAt: millis(annotations[ANNOTATIONS.assignedAt]),
+    placedAs: tierOf(annotations[ANNOTATIONS.placedAs]),
     prewarmedAt: millis(annotations[ANNOTATIONS.prewarmedAt]),
     prewarmExpiresAt: millis(annotations[ANNOTATIONS.prewarmExpiresAt]),
     cacheClaim: pod.spec?.volumes?.find((v) => v.name === "cache")?.persistentVolumeClaim?.claimName,
@@ -77,4 +81,8 @@ export function inPool(b: BuilderPodView): boolean {
 
 function millis(annotation: string | undefined): number | undefined {
   return annotation === undefined ? undefined : Number(annotation);
+}
+
+function tierOf(annotation: string | undefined): BuilderTier | undefined {
+  return BUILDER_TIERS.find((t) => t === annotation);
 }

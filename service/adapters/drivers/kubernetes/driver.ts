@@ -113,7 +113,33 @@ export class KubernetesDriver implements BuilderDriver {
         if (taken) return taken;
       }
     }
+    if (volume) {
+      const placed = await this.clearVolume(spec, volume.name);
+      if (placed) return placed;
+    }
     return { builderId: await this.coldStart(spec, now), tier: "cold" };
+  }
+
+  /**
+   * Readies the account's volume for a cold start: its idle builder goes (ReadWriteOncePod). Two
+   * passes may place one queued build at once (the volume's release and the reconciler both
+   * advance it), and the other may have just taken that idle builder, or cold-started one: that
+   * builder is the build's, and is returned. So the volume's pods are read from the API server,
+   * not a cache that may not show the take yet, and each is deleted only as it was read.
+   */
+  private async clearVolume(spec: BuilderSpec, volume: string): Promise<CreatedBuilder | null> {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const pods = (await this.writer.volumePods(spec.accountId, volume)).map(viewBuilderPod);
+      const live = pods.filter((b) => !b.deleting);
+      const mine = live.find((b) => b.role === "serving" && b.buildId === spec.buildId);
+      if (mine) return { builderId: mine.name, tier: mine.placedAs ?? "cold" };
+      let movedOn = false;
+      for (const b of live.filter((b) => isIdleBuilderOf(b, spec.accountId, volume))) {
+        if (!(await this.writer.deleteBuilder(b.name, { seen: b.pod }))) movedOn = true;
+      }
+      if (!movedOn) return null;
+    }
+    return null;
   }
 
   /**
@@ -364,7 +390,7 @@ export class KubernetesDriver implements BuilderDriver {
     tier: "idle" | "warm",
     now: number,
   ): Promise<CreatedBuilder | null> {
-    const taken = await this.writer.assign(pod, spec, now);
+    const taken = await this.writer.assign(pod, spec, tier, now);
     if (!taken) return null;
     const { builderId, prewarmedAt } = taken;
     if (tier === "warm" && spec.volume) await this.writer.adoptClaim(pod, spec.accountId, spec.volume.name);
@@ -387,10 +413,6 @@ export class KubernetesDriver implements BuilderDriver {
     const { settings } = this.o;
     let claim: { name: string; volume: string } | null = null;
     if (spec.volume) {
-      // ReadWriteOncePod: an idle builder still holding the volume (too old, or not ready) goes first.
-      for (const b of this.builders()) {
-        if (isIdleBuilderOf(b, spec.accountId, spec.volume.name)) await this.writer.deleteBuilder(b.name);
-      }
       const name = await this.claimNameFor(spec.accountId, spec.volume.name);
       // A create repeated after a lost answer meets itself (409), which is what it wanted.
       await this.writer.ensure(

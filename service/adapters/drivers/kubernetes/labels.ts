@@ -21,6 +21,11 @@ export const ANNOTATIONS = {
   /** When a serving builder got its build: the core's orphan grace counts from it. */
   assignedAt: `${PREFIX}/assigned-at`,
   /**
+   * How a serving builder came to its build (idle, warm or cold): a second placement of the same
+   * build, racing the first, reports the tier the first took.
+   */
+  placedAs: `${PREFIX}/placed-as`,
+  /**
    * When a pre-warmed builder started (ms since the epoch), until a build takes it: the build
    * reports how early it was started. Only on an idle or warm builder no build has taken yet.
    */

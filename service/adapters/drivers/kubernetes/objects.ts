@@ -101,7 +101,9 @@ export function builderPod(s: FleetSettings, i: BuilderPodInput): V1Pod {
       labels: builderLabels({ ...i, volume: i.claim?.volume ?? null }),
       annotations: {
         [ANNOTATIONS.volumeSizeGiB]: String(i.volumeSizeGiB),
-        ...(i.role === "serving" ? { [ANNOTATIONS.assignedAt]: String(i.now) } : {}),
+        ...(i.role === "serving"
+          ? { [ANNOTATIONS.assignedAt]: String(i.now), [ANNOTATIONS.placedAs]: "cold" }
+          : {}),
         ...(i.prewarmExpiresAt !== undefined
           ? {
               ...(i.role === "idle" ? { [ANNOTATIONS.idleSince]: String(i.now) } : {}),

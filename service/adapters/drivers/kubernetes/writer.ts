@@ -119,6 +119,7 @@ export class ClusterWriter {
   async assign(
     pod: V1Pod,
     spec: BuilderSpec,
+    tier: "idle" | "warm",
     now: number,
   ): Promise<{ builderId: string; prewarmedAt: number | undefined } | null> {
     const name = pod.metadata!.name!;
@@ -138,6 +139,7 @@ export class ClusterWriter {
         },
         annotations: {
           [ANNOTATIONS.assignedAt]: String(now),
+          [ANNOTATIONS.placedAs]: tier,
           [ANNOTATIONS.idleSince]: null,
           [ANNOTATIONS.prewarmedAt]: null,
           [ANNOTATIONS.prewarmExpiresAt]: null,
@@ -202,7 +204,11 @@ export class ClusterWriter {
     const patched = await this.relabel(name, `release pod ${name}`, {
       resourceVersion: pod.metadata!.resourceVersion,
       labels: { [LABELS.role]: "idle", [LABELS.build]: null },
-      annotations: { [ANNOTATIONS.idleSince]: String(now), [ANNOTATIONS.assignedAt]: null },
+      annotations: {
+        [ANNOTATIONS.idleSince]: String(now),
+        [ANNOTATIONS.assignedAt]: null,
+        [ANNOTATIONS.placedAs]: null,
+      },
     });
     return patched !== null;
   }
