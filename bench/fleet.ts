@@ -46,6 +46,8 @@ const TTLS = [0, 300, 600, 1800];
 const PREWARM_POOLS = [0, 1, 2, 4, 8];
 /** The configuration this project recommends; docs/fleet-simulation.md says why. */
 const DEFAULT_CONFIG: PoolConfig = { warmPool: { small: 2, medium: 2, large: 1 }, idleTtlS: 600 };
+/** RB_PREWARM_MAX_PER_ACCOUNT's default in service/config/variables.ts. */
+const SERVICE_MAX_PER_ACCOUNT = 2;
 const CHART = fileURLToPath(new URL("../docs/fleet-simulation.svg", import.meta.url));
 
 function main(): void {
@@ -66,6 +68,11 @@ function main(): void {
   const baseline = sweep[0]!;
   const chosen = run("default", DEFAULT_CONFIG);
   const prewarmed = run("default", { ...DEFAULT_CONFIG, prewarm: DEFAULT_PREWARM });
+  // The service's own default cap (RB_PREWARM_MAX_PER_ACCOUNT=2), beside the model's 1: not the RESULT's.
+  const capTwo = run("cap 2", {
+    ...DEFAULT_CONFIG,
+    prewarm: { ...DEFAULT_PREWARM, maxPerAccount: SERVICE_MAX_PER_ACCOUNT },
+  });
   const byPool = PREWARM_POOLS.map((pool) =>
     run("by pool", {
       warmPool: uniformPool(pool),
@@ -118,7 +125,7 @@ function main(): void {
   }
 
   console.log("");
-  printPrewarm(workload, chosen, prewarmed, byPool);
+  printPrewarm(workload, chosen, prewarmed, capTwo, byPool);
 
   writeFileSync(
     CHART,
@@ -138,7 +145,7 @@ function main(): void {
     }),
   );
   process.stderr.write(
-    `bench: ${sweep.length + 2 + byPool.length} runs in ${((performance.now() - started) / 1000).toFixed(1)} s; chart in ${CHART}\n`,
+    `bench: ${sweep.length + 3 + byPool.length} runs in ${((performance.now() - started) / 1000).toFixed(1)} s; chart in ${CHART}\n`,
   );
   console.log(
     `RESULT modelled=1 p95_ready_s=${c.p95.toFixed(2)} p95_ready_prewarm_s=${prewarmed.p95.toFixed(2)} ` +
@@ -148,7 +155,13 @@ function main(): void {
   );
 }
 
-function printPrewarm(workload: Workload, without: Summary, withIt: Summary, byPool: Summary[]): void {
+function printPrewarm(
+  workload: Workload,
+  without: Summary,
+  withIt: Summary,
+  capTwo: Summary,
+  byPool: Summary[],
+): void {
   const s = DEFAULT_PREWARM;
   const lead = DEFAULT_MODEL.jobs.leadS;
   const leads = workload.jobs
@@ -157,8 +170,10 @@ function printPrewarm(workload: Workload, without: Summary, withIt: Summary, byP
   const noBuild = workload.jobs.filter((j) => j.build === null).length;
   console.log(
     `pre-warm from queued jobs: the service's decidePrewarm (${s.historyDays} days of history, ${s.minBuilds} builds ` +
-      `of the workflow, most on the volume), TTL ${s.ttlMs / 1000} s once booted, ${s.maxPerAccount} per account; ` +
-      `never on a busy volume, never preempting; same workload`,
+      `of the workflow: on the volume when most held it and the ref may write the cache, a fresh warm builder ` +
+      `of the shape otherwise), TTL ${s.ttlMs / 1000} s from its start, ${s.maxPerAccount} per account (either kind); ` +
+      `an idle builder on the volume kept up to the event + the TTL; never on a busy volume, never preempting; ` +
+      `same workload`,
   );
   console.log(
     `lead from queued event to build (assumed, lognormal median ${lead.median} s, σ ${lead.sigma}): drawn ` +
@@ -167,31 +182,38 @@ function printPrewarm(workload: Workload, without: Summary, withIt: Summary, byP
       `(${pct(noBuild / workload.jobs.length)} of queued events)`,
   );
   console.log(
-    `pre-warmed: builds that took a pre-warmed builder (of them booting: it was still booting); ` +
+    `pre-warmed: builds that took a pre-warmed builder (of them booting: it was still booting; warm: a warm ` +
+      `one; other job: a warm one started for another job); ` +
       `wasted pod-h/d: pre-warmed builders no build took, start to stop; used pod-h/d: taken ones, ` +
       `start to their build (not wasted: it stood in for the boot)`,
   );
   console.log("");
-  for (const line of prewarmTable([without, withIt, ...byPool])) console.log(line);
+  for (const line of prewarmTable([without, withIt, capTwo, ...byPool])) console.log(line);
   console.log("");
   console.log(
     `cold builds by cause, as shares of all builds (docs/fleet-simulation.md says what each means)`,
   );
-  for (const line of coldCauseTable([without, withIt, ...byPool])) console.log(line);
+  for (const line of coldCauseTable([without, withIt, capTwo, ...byPool])) console.log(line);
   console.log("");
   const o = withIt.prewarm.outcomes;
   const perDay = (n: number) => (n / DEFAULT_MODEL.days).toFixed(0);
   const e = withIt.prewarm.expiredPerDay;
   console.log(
-    `default with pre-warm, queued events a day: ${perDay(o.started)} started, ${perDay(o.declined)} declined by ` +
-      `the history, ${perDay(o["already-warm"])} found a builder on the volume, ${perDay(o["volume-busy"])} the volume ` +
+    `default with pre-warm, queued events a day: ${perDay(o.started)} started on the volume, ` +
+      `${perDay(o["started-warm"])} started warm, ${perDay(o.declined)} declined by the history, ` +
+      `${perDay(o["already-warm"])} found a builder on the volume (kept up), ${perDay(o["volume-busy"])} the volume ` +
       `busy, ${perDay(o.cap)} the cap, ${perDay(o["no-room"])} no room; unused to their TTL a day: ` +
-      `${e.noBuild.toFixed(0)} no build came, ${e.noVolume.toFixed(0)} its build wanted no volume, ` +
-      `${e.late.toFixed(0)} its build came later`,
+      `${e.noBuild.toFixed(0)} no build came, ${e.tookOther.toFixed(0)} its build came in time but took another ` +
+      `builder or could use none of this kind, ${e.late.toFixed(0)} its build came later`,
   );
   console.log(
     `default with pre-warm: p95 ${withIt.p95.toFixed(2)} s against ${without.p95.toFixed(2)} s without ` +
       `(×${(without.p95 / withIt.p95).toFixed(2)} lower), ${withIt.prewarm.wastedHours.toFixed(1)} pod-hours a day wasted`,
+  );
+  console.log(
+    `with the service's default cap of ${SERVICE_MAX_PER_ACCOUNT} per account: p95 ${capTwo.p95.toFixed(2)} s ` +
+      `(×${(without.p95 / capTwo.p95).toFixed(2)} lower), cold ${pct(capTwo.coldShare)} of builds, p99 ` +
+      `${capTwo.p99.toFixed(2)} s, ${capTwo.prewarm.wastedHours.toFixed(1)} pod-hours a day wasted`,
   );
 }
 

@@ -24,9 +24,13 @@ export interface Volume {
 
 /**
  * booting-warm and warm pods hold a fresh volume; idle ones the account's, attached; prewarm ones
- * too, started for a queued job, booting until `readyAt`.
+ * too, started for a queued job, booting until `readyAt`; prewarm-warm ones, started for a queued
+ * job whose builds run cold, a fresh volume like a warm pod's, outside the pool's target.
  */
-export type PodRole = "booting-warm" | "warm" | "serving" | "idle" | "prewarm";
+export type PodRole = "booting-warm" | "warm" | "serving" | "idle" | "prewarm" | "prewarm-warm";
+
+/** Pre-warmed and waiting for a build: counted against the asking account's cap, either kind. */
+export const isPrewarmed = (role: PodRole) => role === "prewarm" || role === "prewarm-warm";
 
 /** Pod time is counted by role; a pre-warmed builder's by whether a build took it. */
 export type PodTime = "idle" | "warm" | "serving" | "prewarmUsed" | "prewarmWasted";
@@ -36,10 +40,14 @@ export interface Pod {
   shape: ShapeName;
   cpu: number;
   role: PodRole;
-  /** The account whose build or idle builder it is; null for a warm pod. */
+  /** The account whose build or idle builder it is, or that asked for its pre-warm; null for a warm pod. */
   account: number | null;
+  /** When it was started: a build takes the oldest warm builder, as the local driver does. */
+  startedAt: number;
   /** Since when the pod has had its role: pod-hours are counted per role. */
   since: number;
+  /** When an idle or pre-warmed pod stops if no build takes it (a queued job may put it off). */
+  expiresAt: number;
   /** When it is booted; a build that takes it earlier waits for the rest. */
   readyAt: number;
   /** Holds a volume that is no account's: a warm pod's fresh one, or a throw-away build's. */
@@ -81,6 +89,8 @@ export class Cluster {
   readonly accounts: AccountState[];
   /** Ready warm pods per shape, oldest first. */
   readonly warm: Record<ShapeName, Pod[]> = { small: [], medium: [], large: [] };
+  /** Pre-warmed warm pods per shape (booting or booted), oldest first: any warm-eligible build's. */
+  readonly prewarmedWarm: Record<ShapeName, Pod[]> = { small: [], medium: [], large: [] };
   /** Pod-seconds and vCPU-seconds per role, inside the measured window. */
   readonly podS: Record<PodTime, number> = noTime();
   readonly cpuS: Record<PodTime, number> = noTime();
@@ -131,7 +141,9 @@ export class Cluster {
       cpu,
       role,
       account: null,
+      startedAt: now,
       since: now,
+      expiresAt: Infinity,
       readyAt: now,
       scratch,
       gone: false,
@@ -139,6 +151,7 @@ export class Cluster {
     node.cpuFree -= pod.cpu;
     if (scratch) node.diskUsedGiB += this.model.volumeGiB;
     node.pods.add(pod);
+    if (role === "prewarm-warm") this.prewarmedWarm[shape].push(pod);
     this.counters.boots++;
     if (now >= this.window.from) {
       const used = this.nodes.reduce((sum, n) => sum + this.model.nodeCpu - n.cpuFree, 0);
@@ -149,17 +162,19 @@ export class Cluster {
 
   setRole(pod: Pod, role: PodRole, now: number): void {
     this.leaveRole(pod, now, role === "serving" ? "prewarmUsed" : "prewarmWasted");
-    if (pod.role === "prewarm") this.accounts[pod.account!]!.prewarmed--;
+    if (isPrewarmed(pod.role)) this.accounts[pod.account!]!.prewarmed--;
     pod.role = role;
     pod.since = now;
+    pod.expiresAt = Infinity;
     if (role === "warm") this.warm[pod.shape].push(pod);
+    if (role === "prewarm-warm") this.prewarmedWarm[pod.shape].push(pod);
   }
 
   terminate(pod: Pod, now: number): void {
     if (pod.gone) return;
     this.leaveRole(pod, now, "prewarmWasted");
     if (pod.role === "idle" || pod.role === "prewarm") this.releaseIdle(pod);
-    if (pod.role === "prewarm") this.accounts[pod.account!]!.prewarmed--;
+    if (isPrewarmed(pod.role)) this.accounts[pod.account!]!.prewarmed--;
     pod.gone = true;
     pod.node.pods.delete(pod);
     pod.node.cpuFree += pod.cpu;
@@ -218,10 +233,10 @@ export class Cluster {
 
   /**
    * Warm pods go first (another node can host the refill), then idle ones, longest idle first,
-   * then pre-warmed ones: a build is on its way to those.
+   * then pre-warmed ones (either kind): a build is on its way to those.
    */
   preempt(node: Node, cpu: number, now: number): void {
-    const rank = (p: Pod) => (p.role === "prewarm" ? 2 : p.role === "idle" ? 1 : 0);
+    const rank = (p: Pod) => (isPrewarmed(p.role) ? 2 : p.role === "idle" ? 1 : 0);
     const victims = [...node.pods]
       .filter((p) => p.role !== "serving")
       .sort((a, b) => rank(a) - rank(b) || a.since - b.since);
@@ -280,6 +295,8 @@ export class Cluster {
   private leaveRole(pod: Pod, now: number, prewarm: PodTime): void {
     this.count(pod, now, prewarm);
     if (pod.role === "warm") this.warm[pod.shape] = this.warm[pod.shape].filter((p) => p !== pod);
+    if (pod.role === "prewarm-warm")
+      this.prewarmedWarm[pod.shape] = this.prewarmedWarm[pod.shape].filter((p) => p !== pod);
   }
 
   private evictable(v: Volume): boolean {
@@ -298,7 +315,7 @@ export class Cluster {
   private count(pod: Pod, now: number, prewarm: PodTime): void {
     const span = Math.min(now, this.window.to) - Math.max(pod.since, this.window.from);
     if (span <= 0) return;
-    const kind = pod.role === "booting-warm" ? "warm" : pod.role === "prewarm" ? prewarm : pod.role;
+    const kind = pod.role === "booting-warm" ? "warm" : isPrewarmed(pod.role) ? prewarm : pod.role;
     this.podS[kind] += span;
     this.cpuS[kind] += span * pod.cpu;
   }

@@ -13,6 +13,11 @@ export interface JobQueued {
   repository: number;
   workflow: string;
   ref: string;
+  /**
+   * Whether the job's credential may write the cache: the service's trust relationships' cache-write
+   * refs admit a push to the default branch, not a pull request's merge ref.
+   */
+  cacheWrite: boolean;
   /** The build that follows (its id), or null for a job that never asks for a builder. */
   build: number | null;
   /** What a pre-warm for it takes to boot: the build's own cold start, so both runs pay the same. */
@@ -34,7 +39,13 @@ export function queuedJobs(
 ): JobQueued[] {
   const jobs: JobQueued[] = [];
   for (const b of builds) {
-    const origin = { account: b.account, repository: b.repository, workflow: b.workflow, ref: b.ref };
+    const origin = {
+      account: b.account,
+      repository: b.repository,
+      workflow: b.workflow,
+      ref: b.ref,
+      cacheWrite: b.cacheWrite,
+    };
     jobs.push({ ...origin, at: b.at - logNormal(random, model.jobs.leadS), build: b.id, coldS: b.coldS });
     if (b.job !== 0) continue;
     const share = accounts[b.account]!.repositories[b.repository]!.workflows.find(

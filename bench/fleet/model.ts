@@ -130,8 +130,9 @@ export const DEFAULT_MODEL: FleetModel = {
 
 /**
  * The service's pre-warm settings this project proposes (RB_PREWARM_*): 14 days of history, 2
- * builds of the workflow, a 300 s TTL. One per account: the model gives each account one volume,
- * and a volume takes one builder.
+ * builds of the workflow, a 300 s TTL. One per account, as chosen before the warm kind: the model
+ * gives each account one volume, and a volume takes one builder. The service's default cap is 2
+ * (RB_PREWARM_MAX_PER_ACCOUNT), counted over both kinds; bench:fleet runs it beside this one.
  */
 export const DEFAULT_PREWARM: PrewarmSettings = {
   historyDays: 14,

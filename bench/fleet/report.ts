@@ -34,9 +34,14 @@ export interface Summary {
 }
 
 export interface PrewarmSummary {
-  /** Shares of builds, 0–1: served by a pre-warmed builder, and by one still booting. */
+  /**
+   * Shares of builds, 0–1: served by a pre-warmed builder, by one still booting, by a warm one,
+   * and by a warm one started for another job than the build's.
+   */
   servedShare: number;
   servedBootingShare: number;
+  servedWarmShare: number;
+  servedWarmOtherShare: number;
   /** Per simulated day. */
   startsPerDay: number;
   /** Pod-hours a day of pre-warmed builders no build took (wasted), and of taken ones before their build. */
@@ -48,36 +53,61 @@ export interface PrewarmSummary {
 }
 
 /**
- * Why a cold build was cold. `no-volume`: it held no volume (a pull request, a job that found the
- * volume busy) and found no warm pod; the others wanted the volume, and its queued job was
- * `declined` by the history, `expired` (pre-warm started, gone before the build: TTL, preemption),
- * found an idle builder that was gone by the build (`idle-gone`), found the volume `busy`, or
- * found `no-room`; `no-prewarm`: run without pre-warming.
+ * Why a cold build was cold, by what its queued job's pre-warm came to. A build that held no volume
+ * (a pull request, a matrix job that found the volume busy) found no warm pod: `warm-gone`, its job
+ * started a warm pre-warm that was gone by the build (another build took it, or its TTL passed);
+ * `no-volume`, its job started none of the warm kind (the history said "volume", the volume was
+ * busy or kept up, or no pre-warming). A build that held the volume found no idle builder on it: its
+ * job started one on the volume that was gone by the build (`expired`: TTL, preemption), started a
+ * warm one instead (`kind`: the history said its builds run cold), found an idle builder that was
+ * gone by the build (`idle-gone`), or the volume `busy`; `no-prewarm`: run without pre-warming.
+ * Either kind: its job was `declined` (too few builds), met the per-account `cap`, or `no-room`.
  */
 export type ColdCause =
-  "no-volume" | "declined" | "expired" | "idle-gone" | "busy" | "no-room" | "no-prewarm";
+  | "no-volume"
+  | "warm-gone"
+  | "declined"
+  | "expired"
+  | "kind"
+  | "idle-gone"
+  | "busy"
+  | "cap"
+  | "no-room"
+  | "no-prewarm";
 
 export function coldCauses(r: FleetResult): Record<ColdCause, number> {
   const causes: Record<ColdCause, number> = {
     "no-volume": 0,
+    "warm-gone": 0,
     declined: 0,
     expired: 0,
+    kind: 0,
     "idle-gone": 0,
     busy: 0,
+    cap: 0,
     "no-room": 0,
     "no-prewarm": 0,
   };
-  const byOutcome: Record<PrewarmOutcome, ColdCause> = {
+  const withVolume: Record<PrewarmOutcome, ColdCause> = {
     started: "expired",
+    "started-warm": "kind",
     declined: "declined",
     "already-warm": "idle-gone",
     "volume-busy": "busy",
-    cap: "busy",
+    cap: "cap",
     "no-room": "no-room",
+  };
+  const withoutVolume: Record<PrewarmOutcome, ColdCause> = {
+    ...withVolume,
+    started: "no-volume",
+    "started-warm": "warm-gone",
+    "already-warm": "no-volume",
+    "volume-busy": "no-volume",
   };
   for (const p of r.placements) {
     if (p.tier !== "cold") continue;
-    causes[!p.volume ? "no-volume" : p.job === null ? "no-prewarm" : byOutcome[p.job]]++;
+    if (p.job === null) causes[p.volume ? "no-prewarm" : "no-volume"]++;
+    else causes[(p.volume ? withVolume : withoutVolume)[p.job]]++;
   }
   return causes;
 }
@@ -109,12 +139,14 @@ export function summarize(label: string, r: FleetResult, days: number): Summary 
     prewarm: {
       servedShare: share(r.prewarm.served),
       servedBootingShare: share(r.prewarm.servedBooting),
-      startsPerDay: r.prewarm.outcomes.started / days,
+      servedWarmShare: share(r.prewarm.servedWarm),
+      servedWarmOtherShare: share(r.prewarm.servedWarmOther),
+      startsPerDay: (r.prewarm.outcomes.started + r.prewarm.outcomes["started-warm"]) / days,
       wastedHours: r.podHours.prewarmWasted,
       usedHours: r.podHours.prewarmUsed,
       expiredPerDay: {
         noBuild: r.prewarm.expired.noBuild / days,
-        noVolume: r.prewarm.expired.noVolume / days,
+        tookOther: r.prewarm.expired.tookOther / days,
         late: r.prewarm.expired.late / days,
       },
       outcomes: r.prewarm.outcomes,
@@ -212,6 +244,8 @@ export function prewarmTable(rows: Summary[]): string[] {
     "cold",
     "pre-warmed",
     "of them booting",
+    "of them warm",
+    "warm, other job",
     "pre-warms/d",
     "wasted pod-h/d",
     "used pod-h/d",
@@ -227,6 +261,8 @@ export function prewarmTable(rows: Summary[]): string[] {
     pct(r.coldShare),
     pct(r.prewarm.servedShare),
     pct(r.prewarm.servedBootingShare),
+    pct(r.prewarm.servedWarmShare),
+    pct(r.prewarm.servedWarmOtherShare),
     r.prewarm.startsPerDay.toFixed(0),
     hours(r.prewarm.wastedHours),
     hours(r.prewarm.usedHours),

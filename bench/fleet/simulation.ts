@@ -7,7 +7,7 @@
 import type { BuilderTier } from "../../service/core/build.js";
 import { choosePlacement, warmDeficit } from "../../service/core/placement.js";
 import { decidePrewarm, type PrewarmSettings } from "../../service/core/prewarm-policy.js";
-import { Cluster, type Node, type Pod, type PodTime } from "./cluster.js";
+import { Cluster, isPrewarmed, type Node, type Pod, type PodTime } from "./cluster.js";
 import { EventQueue } from "./events.js";
 import { BuildHistory } from "./history.js";
 import type { JobQueued } from "./jobs.js";
@@ -16,13 +16,16 @@ import { type Random, stream } from "./random.js";
 import { type BuildRequest, coldStartS, VOLUME, type Workload } from "./workload.js";
 
 /**
- * What came of a queued job: a builder started, or why not. `declined`: decidePrewarm said no
- * (too few builds of the workflow, or most ran cold); `volume-busy`: a build holds the volume (one
- * writer); `already-warm`: an idle or pre-warmed builder holds it; `cap`: the account has
- * maxPerAccount waiting; `no-room`: the volume's node (any node, for an account with no volume)
- * has no free vCPU; a pre-warm preempts nothing.
+ * What came of a queued job: the account's builder started on its volume (`started`), a fresh warm
+ * builder of the shape started (`started-warm`: the job's builds run cold, or its ref may not write
+ * the cache), or why not. `declined`: decidePrewarm said no (too few builds of the workflow);
+ * `volume-busy`: a build holds the volume (one writer); `already-warm`: an idle or pre-warmed
+ * builder holds it, and is kept up until at least the event + the TTL; `cap`: the account has
+ * maxPerAccount pre-warmed builders waiting, of either kind; `no-room`: the volume's node (any
+ * node, for a warm one or an account with no volume) has no free vCPU; a pre-warm preempts nothing.
  */
-export type PrewarmOutcome = "started" | "declined" | "volume-busy" | "already-warm" | "cap" | "no-room";
+export type PrewarmOutcome =
+  "started" | "started-warm" | "declined" | "volume-busy" | "already-warm" | "cap" | "no-room";
 
 export interface PrewarmStats {
   /** Queued events inside the measured window, by outcome. */
@@ -30,12 +33,16 @@ export interface PrewarmStats {
   /** Builds inside the window that took a pre-warmed builder, and those of them it was still booting for. */
   served: number;
   servedBooting: number;
+  /** Of the served, builds that took a warm one; and of those, builds other than its job's. */
+  servedWarm: number;
+  servedWarmOther: number;
   /**
-   * Pre-warmed builders that reached their TTL inside the window, by their job: it never asked for
-   * a builder (`noBuild`), its build wanted no volume (a pull request, a build that found the
-   * volume busy: `noVolume`), or its build came after the TTL (`late`).
+   * Pre-warmed builders that reached their TTL inside the window, by their (latest) job: it never
+   * asked for a builder (`noBuild`), its build came in time but took another builder or could use
+   * none of this kind (a volume one's build held no volume; a warm one's held the volume or took an
+   * older warm builder: `tookOther`), or its build came after the TTL (`late`).
    */
-  expired: { noBuild: number; noVolume: number; late: number };
+  expired: { noBuild: number; tookOther: number; late: number };
 }
 
 export interface FleetResult {
@@ -78,9 +85,9 @@ export interface FleetResult {
 type Event =
   | { kind: "arrive"; build: BuildRequest }
   | { kind: "end"; pod: Pod; account: number; persistent: boolean }
-  | { kind: "idle-expire"; pod: Pod; since: number }
+  | { kind: "idle-expire"; pod: Pod }
   | { kind: "queued"; job: JobQueued }
-  | { kind: "prewarm-expire"; pod: Pod; since: number; job: JobQueued }
+  | { kind: "prewarm-expire"; pod: Pod }
   | { kind: "warm-ready"; pod: Pod }
   | { kind: "node-lost"; node: number }
   | { kind: "node-back"; node: number }
@@ -122,12 +129,24 @@ class Simulation {
   private lostBuilds = 0;
   private readonly history: BuildHistory | null;
   private readonly prewarm: PrewarmStats = {
-    outcomes: { started: 0, declined: 0, "volume-busy": 0, "already-warm": 0, cap: 0, "no-room": 0 },
+    outcomes: {
+      started: 0,
+      "started-warm": 0,
+      declined: 0,
+      "volume-busy": 0,
+      "already-warm": 0,
+      cap: 0,
+      "no-room": 0,
+    },
     served: 0,
     servedBooting: 0,
-    expired: { noBuild: 0, noVolume: 0, late: 0 },
+    servedWarm: 0,
+    servedWarmOther: 0,
+    expired: { noBuild: 0, tookOther: 0, late: 0 },
   };
   private readonly jobOutcomes = new Map<number, PrewarmOutcome>();
+  /** The queued job each pre-warmed pod was started (or last kept up) for. */
+  private readonly prewarmJobs = new Map<Pod, JobQueued>();
 
   constructor(
     private readonly model: FleetModel,
@@ -181,14 +200,15 @@ class Simulation {
       case "end":
         return this.finish(e, now);
       case "idle-expire":
-        if (e.pod.gone || e.pod.role !== "idle" || e.pod.since !== e.since) return;
+        // A queued job may have put it off: a later event stops it then.
+        if (e.pod.gone || e.pod.role !== "idle" || now < e.pod.expiresAt) return;
         this.cluster.terminate(e.pod, now);
         return this.settle(now);
       case "queued":
         return this.jobQueued(e.job, this.config.prewarm!, now);
       case "prewarm-expire":
-        if (e.pod.gone || e.pod.role !== "prewarm" || e.pod.since !== e.since) return;
-        if (now >= 0 && now < this.end) this.prewarm.expired[this.whyUnused(e.job, now)]++;
+        if (e.pod.gone || !isPrewarmed(e.pod.role) || now < e.pod.expiresAt) return;
+        if (now >= 0 && now < this.end) this.prewarm.expired[this.whyUnused(e.pod, now)]++;
         this.cluster.terminate(e.pod, now);
         return this.settle(now);
       case "warm-ready":
@@ -212,7 +232,7 @@ class Simulation {
     // A volume has one writer: a build that finds it claimed runs on a throw-away one at once
     // (the API's default, waitSeconds 0), as does a credential that may not write the cache.
     const wantsVolume = build.cacheWrite && !account.claimed;
-    const warm = this.cluster.warm[shape][0];
+    const warm = this.oldestWarm(shape);
     const tier = choosePlacement({
       idleBuilder: account.idle !== null,
       warmBuilder: warm !== undefined,
@@ -235,15 +255,19 @@ class Simulation {
     if (tier === "idle" || tier === "warm") {
       const pod = tier === "idle" ? account.idle! : warm!;
       if (tier === "idle") account.idle = null;
-      const prewarmed = pod.role === "prewarm";
+      const prewarmed = isPrewarmed(pod.role);
       if (prewarmed && build.at >= 0) {
         this.prewarm.served++;
         if (pod.readyAt > now) this.prewarm.servedBooting++;
+        if (pod.role === "prewarm-warm") {
+          this.prewarm.servedWarm++;
+          if (this.prewarmJobs.get(pod)?.build !== build.id) this.prewarm.servedWarmOther++;
+        }
       }
       this.cluster.setRole(pod, "serving", now);
       pod.account = build.account;
       if (tier === "warm" && wantsVolume) this.cluster.adoptVolume(pod, build.account, now);
-      // A pre-warmed builder still booting is taken as it is: the build waits the rest of its boot.
+      // A pre-warmed builder (either kind) still booting is taken as it is: the build waits the rest of its boot.
       const handover = tier === "idle" ? this.model.idleReadyS : this.model.warmReadyS;
       const ready = Math.max(now, pod.readyAt) + handover;
       this.serve(build, tier, pod, wantsVolume, ready, prewarmed);
@@ -259,6 +283,17 @@ class Simulation {
     this.queued += build.at >= 0 ? 1 : 0;
     if (pending.node) this.nodeQueues[pending.node.index]!.push(pending);
     else this.globalQueue.push(pending);
+  }
+
+  /**
+   * The warm builder a build would take: the oldest of the pool's ready pods and the pre-warmed
+   * warm ones (booting or not), as the local driver takes the first warm builder of the shape.
+   */
+  private oldestWarm(shape: ShapeName): Pod | undefined {
+    const pool = this.cluster.warm[shape][0];
+    const prewarmed = this.cluster.prewarmedWarm[shape][0];
+    if (!pool || !prewarmed) return pool ?? prewarmed;
+    return prewarmed.startedAt < pool.startedAt ? prewarmed : pool;
   }
 
   /** Starts a cold pod if a node has room, preempting idle and warm pods if that makes room. */
@@ -315,16 +350,18 @@ class Simulation {
     if (e.persistent && this.config.idleTtlS > 0) {
       this.cluster.setRole(e.pod, "idle", now);
       account.idle = e.pod;
-      this.events.push(now + this.config.idleTtlS, { kind: "idle-expire", pod: e.pod, since: now });
+      e.pod.expiresAt = now + this.config.idleTtlS;
+      this.events.push(e.pod.expiresAt, { kind: "idle-expire", pod: e.pod });
     } else this.cluster.terminate(e.pod, now);
     this.settle(now);
   }
 
   /**
    * A CI queued a job: the service's decision from the account's history of the repository, then
-   * what the prewarmer checks before it starts the builder on the account's volume. The builder
-   * takes no concurrency slot and waits `ttlMs` once booted; a build that comes first takes it as
-   * its idle builder, booted or not.
+   * what the prewarmer and the driver check before they start a builder. The builder takes no
+   * concurrency slot and stops `ttlMs` after its start (the service's TTL) unless a build took it:
+   * on the volume, the job's build takes it as its idle builder, booted or not; a warm one, any
+   * build a warm pod could serve (of any account) takes it, as the pool's.
    */
   private jobQueued(job: JobQueued, settings: PrewarmSettings, now: number): void {
     const outcome = this.startPrewarm(job, settings, now);
@@ -340,11 +377,35 @@ class Simulation {
     // are not modelled yet: such a job counts as declined, as before the service had them.
     if (decision.prewarm !== "volume") return "declined";
     const account = this.cluster.accounts[job.account]!;
-    if (account.claimed) return "volume-busy";
-    if (account.idle !== null) return "already-warm";
+    const ttlS = settings.ttlMs / 1000;
+    // A ref that may not write the cache runs cold, whatever its workflow's other builds did.
+    const onVolume = decision.prewarm === "volume" && job.cacheWrite;
+    if (onVolume && account.claimed) return "volume-busy";
+    if (onVolume && account.idle !== null) {
+      // The job's build is coming: the idle (or pre-warmed) builder stays up for it.
+      const pod = account.idle;
+      if (pod.expiresAt < now + ttlS) {
+        pod.expiresAt = now + ttlS;
+        this.events.push(pod.expiresAt, {
+          kind: pod.role === "idle" ? "idle-expire" : "prewarm-expire",
+          pod,
+        });
+      }
+      if (pod.role === "prewarm") this.prewarmJobs.set(pod, job);
+      return "already-warm";
+    }
     if (account.prewarmed >= settings.maxPerAccount) return "cap";
     const shape = decision.shape as ShapeName;
     const cpu = this.model.shapes[shape].cpu;
+    if (!onVolume) {
+      // A fresh builder of the shape outside the pool's target, on a fresh volume as a warm pod's.
+      const choice = this.cluster.pickNode(cpu, false);
+      if (!choice) return "no-room";
+      this.cluster.reserveDisk(choice.node);
+      const pod = this.cluster.startPod(choice.node, shape, "prewarm-warm", true, now);
+      this.waitForBuild(pod, job, now + this.model.scheduleS + job.coldS + this.model.formatS, ttlS, now);
+      return "started-warm";
+    }
     const volume = account.volume;
     const node = volume
       ? volume.node.cpuFree >= cpu
@@ -358,18 +419,32 @@ class Simulation {
       this.cluster.addVolume(job.account, node, now);
     }
     const pod = this.cluster.startPod(node, shape, "prewarm", false, now);
-    pod.account = job.account;
-    pod.readyAt = now + this.model.scheduleS + job.coldS + (volume ? 0 : this.model.formatS);
     account.idle = pod;
-    account.prewarmed++;
-    this.events.push(pod.readyAt + settings.ttlMs / 1000, { kind: "prewarm-expire", pod, since: now, job });
+    this.waitForBuild(
+      pod,
+      job,
+      now + this.model.scheduleS + job.coldS + (volume ? 0 : this.model.formatS),
+      ttlS,
+      now,
+    );
     return "started";
   }
 
-  /** A build that came while its job's builder waited and wanted the volume would have taken it. */
-  private whyUnused(job: JobQueued, now: number): keyof PrewarmStats["expired"] {
+  /** A pre-warmed pod counts against its job's account's cap until a build takes it or it stops. */
+  private waitForBuild(pod: Pod, job: JobQueued, readyAt: number, ttlS: number, now: number): void {
+    pod.account = job.account;
+    pod.readyAt = readyAt;
+    pod.expiresAt = now + ttlS;
+    this.cluster.accounts[job.account]!.prewarmed++;
+    this.prewarmJobs.set(pod, job);
+    this.events.push(pod.expiresAt, { kind: "prewarm-expire", pod });
+  }
+
+  /** Why a pre-warmed pod reached its TTL untaken, by the job it was (last) kept for. */
+  private whyUnused(pod: Pod, now: number): keyof PrewarmStats["expired"] {
+    const job = this.prewarmJobs.get(pod)!;
     if (job.build === null) return "noBuild";
-    return this.workload.builds[job.build]!.at > now ? "late" : "noVolume";
+    return this.workload.builds[job.build]!.at > now ? "late" : "tookOther";
   }
 
   private loseNode(node: Node, now: number): void {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "@jest/globals";
+import type { CacheMode } from "../../service/core/build.js";
 import { niceTicks, renderChart } from "../../bench/fleet/chart.js";
 import type { JobQueued } from "../../bench/fleet/jobs.js";
 import {
@@ -91,6 +92,7 @@ describe("fleet simulation with pre-warming", () => {
       expect(withIt.p95).toBeLessThanOrEqual(without.p95);
       expect(withIt.coldShare).toBeLessThan(without.coldShare);
       expect(withIt.prewarm.servedShare).toBeGreaterThan(0.1);
+      expect(withIt.prewarm.servedWarmShare).toBeGreaterThan(0);
       expect(without.prewarm.servedShare).toBe(0);
     }
   });
@@ -108,7 +110,7 @@ describe("fleet simulation with pre-warming", () => {
     expect(r.prewarm.outcomes.started).toBeGreaterThan(100);
     expect(r.prewarm.served).toBeGreaterThan(100);
     expect(r.podHours.prewarmWasted).toBe(0);
-    expect(r.prewarm.expired).toEqual({ noBuild: 0, noVolume: 0, late: 0 });
+    expect(r.prewarm.expired).toEqual({ noBuild: 0, tookOther: 0, late: 0 });
     // With jobs that never build, the same day wastes some.
     const noisy = { ...model, jobs: { ...model.jobs, noBuildShareMax: 0.3 } };
     const wasted = simulate(noisy, generateWorkload(noisy, SEED), prewarm(0, 600), SEED);
@@ -125,7 +127,8 @@ describe("fleet simulation with pre-warming", () => {
 
 /**
  * One account on one roomy node, with two push builds of its workflow `ci` in its history, and the
- * builds and queued jobs each test gives: what the service decides, and when, is then exact.
+ * builds and queued jobs each test gives: what the service decides, and when, is then exact. A
+ * pull request's build and job (`pr`) may not write the cache: its builder is a warm one.
  */
 describe("a pre-warmed builder, one account at a time", () => {
   const ONE: FleetModel = { ...MODEL, accounts: 1, nodes: 1, nodeCpu: 40, warmupS: 0 };
@@ -133,23 +136,31 @@ describe("a pre-warmed builder, one account at a time", () => {
   const TTL_S = DEFAULT_PREWARM.ttlMs / 1000;
   const boot = ONE.scheduleS + COLD_S;
 
-  function build(id: number, at: number, durationS = 60): BuildRequest {
-    const origin = { repository: 0, workflow: "ci", ref: "refs/heads/main", run: id, job: 0 };
-    return { id, account: 0, at, durationS, cacheWrite: true, coldS: COLD_S, ...origin };
+  const PR = "refs/pull/1/merge";
+  const MAIN = "refs/heads/main";
+
+  function build(id: number, at: number, durationS = 60, ref = MAIN): BuildRequest {
+    const origin = { repository: 0, workflow: "ci", ref, run: id, job: 0 };
+    return { id, account: 0, at, durationS, cacheWrite: ref === MAIN, coldS: COLD_S, ...origin };
   }
-  function job(at: number, b: number | null): JobQueued {
-    return { at, account: 0, repository: 0, workflow: "ci", ref: "refs/heads/main", build: b, coldS: COLD_S };
+  function job(at: number, b: number | null, ref = MAIN): JobQueued {
+    const origin = { account: 0, repository: 0, workflow: "ci", ref, cacheWrite: ref === MAIN };
+    return { at, ...origin, build: b, coldS: COLD_S };
   }
   function past(at: number) {
     const b = { createdAt: at * 1000, workflow: "ci", ref: "refs/heads/main", shape: "small" };
     return {
       account: 0,
       repository: 0,
-      build: { ...b, cacheVolume: VOLUME, cacheMode: "persistent" as const },
+      build: { ...b, cacheVolume: VOLUME, cacheMode: "persistent" as CacheMode },
     };
   }
-  function run(builds: BuildRequest[], jobs: JobQueued[], history = [past(-7200), past(-3600)]) {
-    const w: Workload = {
+  function workloadOf(
+    builds: BuildRequest[],
+    jobs: JobQueued[],
+    history = [past(-7200), past(-3600)],
+  ): Workload {
+    return {
       accounts: [
         {
           id: 0,
@@ -164,8 +175,11 @@ describe("a pre-warmed builder, one account at a time", () => {
       volumes: [{ account: 0, node: 0, lastUsed: -3600 }],
       nodeLosses: [],
     };
-    return (settings = DEFAULT_PREWARM) =>
-      simulate(ONE, w, { warmPool: uniformPool(0), idleTtlS: 0, prewarm: settings }, SEED);
+  }
+  function run(builds: BuildRequest[], jobs: JobQueued[], history = [past(-7200), past(-3600)]) {
+    const w = workloadOf(builds, jobs, history);
+    return (settings = DEFAULT_PREWARM, idleTtlS = 0) =>
+      simulate(ONE, w, { warmPool: uniformPool(0), idleTtlS, prewarm: settings }, SEED);
   }
 
   it("serves a build that comes while its builder boots after the rest of the boot only", () => {
@@ -177,13 +191,13 @@ describe("a pre-warmed builder, one account at a time", () => {
     expect(r.podHours.prewarmWasted).toBe(0);
   });
 
-  it("gives a build arriving after the TTL no pre-warmed builder, and counts the pre-warm as wasted", () => {
-    const expires = 1000 + boot + TTL_S;
+  it("gives a build arriving after the TTL (from the pre-warm's start) no pre-warmed builder, and counts it as wasted", () => {
+    const expires = 1000 + TTL_S;
     const late = run([build(0, expires + 1)], [job(1000, 0)])();
     expect(late.placements[0]).toMatchObject({ tier: "cold", prewarmed: false, job: "started" });
     expect(late.placements[0]!.readyS).toBeCloseTo(boot, 9);
-    expect(late.prewarm.expired).toEqual({ noBuild: 0, noVolume: 0, late: 1 });
-    expect(late.podHours.prewarmWasted * 3600).toBeCloseTo((boot + TTL_S) / ONE.days, 6);
+    expect(late.prewarm.expired).toEqual({ noBuild: 0, tookOther: 0, late: 1 });
+    expect(late.podHours.prewarmWasted * 3600).toBeCloseTo(TTL_S / ONE.days, 6);
     const inTime = run([build(0, expires - 1)], [job(1000, 0)])();
     expect(inTime.placements[0]).toMatchObject({ tier: "idle", prewarmed: true });
     expect(inTime.podHours.prewarmWasted).toBe(0);
@@ -213,11 +227,83 @@ describe("a pre-warmed builder, one account at a time", () => {
     expect(capped.prewarm.outcomes.started).toBe(0);
   });
 
-  it("counts a pre-warm for a job that never builds as wasted, and starts no second one beside it", () => {
+  it("counts a pre-warm for a job that never builds as wasted, and keeps it up for a second job instead of starting one", () => {
     const r = run([], [job(1000, null), job(1010, null)])();
     expect(r.prewarm.outcomes).toMatchObject({ started: 1, "already-warm": 1 });
-    expect(r.prewarm.expired).toEqual({ noBuild: 1, noVolume: 0, late: 0 });
-    expect(r.podHours.prewarmWasted * 3600).toBeCloseTo((boot + TTL_S) / ONE.days, 6);
+    expect(r.prewarm.expired).toEqual({ noBuild: 1, tookOther: 0, late: 0 });
+    // The second job put its stop off to its own event + the TTL.
+    expect(r.podHours.prewarmWasted * 3600).toBeCloseTo((1010 + TTL_S - 1000) / ONE.days, 6);
+  });
+
+  it("starts a warm builder for a pull request's job, which its build (wanting no volume) takes", () => {
+    const r = run([build(0, 1040, 60, PR)], [job(1000, 0, PR)])();
+    expect(r.prewarm.outcomes).toMatchObject({ started: 0, "started-warm": 1 });
+    expect(r.placements[0]).toMatchObject({
+      tier: "warm",
+      prewarmed: true,
+      volume: false,
+      job: "started-warm",
+    });
+    expect(r.placements[0]!.readyS).toBeCloseTo(ONE.warmReadyS, 9);
+    expect(r.prewarm).toMatchObject({ served: 1, servedWarm: 1, servedWarmOther: 0 });
+    expect(r.podHours.prewarmWasted).toBe(0);
+    expect(r.podHours.prewarmUsed * 3600).toBeCloseTo(40 / ONE.days, 6);
+    // Without pre-warming the same build starts cold, on a throw-away volume.
+    const off = simulate(ONE, workloadOf([build(0, 1040, 60, PR)], []), config(0, 0), SEED);
+    expect(off.placements[0]).toMatchObject({ tier: "cold", volume: false });
+  });
+
+  it("starts a warm builder for a workflow whose builds ran cold, and wastes it when no build can take it", () => {
+    const cold = (at: number) => ({
+      ...past(at),
+      build: { ...past(at).build, ref: PR, cacheMode: "cold" as CacheMode },
+    });
+    // The history says cold; the push build that comes wants its volume, which the account has.
+    const r = run([build(0, 1040)], [job(1000, 0)], [cold(-7200), cold(-3600)])();
+    expect(r.prewarm.outcomes).toMatchObject({ started: 0, "started-warm": 1 });
+    expect(r.placements[0]).toMatchObject({
+      tier: "cold",
+      prewarmed: false,
+      volume: true,
+      job: "started-warm",
+    });
+    expect(r.prewarm.expired).toEqual({ noBuild: 0, tookOther: 1, late: 0 });
+    expect(r.podHours.prewarmWasted * 3600).toBeCloseTo(TTL_S / ONE.days, 6);
+    // And a pull request's job that never builds wastes its warm builder for its whole TTL.
+    const none = run([], [job(1000, null, PR)])();
+    expect(none.prewarm.expired).toEqual({ noBuild: 1, tookOther: 0, late: 0 });
+    expect(none.podHours.prewarmWasted * 3600).toBeCloseTo(TTL_S / ONE.days, 6);
+    expect(none.podHours.warm).toBe(0);
+  });
+
+  it("counts warm pre-warms of either kind against the account's cap", () => {
+    // A pull request's warm builder waits; the push's job then meets the cap of 1, and 2 lets it start.
+    const builds = [build(0, 1100, 60, PR), build(1, 1100)];
+    const jobs = [job(1000, 0, PR), job(1010, 1)];
+    const one = run(builds, jobs)();
+    expect(one.prewarm.outcomes).toMatchObject({ "started-warm": 1, started: 0, cap: 1 });
+    const two = run(builds, jobs)({ ...DEFAULT_PREWARM, maxPerAccount: 2 });
+    expect(two.prewarm.outcomes).toMatchObject({ "started-warm": 1, started: 1, cap: 0 });
+    expect(two.placements.map((p) => p.tier).sort()).toEqual(["idle", "warm"]);
+  });
+
+  it("keeps an idle builder up for a queued job: its build, after the idle TTL but within the pre-warm TTL, takes it", () => {
+    // Build 0 leaves its idle builder at about 164.5, to stop at 224.5 (idle TTL 60 s); job 1 comes at 200.
+    const keptUp = run([build(0, 100), build(1, 400)], [job(200, 1)])(DEFAULT_PREWARM, 60);
+    expect(keptUp.prewarm.outcomes).toMatchObject({ started: 0, "already-warm": 1 });
+    expect(keptUp.placements[1]).toMatchObject({
+      build: 1,
+      tier: "idle",
+      prewarmed: false,
+      job: "already-warm",
+    });
+    expect(keptUp.placements[1]!.readyS).toBeCloseTo(ONE.idleReadyS, 9);
+    // Its wait counts as idle time, not as a pre-warm's (and build 1's own idle TTL after it).
+    expect(keptUp.podHours.prewarmWasted + keptUp.podHours.prewarmUsed).toBe(0);
+    expect(keptUp.podHours.idle * 3600).toBeCloseTo((400 - (100 + boot + 60) + 60) / ONE.days, 6);
+    // Past the event + the pre-warm TTL, it is gone.
+    const late = run([build(0, 100), build(1, 200 + TTL_S + 1)], [job(200, 1)])(DEFAULT_PREWARM, 60);
+    expect(late.placements[1]).toMatchObject({ tier: "cold", job: "already-warm" });
   });
 });
 
