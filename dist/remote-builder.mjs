@@ -69,6 +69,7 @@ var init_package = __esm({
         build: "node --import tsx scripts/build-dist.ts",
         "bench:action": "node --import tsx bench/action.ts",
         "bench:fleet": "node --import tsx bench/fleet.ts",
+        "bench:fleet-sensitivity": "node --import tsx bench/fleet-sensitivity.ts",
         "bench:headline": "bash scripts/setup.sh --bench-headline && node --import tsx bench/headline.ts",
         "test:soak": "node --experimental-vm-modules --no-warnings=ExperimentalWarning node_modules/jest/bin/jest.js --runInBand --testMatch '<rootDir>/test/**/*.soak.ts'",
         prestart: "npm run build:service",

@@ -3,6 +3,8 @@
  * in seconds. They are estimates, not measurements of a production fleet: the point of the
  * simulation is how the answer moves with the pool size and the idle TTL, not its third digit.
  */
+import { defaultOf } from "../../service/config/variable.js";
+import { DECLARATIONS } from "../../service/config/variables.js";
 import type { PrewarmSettings } from "../../service/core/prewarm-policy.js";
 import type { LogNormal } from "./random.js";
 
@@ -129,16 +131,15 @@ export const DEFAULT_MODEL: FleetModel = {
 };
 
 /**
- * The service's pre-warm settings this project proposes (RB_PREWARM_*): 14 days of history, 2
- * builds of the workflow, a 300 s TTL. One per account, as chosen before the warm kind: the model
- * gives each account one volume, and a volume takes one builder. The service's default cap is 2
- * (RB_PREWARM_MAX_PER_ACCOUNT), counted over both kinds; bench:fleet runs it beside this one.
+ * The service's own pre-warm defaults (RB_PREWARM_*, read from its declarations so the two cannot
+ * drift): 14 days of history, 2 builds of the workflow, a 300 s TTL, 2 pre-warmed builders per
+ * account at once, counted over both kinds (the account's volume holds one; a warm one is the other).
  */
 export const DEFAULT_PREWARM: PrewarmSettings = {
-  historyDays: 14,
-  minBuilds: 2,
-  ttlMs: 300_000,
-  maxPerAccount: 1,
+  historyDays: defaultOf(DECLARATIONS.prewarm.historyDays),
+  minBuilds: defaultOf(DECLARATIONS.prewarm.minBuilds),
+  ttlMs: defaultOf(DECLARATIONS.prewarm.ttlMs),
+  maxPerAccount: defaultOf(DECLARATIONS.prewarm.maxPerAccount),
 };
 
 /** Every pool size the same for each shape. */

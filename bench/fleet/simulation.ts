@@ -372,10 +372,7 @@ class Simulation {
   private startPrewarm(job: JobQueued, settings: PrewarmSettings, now: number): PrewarmOutcome {
     const history = this.history!.of(job.account, job.repository, now * 1000, settings.historyDays);
     const decision = decidePrewarm({ workflow: job.workflow, ref: job.ref }, history, now * 1000, settings);
-    // The model starts only the account's builder on its volume. The service's other kind, a fresh
-    // builder for a job whose builds run cold, and its keep-up of an idle builder on a queued job,
-    // are not modelled yet: such a job counts as declined, as before the service had them.
-    if (decision.prewarm !== "volume") return "declined";
+    if (!decision.prewarm) return "declined";
     const account = this.cluster.accounts[job.account]!;
     const ttlS = settings.ttlMs / 1000;
     // A ref that may not write the cache runs cold, whatever its workflow's other builds did.

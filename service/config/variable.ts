@@ -58,6 +58,11 @@ export function variable<S extends z.ZodType, Out = z.output<S>>(
 
 type ValueOf<V> = V extends Variable<infer Out> ? Out : never;
 
+/** What a variable is when unset: its default, converted (the fleet model runs the service's own). */
+export function defaultOf<Out>(v: Variable<Out>): Out {
+  return v.convert(v.schema.parse(undefined) as never);
+}
+
 export function derived<V extends Record<string, Variable>, Out>(
   variables: V,
   derive: (values: { [K in keyof V]: ValueOf<V[K]> }) => Out,

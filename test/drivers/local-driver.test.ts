@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { X509Certificate } from "node:crypto";
+import { randomUUID, X509Certificate } from "node:crypto";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
@@ -356,6 +356,32 @@ describe("the local driver, through the service", () => {
     expect(fresh.root).toBe(daemon.root);
     expect(runs(fresh.root)).toHaveLength(1);
     await completeBuild(service, next);
+  });
+
+  it("gives two placements of one build at once the one builder: no second buildkitd on its volume", async () => {
+    // The volume's release and the reconciler may both advance a queued build.
+    const dir = join(work, "placed-twice");
+    const service = await start(dir, { RB_BUILDER_IDLE_TTL_SECONDS: "60" });
+    const account = await service.account();
+    const driver = service.driver as LocalDriver;
+    const placeTwice = async () => {
+      const spec = {
+        buildId: randomUUID(),
+        accountId: account.id,
+        shapeName: "small",
+        shape: { cpu: 2, memoryGiB: 4 },
+        volume: { name: "buildkit", sizeGiB: 10 },
+      };
+      const [first, again] = await Promise.all([driver.create(spec), driver.create(spec)]);
+      expect(again).toEqual(first);
+      await driver.awaitReady(first.builderId, 10_000);
+      expect(daemons(dir)).toHaveLength(1);
+      await driver.terminate(first.builderId, spec.buildId);
+      return first.tier;
+    };
+    expect(await placeTwice()).toBe("cold");
+    // Its builder went idle; both placements of the next build take that one.
+    expect(await placeTwice()).toBe("idle");
   });
 });
 

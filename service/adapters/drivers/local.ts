@@ -112,6 +112,12 @@ export class LocalDriver implements BuilderDriver {
   private readonly launching = new Map<string, Promise<unknown>>();
   /** Volumes whose builder is stopping: buildkitd locks its root until it has exited. */
   private readonly stopping = new Map<string, Promise<void>>();
+  /**
+   * Each build's placement, until its builder is terminated: two passes may place one queued build
+   * at once (the volume's release and the reconciler both advance it), and both must get the one
+   * builder, never a second buildkitd on the volume's locked root.
+   */
+  private readonly placing = new Map<string, Promise<CreatedBuilder>>();
   private timer: NodeJS.Timeout | null = null;
   private ticking: Promise<void> | null = null;
   private closed = false;
@@ -172,7 +178,17 @@ export class LocalDriver implements BuilderDriver {
     this.timer.unref();
   }
 
-  async create(spec: BuilderSpec): Promise<CreatedBuilder> {
+  create(spec: BuilderSpec): Promise<CreatedBuilder> {
+    const placed = this.placing.get(spec.buildId);
+    // The repeat reports no pre-warm: the first placement counted it.
+    if (placed) return placed.then(({ builderId, tier }) => ({ builderId, tier }));
+    const placing = this.place(spec);
+    this.placing.set(spec.buildId, placing);
+    placing.catch(() => this.placing.delete(spec.buildId));
+    return placing;
+  }
+
+  private async place(spec: BuilderSpec): Promise<CreatedBuilder> {
     const key = spec.volume ? `${spec.accountId}/${spec.volume.name}` : null;
     // A builder a pre-warm is starting on the volume is this build's idle one, once it is recorded.
     if (key) await this.launching.get(key)?.catch(() => {});
@@ -339,10 +355,12 @@ export class LocalDriver implements BuilderDriver {
    * account's next build; anything else stops.
    */
   async terminate(builderId: string, buildId?: string): Promise<void> {
+    if (buildId !== undefined) this.placing.delete(buildId);
     const daemon = this.daemons.get(builderId);
     if (!daemon) return;
     // Idle since, and maybe serving a later build: a late or repeated terminate leaves it alone.
     if (buildId !== undefined && daemon.buildId !== buildId) return;
+    if (daemon.buildId !== null) this.placing.delete(daemon.buildId);
     if (daemon.role === "serving" && daemon.volumeKey && daemon.state === "ready" && this.o.idleTtlMs > 0) {
       const now = this.o.clock.now();
       Object.assign(daemon, {
