@@ -1,8 +1,11 @@
-import { mkdtempSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, expect, it } from "@jest/globals";
+import type { LocalDriver } from "../../service/adapters/drivers/local.js";
+import { CNI_CACHE_DIR } from "../../service/adapters/drivers/local-netns.js";
 import type { Build } from "../../service/client/api-client.js";
 import { dockerConfig, realDockerEnv } from "../harness/buildkit-tools.js";
 import { ADMIN_TOKEN, builderOf, http, startTestService, type TestService } from "../harness/context.js";
@@ -37,6 +40,7 @@ describeReal("pre-warm: the account's builder, started when its CI queues the jo
   const log = new CapturedLog();
   const jobs: CliJob[] = [];
   let runs = 0;
+  let stopped = false;
   const claims = { repository_owner_id: "7001", repository_id: "7002" };
 
   beforeAll(async () => {
@@ -73,7 +77,7 @@ describeReal("pre-warm: the account's builder, started when its CI queues the jo
   });
   afterAll(async () => {
     for (const job of jobs) job.cleanUp();
-    await service?.stop();
+    if (!stopped) await service?.stop();
     await issuer?.stop();
     removeTree(work);
   });
@@ -228,4 +232,58 @@ describeReal("pre-warm: the account's builder, started when its CI queues the jo
     expect(build).toMatchObject({ tier: "warm", prewarmed: true });
     expect((await builderOf(service, build.id as string)).builderId).toBe(prewarmedBuilder);
   });
+
+  it("leaves nothing of its builders' networks once they stop: no namespace, address, firewall rule or folder", async () => {
+    // Every buildkitd here started with a pool of network namespaces (CNI), which v0.11 does not
+    // release when it stops: the driver does, for the volume's builder and the throw-away ones.
+    const cni = (service.driver as LocalDriver).network.cni !== null;
+    const ours = () => cniNetworksIn(work);
+    const networks = ours();
+    if (cni) expect(networks.length).toBeGreaterThan(0);
+    await service.stop();
+    stopped = true;
+    expect(mountsUnder(work)).toEqual([]);
+    expect(readdirSync(join(work, "local", "volumes")).filter((d) => d.startsWith("scratch-"))).toEqual([]);
+    expect(ours()).toEqual([]);
+    const ids = new Set(networks.map((n) => n.containerId));
+    expect(allocatedAddresses().filter((a) => ids.has(a.owner))).toEqual([]);
+    const addresses = networks.flatMap((n) => n.addresses);
+    const rules = execFileSync("iptables-save", { encoding: "utf8" });
+    expect(addresses.filter((a) => rules.includes(`${a}/32`))).toEqual([]);
+    const complaints = /background work failed|were not all released|could not be removed/;
+    expect(log.lines.filter((l) => complaints.test(l))).toEqual([]);
+  });
 });
+
+/** libcni's cache entries (`/var/lib/cni/results`) for namespaces in folders under `root`. */
+function cniNetworksIn(root: string): Array<{ containerId: string; addresses: string[] }> {
+  const results = join(CNI_CACHE_DIR, "results");
+  if (!existsSync(results)) return [];
+  return readdirSync(results)
+    .map((name) => readFileSync(join(results, name), "utf8"))
+    .filter((text) => text.includes(`"sandbox":"${root}/`))
+    .map((text) => {
+      const entry = JSON.parse(text) as {
+        containerId: string;
+        result?: { ips?: Array<{ address: string }> };
+      };
+      const addresses = (entry.result?.ips ?? []).map((ip) => ip.address.split("/")[0]!);
+      return { containerId: entry.containerId, addresses };
+    });
+}
+
+/** host-local's allocations on the build bridge's network: each address's file names its namespace. */
+function allocatedAddresses(): Array<{ address: string; owner: string }> {
+  const dir = join(CNI_CACHE_DIR, "networks", "remote-builder");
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((name) => /^\d+\.\d+\.\d+\.\d+$/.test(name))
+    .map((address) => ({ address, owner: readFileSync(join(dir, address), "utf8").split("\n")[0]!.trim() }));
+}
+
+function mountsUnder(root: string): string[] {
+  return readFileSync("/proc/mounts", "utf8")
+    .split("\n")
+    .map((line) => line.split(" ")[1] ?? "")
+    .filter((path) => path.startsWith(`${root}/`));
+}

@@ -29,6 +29,7 @@ import {
   tooOld,
 } from "./buildkitd-config.js";
 import { type BuildNetwork, buildNetwork } from "./local-network.js";
+import { releaseNetworks } from "./local-netns.js";
 
 export interface LocalDriverOptions {
   /** Holds `volumes/` (the cache volumes, which outlive the service) and `run/` (per builder). */
@@ -158,7 +159,7 @@ export class LocalDriver implements BuilderDriver {
     for (const dir of readdirSync(this.volumesDir)) {
       // Warm roots no account adopted, and cold throw-away roots, were scratch.
       const path = join(this.volumesDir, dir);
-      if (dir.startsWith("scratch-") && !adopted.has(path)) rmSync(path, { recursive: true, force: true });
+      if (dir.startsWith("scratch-") && !adopted.has(path)) await this.removeRoot(path);
     }
     this.emit("info", "local driver started", {
       buildkitd: this.binary,
@@ -399,7 +400,7 @@ export class LocalDriver implements BuilderDriver {
     const root = volumes[key];
     delete volumes[key];
     this.writeVolumes(volumes);
-    if (root) rmSync(root, { recursive: true, force: true });
+    if (root) await this.removeRoot(root);
   }
 
   /** The folder that is the volume (buildkitd's root), once a build has used it. */
@@ -610,7 +611,27 @@ export class LocalDriver implements BuilderDriver {
       await daemon.exited;
     }
     rmSync(daemon.runDir, { recursive: true, force: true });
-    if (!daemon.volumeKey) rmSync(daemon.root, { recursive: true, force: true });
+    if (daemon.volumeKey) await this.releaseNetworks(daemon.root);
+    else await this.removeRoot(daemon.root);
+  }
+
+  /** What buildkitd left of its RUN steps' networks in a root it ran in (local-netns.ts). */
+  private async releaseNetworks(root: string): Promise<void> {
+    if (!this.network.cni) return;
+    const { failures } = await releaseNetworks(root, this.network.cni.binaryDir);
+    if (failures.length > 0) {
+      this.emit("warn", "a stopped builder's network namespaces were not all released", { root, failures });
+    }
+  }
+
+  /** A root no builder runs in any more, its networks released first: a mount point cannot go. */
+  private async removeRoot(root: string): Promise<void> {
+    await this.releaseNetworks(root);
+    try {
+      rmSync(root, { recursive: true, force: true });
+    } catch (err) {
+      this.emit("warn", "a builder's folder could not be removed", { root, err: (err as Error).message });
+    }
   }
 
   /** Stops the volume's idle builder, whether or not it could still take a build. */
