@@ -618,7 +618,10 @@ export class LocalDriver implements BuilderDriver {
   /** What buildkitd left of its RUN steps' networks in a root it ran in (local-netns.ts). */
   private async releaseNetworks(root: string): Promise<void> {
     if (!this.network.cni) return;
-    const { failures } = await releaseNetworks(root, this.network.cni.binaryDir);
+    // A builder's stop never fails for what it left behind: that is said, and left.
+    const { failures } = await releaseNetworks(root, this.network.cni.binaryDir).catch((err: Error) => ({
+      failures: [err.message],
+    }));
     if (failures.length > 0) {
       this.emit("warn", "a stopped builder's network namespaces were not all released", { root, failures });
     }
