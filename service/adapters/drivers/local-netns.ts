@@ -5,16 +5,7 @@ import { promisify } from "node:util";
 
 const run = promisify(execFile);
 
-/**
- * buildkitd v0.11 keeps a pool of network namespaces for RUN steps (CNI mode) and does not release
- * it when it stops on SIGTERM: each stays mounted in its root (`net/cni/<id>`) with a veth on the
- * bridge, an address of the build subnet and its firewall rules. buildkitd releases what an earlier
- * run left at its next start on the same root, but a throw-away root never has one, and an account
- * may not build again for weeks. So once a builder has stopped, the driver releases them as
- * buildkitd would have: a CNI DEL of each network, from the result cached when it was set up
- * (libcni's cache, which names the plugins and holds the addresses they gave), then the mount and
- * the file go.
- */
+/** What releaseNetworks did. */
 export interface NetnsRelease {
   released: number;
   /** What could not be undone, in its own words: the caller says it, and carries on. */
@@ -23,7 +14,6 @@ export interface NetnsRelease {
 
 /** libcni's cache entry for one network of one namespace (`<cacheDir>/results/<network>-<id>-<ifname>`). */
 interface CachedNetwork {
-  kind: string;
   containerId: string;
   config: string;
   ifName: string;
@@ -39,6 +29,16 @@ interface ConfList {
 
 export const CNI_CACHE_DIR = "/var/lib/cni";
 
+/**
+ * buildkitd v0.11 keeps a pool of network namespaces for RUN steps (CNI mode) and does not release
+ * it when it stops on SIGTERM: each stays mounted in its root (`net/cni/<id>`) with a veth on the
+ * bridge, an address of the build subnet and its firewall rules. buildkitd releases what an earlier
+ * run left at its next start on the same root, but a throw-away root never has one, and an account
+ * may not build again for weeks. So once a builder has stopped, the driver releases them as
+ * buildkitd would have: a CNI DEL of each network, from the result cached when it was set up
+ * (libcni's cache, which names the plugins and holds the addresses they gave), then the mount and
+ * the file go.
+ */
 export async function releaseNetworks(
   root: string,
   binaryDir: string,
