@@ -93,6 +93,8 @@ async function deleteNetwork(cached: CachedNetwork, netns: string, binaryDir: st
           PATH: process.env.PATH,
         },
       });
+      // A plugin that fails before reading its config closes stdin (EPIPE): its exit says why.
+      child.child.stdin?.on("error", () => {});
       child.child.stdin?.end(JSON.stringify(config));
       await child;
     } catch (err) {
