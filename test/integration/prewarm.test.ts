@@ -248,7 +248,8 @@ describeReal("pre-warm: the account's builder, started when its CI queues the jo
     const ids = new Set(networks.map((n) => n.containerId));
     expect(allocatedAddresses().filter((a) => ids.has(a.owner))).toEqual([]);
     const addresses = networks.flatMap((n) => n.addresses);
-    const rules = execFileSync("iptables-save", { encoding: "utf8" });
+    // Without CNI (no plugins or iptables here) the builders shared the host's network: none to check.
+    const rules = addresses.length > 0 ? execFileSync("iptables-save", { encoding: "utf8" }) : "";
     expect(addresses.filter((a) => rules.includes(`${a}/32`))).toEqual([]);
     const complaints = /background work failed|were not all released|could not be removed/;
     expect(log.lines.filter((l) => complaints.test(l))).toEqual([]);
