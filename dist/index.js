@@ -1852,15 +1852,19 @@ async function setUp(client, o) {
 async function tearDown(client, state, result, o) {
   const warnings = [];
   const removed = o.cleanup && state.builderCreated ? docker(buildxRmArgs(state.name), { timeoutMs: 3e4, output: o.dockerOutput }).then(
-    () => o.log(`Removed docker buildx builder "${state.name}"`),
-    (err) => warnings.push(`could not remove the buildx builder "${state.name}": ${err.message}`)
+    () => `Removed docker buildx builder "${state.name}"`,
+    (err) => {
+      warnings.push(`could not remove the buildx builder "${state.name}": ${err.message}`);
+      return null;
+    }
   ) : null;
   const completed = state.buildId ? await completeBuild(client, state.buildId, result, warnings, o.log) : null;
   const build = completed && await withInsights(client, completed);
   const volume = build && build.cache.mode === "persistent" ? (await client.listCacheVolumes(build.accountId).catch(() => [])).find(
     (v) => v.name === build.cache.volume
   ) ?? null : null;
-  await removed;
+  const removal = await removed;
+  if (removal) o.log(removal);
   removeKeyFiles(state.keyDir);
   return { build, volume, warnings };
 }

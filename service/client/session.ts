@@ -143,13 +143,16 @@ export async function tearDown(
   o: { cleanup: boolean; log: (line: string) => void; dockerOutput?: Writable | undefined },
 ): Promise<TeardownResult> {
   const warnings: string[] = [];
-  // The builder's removal is local (buildx's own files): it runs while the service is asked.
+  // The builder's removal is local (buildx's own files): it runs while the service is asked, and
+  // is said after the build's end, whichever finished first, so a job's log reads the same each time.
   const removed =
     o.cleanup && state.builderCreated
       ? docker(buildxRmArgs(state.name), { timeoutMs: 30_000, output: o.dockerOutput }).then(
-          () => o.log(`Removed docker buildx builder "${state.name}"`),
-          (err: Error) =>
-            warnings.push(`could not remove the buildx builder "${state.name}": ${err.message}`),
+          () => `Removed docker buildx builder "${state.name}"`,
+          (err: Error) => {
+            warnings.push(`could not remove the buildx builder "${state.name}": ${err.message}`);
+            return null;
+          },
         )
       : null;
   const completed = state.buildId
@@ -163,7 +166,8 @@ export async function tearDown(
           (v) => v.name === build.cache.volume,
         ) ?? null)
       : null;
-  await removed;
+  const removal = await removed;
+  if (removal) o.log(removal);
   removeKeyFiles(state.keyDir);
   return { build, volume, warnings };
 }
