@@ -104,6 +104,33 @@ async function metric(service: KubeService, line: string): Promise<number> {
   return found ? Number(found.split(" ")[1]) : 0;
 }
 
+/**
+ * A pre-warmed builder no build took is deleted with its Secret at its expiry, and reported once,
+ * for the account that asked: from its start to the pass that stopped it, at least its TTL and
+ * not much more.
+ */
+async function expectExpired(
+  r: KubeRig,
+  service: KubeService,
+  o: { builderId: string; accountId: string; ttlMs: number },
+): Promise<{ accountId: string; seconds: number }> {
+  await until(
+    "the pre-warmed pod to be deleted",
+    async () => (await views(r).pods()).every((p) => nameOf(p) !== o.builderId),
+    20_000,
+  );
+  await until("its Secret to go", async () =>
+    (await r.list<V1Secret>("secrets")).every((s) => s.metadata!.name !== `${o.builderId}-tls`),
+  );
+  expect(r.prewarmExpired).toHaveLength(1);
+  const [expired] = r.prewarmExpired;
+  expect(expired!.accountId).toBe(o.accountId);
+  expect(expired!.seconds).toBeGreaterThanOrEqual(o.ttlMs / 1000);
+  expect(expired!.seconds).toBeLessThan(o.ttlMs / 1000 + 10);
+  expect(await metric(service, 'remote_builder_prewarm_total{outcome="expired"}')).toBe(1);
+  return expired!;
+}
+
 export function driverScenarios(startRig: (o?: { nodes?: string[] }) => Promise<KubeRig>): void {
   let rig: KubeRig | null = null;
   afterEach(async () => {
@@ -473,24 +500,8 @@ export function driverScenarios(startRig: (o?: { nodes?: string[] }) => Promise<
     await until("the pre-warmed pod to run", async () =>
       (await v.pods()).some((p) => p.metadata!.name === builderId && p.status?.phase === "Running"),
     );
-    await until(
-      "the pre-warmed pod to be deleted",
-      async () => (await v.pods()).every((p) => p.metadata!.name !== builderId),
-      20_000,
-    );
-    await until("its Secret to go", async () =>
-      (await r.list<V1Secret>("secrets")).every((s) => s.metadata!.name !== `${builderId}-tls`),
-    );
-    expect(r.prewarmExpired).toHaveLength(1);
-    const [expired] = r.prewarmExpired;
-    expect(expired!.accountId).toBe(account.id);
-    // From its start to the pass that stopped it: at least its TTL, and not much more.
-    expect(expired!.seconds).toBeGreaterThanOrEqual(ttlMs / 1000);
-    expect(expired!.seconds).toBeLessThan(ttlMs / 1000 + 10);
-    expect(await metric(service, 'remote_builder_prewarm_total{outcome="expired"}')).toBe(1);
-    expect(await metric(service, "remote_builder_prewarm_wasted_seconds_total")).toBeCloseTo(
-      expired!.seconds,
-    );
+    const expired = await expectExpired(r, service, { builderId, accountId: account.id, ttlMs });
+    expect(await metric(service, "remote_builder_prewarm_wasted_seconds_total")).toBeCloseTo(expired.seconds);
   });
 
   it("pre-warms nothing on a volume a build's builder serves on, nor a second pod for a volume already warm", async () => {
@@ -651,20 +662,7 @@ export function driverScenarios(startRig: (o?: { nodes?: string[] }) => Promise<
       reason: "1 pre-warmed builder(s) already wait for this account",
     });
     expect(r.created.length).toBe(pods);
-    await until(
-      "the pre-warmed pod to be deleted",
-      async () => (await v.pods()).every((p) => nameOf(p) !== builderId),
-      20_000,
-    );
-    await until("its Secret to go", async () =>
-      (await r.list<V1Secret>("secrets")).every((s) => s.metadata!.name !== `${builderId}-tls`),
-    );
-    expect(r.prewarmExpired).toHaveLength(1);
-    const [expired] = r.prewarmExpired;
-    expect(expired!.accountId).toBe(account.id);
-    expect(expired!.seconds).toBeGreaterThanOrEqual(ttlMs / 1000);
-    expect(expired!.seconds).toBeLessThan(ttlMs / 1000 + 10);
-    expect(await metric(service, 'remote_builder_prewarm_total{outcome="expired"}')).toBe(1);
+    await expectExpired(r, service, { builderId, accountId: account.id, ttlMs });
   });
 
   it("a pre-warm finding the account's idle builder keeps it up past its idle TTL until the pre-warm's expiry", async () => {

@@ -104,35 +104,36 @@ export class KubernetesDriver implements BuilderDriver {
         if (taken) return taken;
       }
     }
-    if (volume && accountClaim) {
-      // A pre-warm another replica started a moment ago may not be in this one's cache yet.
-      const prewarmed = await this.writer.readPod(prewarmBuilderId(spec.accountId, volume.name));
-      const seen = prewarmed && viewBuilderPod(prewarmed);
-      if (seen && isIdleBuilderOf(seen, spec.accountId, volume.name) && this.takeable(seen, now)) {
-        const taken = await this.take(seen.pod, spec, "idle", now);
-        if (taken) return taken;
-      }
-    }
     if (volume) {
-      const placed = await this.clearVolume(spec, volume.name);
+      const placed = await this.placeOnVolume(spec, volume.name, now);
       if (placed) return placed;
     }
     return { builderId: await this.coldStart(spec, now), tier: "cold" };
   }
 
   /**
-   * Readies the account's volume for a cold start: its idle builder goes (ReadWriteOncePod). Two
-   * passes may place one queued build at once (the volume's release and the reconciler both
-   * advance it), and the other may have just taken that idle builder, or cold-started one: that
-   * builder is the build's, and is returned. So the volume's pods are read from the API server,
-   * not a cache that may not show the take yet, and each is deleted only as it was read.
+   * The account's volume before a cold start, read from the API server: the cache may not show
+   * yet what another replica or pass did there. Two passes may place one queued build at once
+   * (the volume's release and the reconciler both advance it): a builder the other took or
+   * cold-started for it is the build's, and is returned. A pre-warm another replica started a
+   * moment ago is taken. Any other idle builder goes (ReadWriteOncePod), deleted only as read.
    */
-  private async clearVolume(spec: BuilderSpec, volume: string): Promise<CreatedBuilder | null> {
+  private async placeOnVolume(
+    spec: BuilderSpec,
+    volume: string,
+    now: number,
+  ): Promise<CreatedBuilder | null> {
+    const prewarmId = prewarmBuilderId(spec.accountId, volume);
     for (let attempt = 0; attempt < 3; attempt++) {
       const pods = (await this.writer.volumePods(spec.accountId, volume)).map(viewBuilderPod);
       const live = pods.filter((b) => !b.deleting);
       const mine = live.find((b) => b.role === "serving" && b.buildId === spec.buildId);
       if (mine) return { builderId: mine.name, tier: mine.placedAs ?? "cold" };
+      const prewarmed = live.find(
+        (b) => b.name === prewarmId && isIdleBuilderOf(b, spec.accountId, volume) && this.takeable(b, now),
+      );
+      const taken = prewarmed && (await this.take(prewarmed.pod, spec, "idle", now));
+      if (taken) return taken;
       let movedOn = false;
       for (const b of live.filter((b) => isIdleBuilderOf(b, spec.accountId, volume))) {
         if (!(await this.writer.deleteBuilder(b.name, { seen: b.pod }))) movedOn = true;
