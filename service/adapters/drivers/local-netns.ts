@@ -48,10 +48,12 @@ export async function releaseNetworks(
   if (!existsSync(nsDir)) return { released: 0, failures: [] };
   const failures: string[] = [];
   let released = 0;
+  const results = join(cacheDir, "results");
+  const cache = existsSync(results) ? readdirSync(results) : [];
   for (const id of readdirSync(nsDir)) {
     const netns = join(nsDir, id);
     const before = failures.length;
-    for (const cached of cachedNetworks(cacheDir, id)) {
+    for (const cached of cachedNetworks(results, cache, id)) {
       failures.push(...(await deleteNetwork(cached.entry, netns, binaryDir)));
       if (failures.length === before) rmSync(cached.path, { force: true });
     }
@@ -64,10 +66,12 @@ export async function releaseNetworks(
 }
 
 /** The networks set up in namespace `id`: its cache entries (the bridge's, and the loopback's). */
-function cachedNetworks(cacheDir: string, id: string): Array<{ path: string; entry: CachedNetwork }> {
-  const results = join(cacheDir, "results");
-  if (!existsSync(results)) return [];
-  return readdirSync(results)
+function cachedNetworks(
+  results: string,
+  names: string[],
+  id: string,
+): Array<{ path: string; entry: CachedNetwork }> {
+  return names
     .filter((name) => name.includes(`-${id}-`))
     .map((name) => {
       const path = join(results, name);
