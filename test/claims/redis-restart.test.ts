@@ -6,9 +6,9 @@ import { RedisClaimStore } from "../../service/adapters/redis/claims.js";
 import { createRedis } from "../../service/adapters/redis/client.js";
 import { RedisKeys } from "../../service/adapters/redis/keys.js";
 import type { AcquireResult, ClaimScope } from "../../service/core/ports.js";
-import { freePort } from "../../service/embedded/process.js";
 import { type EmbeddedRedis, startRedis } from "../../service/embedded/redis.js";
 import { http, startTestService, type TestService, uniqueName } from "../harness/context.js";
+import { restartablePort } from "../harness/ports.js";
 
 /**
  * Redis restarted (AOF on) while builds are active: claims, fences and leases survive. These tests
@@ -20,7 +20,7 @@ let redis: EmbeddedRedis;
 
 beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), "rb-redis-restart-"));
-  redis = await startRedis({ dataDir, port: await freePort() });
+  redis = await startRedis({ dataDir, port: await restartablePort() });
 });
 
 afterAll(async () => {

@@ -7,10 +7,10 @@ import pg from "pg";
 import { pino } from "pino";
 import { memoryDriver } from "../doubles/memory-driver.js";
 import { type EmbeddedPostgres, startPostgres } from "../../service/embedded/postgres.js";
-import { freePort } from "../../service/embedded/process.js";
 import { type RunningService, startService } from "../../service/server.js";
 import { http, loadTestConfig, testEnv, uniqueName } from "../harness/context.js";
 import { ManualClock } from "../harness/clock.js";
+import { restartablePort } from "../harness/ports.js";
 
 /**
  * PostgreSQL restarted in the middle of writes. The test runs a PostgreSQL of its own (default
@@ -43,7 +43,7 @@ let postgres: EmbeddedPostgres;
 beforeAll(async () => {
   root = mkdtempSync(join(tmpdir(), "rb-pg-restart-"));
   chmodSync(root, 0o755); // PostgreSQL runs as `postgres` when we are root, and must reach its folder.
-  postgres = await startPostgres({ dataDir: join(root, "pg"), port: await freePort() });
+  postgres = await startPostgres({ dataDir: join(root, "pg"), port: await restartablePort() });
 });
 
 afterAll(async () => {

@@ -26,6 +26,7 @@ import {
   waitUntil,
 } from "../../service/embedded/process.js";
 import { type EmbeddedRedis, startRedis } from "../../service/embedded/redis.js";
+import { restartablePort } from "../harness/ports.js";
 
 /**
  * The embedded Redis and PostgreSQL that `npm run dev`, the tests and the benches start. A build's
@@ -244,8 +245,8 @@ describe("embedded stores on a fresh data folder", () => {
   beforeAll(async () => {
     mkdirSync(join(root, "fresh"), { mode: 0o755 });
     [redis, postgres] = await Promise.all([
-      startRedis({ dataDir: redisDir(), port: await freePort() }),
-      startPostgres({ dataDir: postgresDir(), port: await freePort() }),
+      startRedis({ dataDir: redisDir(), port: await restartablePort() }),
+      startPostgres({ dataDir: postgresDir(), port: await restartablePort() }),
     ]);
     const client = new Redis(redis.url);
     await client.set("kept", "yes"); // so that there is an AOF with something in it
@@ -349,8 +350,8 @@ describe("embedded stores on a data folder made before the passwords (trust, no 
     expect(mode(redisDir())).toBe(0o755);
     expect(tree(redisDir()).some((path) => path.endsWith(".aof") && (mode(path) & 0o004) !== 0)).toBe(true);
     [redis, postgres] = await Promise.all([
-      startRedis({ dataDir: redisDir(), port: await freePort() }),
-      startPostgres({ dataDir: postgresDir(), port: await freePort() }),
+      startRedis({ dataDir: redisDir(), port: await restartablePort() }),
+      startPostgres({ dataDir: postgresDir(), port: await restartablePort() }),
     ]);
   });
 
