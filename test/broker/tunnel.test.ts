@@ -6,6 +6,7 @@ import type { z } from "zod";
 import type { Build } from "../../service/http/schemas.js";
 import { http, startTestService, type TestService } from "../harness/context.js";
 import { type EchoBuilder, startEchoBuilder } from "../harness/echo-builder.js";
+import { eventually } from "../harness/wait.js";
 import type { DriverContext } from "../../service/server.js";
 
 describe("a build's connection through the broker", () => {
@@ -61,13 +62,16 @@ describe("a build's connection through the broker", () => {
       socket.once("data", (d: Buffer) => resolve(d.toString())),
     );
     expect(echoed).toBe("hello builder");
-    const building = await http<z.infer<typeof Build>>(
-      service.url,
-      "GET",
-      `/api/v1/builds/${String(created.body.id)}`,
-      { token },
-    );
-    expect(building.body.state).toBe("building");
+    // The broker records the connect beside the tunnel, not before it: the echo may come back first.
+    await eventually("the build to be building", async () => {
+      const building = await http<z.infer<typeof Build>>(
+        service.url,
+        "GET",
+        `/api/v1/builds/${String(created.body.id)}`,
+        { token },
+      );
+      return building.body.state === "building";
+    });
     expect(builders.at(-1)!.alpn).toEqual(["h2"]);
     expect(builders.at(-1)!.peers[0]).toContain("URI:remote-builder://broker");
 
